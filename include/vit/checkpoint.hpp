@@ -1,0 +1,50 @@
+// Model checkpoints: everything needed to run a model (configuration, labels, preprocessing, weights).
+//
+// load_checkpoint(PATH) accepts
+//   (a) a timm folder: model.safetensors + config.json (VisionTransformer kwargs, optional pretrained_cfg);
+//   (b) a Hugging Face ViTForImageClassification folder: model.safetensors + config.json
+//       (+ preprocessor_config.json); its query/key/value are fused into timm's qkv;
+//   (c) our own single .safetensors file whose metadata holds "vit.config", "vit.labels" and
+//       "vit.preprocess" as JSON.
+// Weights always come out under timm's names (see model.hpp: param_specs).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "vit/config.hpp"
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+enum class CheckpointFormat { Timm, HuggingFace, Native };
+
+struct Checkpoint {
+    ViTConfig config;
+    PreprocessConfig preprocess;
+    std::vector<std::string> labels;  // num_classes entries; "class_<i>" where the source has none
+    TensorMap weights;                // timm names
+    CheckpointFormat format = CheckpointFormat::Native;
+    std::string source;               // the path it was loaded from
+};
+
+// Throws IoError, FormatError, ConfigError or ShapeError naming the file and the tensor.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Writes format (c). Atomic (temporary file, then rename).
+void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
+
+// Runs the checkpoint at another image size: sets config img_h/img_w and the preprocessing size, and
+// resamples pos_embed's patch grid bicubically (as timm's resample_abs_pos_embed: align_corners=false,
+// prefix tokens kept). Throws ConfigError if the size is not divisible by the patch size.
+void set_image_size(Checkpoint& ckpt, int img_h, int img_w);
+
+// Bicubic resampling of a (gh*gw, C) grid to (nh*nw, C), PyTorch's interpolate(mode="bicubic",
+// align_corners=False), A = -0.75, border-clamped.
+std::vector<float> resample_grid_bicubic(const float* src, int gh, int gw, int channels, int nh, int nw);
+
+// JSON forms used at the file boundary (exposed for tests and tools).
+std::string config_to_json(const ViTConfig& c);
+ViTConfig config_from_json(const std::string& json, const std::string& source);  // timm kwargs names
+std::string preprocess_to_json(const PreprocessConfig& p);
+
+}  // namespace vit

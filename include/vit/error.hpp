@@ -1,0 +1,33 @@
+// Typed errors thrown by the library. Only tools/ turns them into messages and exit codes.
+// Every message names the file, tensor or option involved and, for shapes, expected vs actual.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace vit {
+
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+// A file or folder that cannot be opened, read or written (missing, permissions, disk full).
+struct IoError : Error {
+    using Error::Error;
+};
+// A file whose content is malformed: truncated safetensors, bad JSON, bad offsets, wrong magic.
+struct FormatError : Error {
+    using Error::Error;
+};
+// A tensor whose shape differs from what the model configuration requires, or which is missing.
+struct ShapeError : Error {
+    using Error::Error;
+};
+// An invalid configuration value or option (bad model config, unknown enum name, out-of-range flag).
+struct ConfigError : Error {
+    using Error::Error;
+};
+// An image that cannot be decoded.
+struct ImageError : Error {
+    using Error::Error;
+};
+
+}  // namespace vit

@@ -1,0 +1,108 @@
+// The ViT model: weights (Model) separate from per-run buffers and oneDNN primitives (Runner).
+//
+//   x (B, C, H, W)
+//   patch_embed: conv stride=patch          -> (B, P, D)
+//   [cls_token ; patches] + pos_embed       -> (B, T, D)     T = P + 1 with a class token
+//   depth x block:  x += proj(attn(norm1(x)));  x += fc2(gelu(fc1(norm2(x))))
+//   norm | fc_norm, pool (class token or mean of the patch tokens), head -> (B, classes)
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vit/checkpoint.hpp"
+#include "vit/config.hpp"
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+// One parameter of the model: timm's name and shape, and its place in the flat parameter buffer.
+struct ParamView {
+    std::string name;
+    Shape shape;
+    size_t offset = 0;
+    size_t numel = 0;
+};
+
+// Every parameter of a configuration in timm's order and names.
+std::vector<ParamView> param_layout(const ViTConfig& cfg);
+
+// All parameters in one contiguous float buffer (and gradients, for training, in a twin buffer of the
+// same layout: one place an optimizer or an allreduce can reach).
+class Parameters {
+public:
+    explicit Parameters(const ViTConfig& cfg);
+
+    const std::vector<ParamView>& views() const { return views_; }
+    const ParamView& view(const std::string& name) const;  // throws ShapeError if unknown
+    float* get(const std::string& name) { return data_.data() + view(name).offset; }
+    const float* get(const std::string& name) const { return data_.data() + view(name).offset; }
+    bool has(const std::string& name) const;
+    float* data() { return data_.data(); }
+    const float* data() const { return data_.data(); }
+    size_t size() const { return data_.size(); }
+
+    // Copies every parameter from weights, checking presence and shape (ShapeError names the tensor,
+    // the expected and the actual shape, and the source). Returns names present in weights but unused.
+    std::vector<std::string> load(const TensorMap& weights, const std::string& source);
+    TensorMap to_map() const;
+
+private:
+    std::vector<ParamView> views_;
+    std::vector<float> data_;
+};
+
+class Model {
+public:
+    explicit Model(const Checkpoint& ckpt);
+
+    const ViTConfig& config() const { return config_; }
+    const PreprocessConfig& preprocess() const { return preprocess_; }
+    const std::vector<std::string>& labels() const { return labels_; }
+    const std::vector<std::string>& unused_tensors() const { return unused_; }
+    Parameters& params() { return params_; }
+    const Parameters& params() const { return params_; }
+    Checkpoint to_checkpoint() const;
+
+private:
+    ViTConfig config_;
+    PreprocessConfig preprocess_;
+    std::vector<std::string> labels_;
+    std::vector<std::string> unused_;
+    Parameters params_;
+};
+
+struct RunOptions {
+    bool capture_attention = false;  // keep every block's softmax(QK^T) for attention() / rollout
+    int threads = 0;                 // 0: oneDNN/OpenMP default
+};
+
+// Per-(model, batch size) state: oneDNN primitives, weights in their preferred layout and activation
+// buffers, all created in the constructor and reused by every forward().
+class Runner {
+public:
+    Runner(const Model& model, int batch, RunOptions opts = {});
+    ~Runner();
+    Runner(const Runner&) = delete;
+    Runner& operator=(const Runner&) = delete;
+
+    int batch() const;
+    // x: (n, C, H, W) normalised images, n <= batch. Returns logits (n, num_classes), valid until the
+    // next call.
+    const float* forward(const float* x, int n);
+    // (batch, heads, T, T) softmax probabilities of block i from the last forward; needs
+    // capture_attention (throws ConfigError otherwise).
+    const float* attention(int block) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Convenience: logits (N, classes) for a tensor (N, C, H, W), with optional attention (N, heads, T, T)
+// per block.
+Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention = nullptr);
+
+void softmax_rows(const float* logits, int rows, int cols, float* probs);
+
+}  // namespace vit

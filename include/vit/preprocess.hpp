@@ -1,0 +1,31 @@
+// Image preprocessing with OpenCV, reproducing PIL's results as timm and Hugging Face use them.
+//
+// load_image: any image OpenCV decodes (8/16-bit, gray, colour, alpha), converted to the model's
+// channel count (1: luminance as PIL's "L" mode, 3: RGB; alpha dropped) as 8-bit, exactly as PIL
+// converts before its transforms.
+// preprocess: resize (shorter side to floor(size / crop_pct) and centre crop, or direct resize) with a
+// separable resampler that follows PIL (antialiasing filter support scaled by the downscale factor,
+// PIL's bicubic a = -0.5 and bilinear kernels, 8-bit rounding between passes), then scale to [0,1] and
+// normalise with mean/std. Output is planar (C, H, W) float32.
+#pragma once
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "vit/config.hpp"
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+// Throws IoError if the file cannot be read, ImageError if it cannot be decoded.
+cv::Mat load_image(const std::string& path, int channels);  // CV_8UC1 or CV_8UC3 (RGB order)
+cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors);
+
+// out must hold cfg.channels * cfg.height * cfg.width floats.
+void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out);
+Tensor preprocess_file(const std::string& path, const PreprocessConfig& cfg);  // shape (C, H, W)
+
+// PIL-compatible separable resize of an 8-bit image (CV_8UC1 or CV_8UC3) to (width, height).
+cv::Mat resize_like_pil(const cv::Mat& image, int width, int height, Interpolation interp);
+
+}  // namespace vit

@@ -1,0 +1,20 @@
+// vit: Vision Transformers in C++ on oneDNN. This header is the whole public API.
+//
+//   #include <vit/vit.hpp>
+//
+//   vit::Checkpoint ckpt = vit::load_checkpoint("models/cifar-t.safetensors");  // or a timm/HF folder
+//   vit::Model model(ckpt);
+//   vit::Runner runner(model, /*batch=*/8);
+//   std::vector<float> x(8 * 3 * 32 * 32);
+//   vit::preprocess(vit::load_image("cat.jpg", 3), model.preprocess(), x.data());   // image 0
+//   const float* logits = runner.forward(x.data(), /*n=*/1);                     // (1, classes)
+//
+// Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
+#pragma once
+#include "vit/checkpoint.hpp"
+#include "vit/config.hpp"
+#include "vit/error.hpp"
+#include "vit/model.hpp"
+#include "vit/preprocess.hpp"
+#include "vit/safetensors.hpp"
+#include "vit/tensor.hpp"
