@@ -6,6 +6,7 @@
 //   depth x block:  x += proj(attn(norm1(x)));  x += fc2(gelu(fc1(norm2(x))))
 //   norm | fc_norm, pool (class token or mean of the patch tokens), head -> (B, classes)
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ private:
 class Model {
 public:
     explicit Model(const Checkpoint& ckpt);
+    // A model with timm's initialisation (truncated normal std 0.02 for weights and embeddings, zero
+    // biases, unit LayerNorm scales), reproducible from the seed.
+    Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std::string> labels, uint64_t seed);
 
     const ViTConfig& config() const { return config_; }
     const PreprocessConfig& preprocess() const { return preprocess_; }

@@ -1,0 +1,25 @@
+// Shared oneDNN plumbing for the layers: one CPU engine and stream for the process, and the few
+// descriptor helpers every layer needs.
+#pragma once
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace vit::layers {
+
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+dnnl::engine& cpu_engine();
+dnnl::stream& cpu_stream();
+
+inline dnnl::memory::desc f32_desc(const dims& d, tag t) { return dnnl::memory::desc(d, dt::f32, t); }
+inline dnnl::memory::desc f32_strided(const dims& d, const dims& strides) {
+    return dnnl::memory::desc(d, dt::f32, strides);
+}
+// A memory object whose data handle is set per call (no allocation).
+inline dnnl::memory unbound(const dnnl::memory::desc& md) {
+    return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE);
+}
+inline void bind(dnnl::memory& m, const void* p) { m.set_data_handle(const_cast<void*>(p)); }
+
+}  // namespace vit::layers

@@ -1,0 +1,181 @@
+// The forward pass against PyTorch fixtures (timm, Hugging Face) and against a plain double-precision
+// reference for every timm option that changes the maths.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "reference_vit.hpp"
+#include "vit/vit.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+float max_abs_diff(const float* a, const float* b, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+// Loads a fixture folder, runs its reference input and compares logits and every attention map.
+void check_fixture(const std::string& dir, int batch) {
+    const vit::Checkpoint ckpt = vit::load_checkpoint(dir);
+    const vit::Model model(ckpt);
+    const vit::SafeTensors ref = vit::read_safetensors(dir + "/reference.safetensors");
+    const vit::Tensor& input = ref.tensors.at("input");
+    const vit::Tensor& want = ref.tensors.at("logits");
+    std::vector<vit::Tensor> attn;
+    const vit::Tensor logits = vit::run_forward(model, input, batch, &attn);
+    ASSERT_EQ(logits.shape, want.shape);
+    const float dl = max_abs_diff(logits.ptr(), want.ptr(), want.data.size());
+    EXPECT_LT(dl, 1e-4f) << dir << " logits";
+    float da = 0;
+    for (int i = 0; i < model.config().depth; ++i) {
+        const vit::Tensor& a = ref.tensors.at("attn." + std::to_string(i));
+        ASSERT_EQ(attn[i].shape, a.shape) << "attn." << i;
+        da = std::max(da, max_abs_diff(attn[i].ptr(), a.ptr(), a.data.size()));
+    }
+    EXPECT_LT(da, 1e-5f) << dir << " attention";
+    std::cout << "[ figures  ] " << fs::path(dir).filename().string() << " batch " << batch
+              << ": max |logits diff| " << dl << ", max |attention diff| " << da << "\n";
+}
+
+}  // namespace
+
+TEST(ForwardParity, TimmSmall32) {
+    check_fixture(std::string(VIT_TEST_DATA) + "/timm-vit-small32", 4);
+    check_fixture(std::string(VIT_TEST_DATA) + "/timm-vit-small32", 3);  // partial last batch
+}
+
+TEST(ForwardParity, HuggingFaceSmall32) { check_fixture(std::string(VIT_TEST_DATA) + "/hf-vit-small32", 4); }
+
+TEST(ForwardParity, TimmTinyPatch16_224FromShared) {
+    const std::string dir = std::string(VIT_SHARED_DIR) + "/fixtures/timm-vit-tiny-patch16-224";
+    if (!fs::exists(dir + "/model.safetensors")) GTEST_SKIP() << "fixture not found at " << dir << " (../shared absent)";
+    check_fixture(dir, 2);
+}
+
+namespace {
+
+// A model of the given shape with every parameter random (timm's init zeroes biases and sets
+// LayerNorm to identity, which would hide bugs in those paths).
+vit::Model random_model(const vit::ViTConfig& cfg, uint64_t seed) {
+    vit::PreprocessConfig pre;
+    pre.channels = cfg.in_chans;
+    pre.mean.assign(cfg.in_chans, 0.5f);
+    pre.std.assign(cfg.in_chans, 0.5f);
+    vit::Model m(cfg, pre, {}, seed);
+    std::mt19937 rng(static_cast<unsigned>(seed));
+    std::normal_distribution<float> d(0.0f, 0.3f);
+    for (size_t i = 0; i < m.params().size(); ++i) m.params().data()[i] = d(rng);
+    return m;
+}
+
+void check_against_reference(const vit::ViTConfig& cfg) {
+    const vit::Model model = random_model(cfg, 7);
+    const int N = 3;
+    vit::Tensor x({N, cfg.in_chans, cfg.img_h, cfg.img_w});
+    std::mt19937 rng(3);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    for (float& v : x.data) v = d(rng);
+    std::vector<vit::Tensor> attn;
+    const vit::Tensor logits = vit::run_forward(model, x, 2, &attn);
+    const int64_t T = cfg.num_tokens(), H = cfg.num_heads;
+    for (int n = 0; n < N; ++n) {
+        std::vector<vit::reference::Mat> ref_attn;
+        const auto ref = vit::reference::forward(model, x.ptr() + int64_t(n) * cfg.in_chans * cfg.img_h * cfg.img_w, &ref_attn);
+        double scale = 1;
+        for (double v : ref) scale = std::max(scale, std::fabs(v));
+        for (int k = 0; k < cfg.num_classes; ++k)
+            EXPECT_NEAR(logits.data[size_t(n) * cfg.num_classes + k], ref[k], 2e-4 * scale) << "image " << n << " class " << k;
+        for (int b = 0; b < cfg.depth; ++b)
+            for (int64_t i = 0; i < H * T * T; ++i)
+                ASSERT_NEAR(attn[b].data[size_t(n * H * T * T + i)], ref_attn[b][size_t(i)], 1e-5) << "block " << b;
+    }
+}
+
+vit::ViTConfig small_config() {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 16;
+    c.patch_size = 4;
+    c.embed_dim = 24;
+    c.depth = 2;
+    c.num_heads = 3;
+    c.num_classes = 5;
+    c.mlp_ratio = 2.0;
+    return c;
+}
+
+}  // namespace
+
+TEST(ForwardOptions, DefaultTokenPool) { check_against_reference(small_config()); }
+
+TEST(ForwardOptions, NoQkvBias) {
+    auto c = small_config();
+    c.qkv_bias = false;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, NoClassTokenAvgPoolFcNorm) {
+    auto c = small_config();
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Avg;
+    c.fc_norm = true;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, ClassTokenAvgPoolWithoutFcNorm) {
+    auto c = small_config();
+    c.global_pool = vit::GlobalPool::Avg;
+    c.fc_norm = false;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, TokenPoolWithFcNorm) {
+    auto c = small_config();
+    c.fc_norm = true;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, GrayscaleNonSquareOddMlpRatioAndEps) {
+    auto c = small_config();
+    c.in_chans = 1;
+    c.img_h = 12;
+    c.img_w = 20;
+    c.mlp_ratio = 3.5;
+    c.ln_eps = 1e-12f;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, RejectsBadShapes) {
+    const vit::Model model = random_model(small_config(), 1);
+    vit::Tensor wrong({2, 3, 32, 32});
+    try {
+        vit::run_forward(model, wrong, 2);
+        FAIL() << "expected ShapeError";
+    } catch (const vit::ShapeError& e) {
+        EXPECT_NE(std::string(e.what()).find("[2, 3, 32, 32]"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("16, 16]"), std::string::npos) << e.what();
+    }
+    auto bad = small_config();
+    bad.img_w = 18;
+    EXPECT_THROW(bad.validate(), vit::ConfigError);
+}
+
+TEST(ForwardOptions, CheckpointShapeMismatchNamesTensor) {
+    vit::Checkpoint ck = random_model(small_config(), 1).to_checkpoint();
+    ck.source = "test.safetensors";
+    ck.weights["blocks.1.mlp.fc1.weight"] = vit::Tensor({48, 25});
+    try {
+        vit::Model m(ck);
+        FAIL() << "expected ShapeError";
+    } catch (const vit::ShapeError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("blocks.1.mlp.fc1.weight"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("[48, 25]"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("[48, 24]"), std::string::npos) << msg;
+    }
+    ck.weights.erase("head.bias");
+    EXPECT_THROW(vit::Model m(ck), vit::ShapeError);
+}
