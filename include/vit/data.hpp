@@ -1,0 +1,87 @@
+// Training data: datasets held in memory as 8-bit images, and a loader whose worker threads
+// augment, normalise and batch ahead of the training step.
+//
+// Formats (detected from the path):
+//   image folder   ROOT/{train,test}/<class>/*.{jpg,png,...}  (or ROOT/<class>/* with a validation split);
+//                  classes are the sorted sub-folder names; decoding runs on worker threads.
+//   CIFAR-10       data_batch_{1..5}.bin + test_batch.bin   (records: 1 label byte + 3072 pixel bytes)
+//   CIFAR-100      train.bin + test.bin                      (records: coarse, fine label + 3072 bytes)
+//   MNIST / Fashion-MNIST  {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+//
+// Randomness is a pure function of (seed, epoch, batch index): the shuffle of an epoch and the
+// augmentation of a batch are the same whenever they are computed, so a resumed run sees exactly the
+// batches an uninterrupted one would.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vit {
+
+struct Dataset {
+    int channels = 0, height = 0, width = 0;
+    std::vector<std::string> classes;
+    std::vector<uint8_t> pixels;  // (N, H, W, C), RGB order for colour
+    std::vector<int> labels;      // (N)
+
+    size_t size() const { return labels.size(); }
+    const uint8_t* image(size_t i) const { return pixels.data() + i * size_t(height) * width * channels; }
+};
+
+struct DataSplit {
+    Dataset train, test;
+};
+
+struct LoadOptions {
+    int channels = 0;           // 0: the data's own (1 for gray folders/IDX, 3 otherwise)
+    int height = 0, width = 0;  // 0: the size of the first image; others of another size are resized
+    double val_split = 0.0;     // fraction of train held out as test when the data has no test split
+    bool cifar100_coarse = false;
+    uint64_t seed = 0;          // for the validation split
+    int threads = 0;            // decoding workers; 0 = hardware concurrency
+    std::function<void(const std::string&)> warn;                       // skipped / resized images
+    std::function<void(size_t done, size_t total)> progress;            // decoding progress
+};
+
+// Throws IoError (missing path), FormatError (bad file length, wrong IDX magic, ...) or ConfigError
+// (empty dataset, class folder without images, no test split and no val_split) with a clear message.
+DataSplit load_dataset(const std::string& path, const LoadOptions& opts);
+
+struct Augment {
+    bool random_crop = false;  // pad by `padding` (zeros) then crop back at a random offset
+    int padding = 4;
+    bool hflip = false;        // mirror with probability 1/2
+};
+
+struct Batch {
+    int n = 0;
+    std::vector<float> x;  // (n, C, H, W), normalised
+    std::vector<int> y;    // (n)
+};
+
+// Per-channel mean and std of a dataset's pixels in [0, 1].
+void channel_stats(const Dataset& d, std::vector<float>& mean, std::vector<float>& std);
+
+class BatchLoader {
+public:
+    // Iterates `data` in batches of `batch` (the last one may be smaller unless drop_last).
+    BatchLoader(const Dataset& data, int batch, Augment aug, std::vector<float> mean, std::vector<float> std,
+                bool shuffle, bool drop_last, uint64_t seed, int workers = 2, int prefetch = 4);
+    ~BatchLoader();
+
+    size_t batches_per_epoch() const;
+    // Starts producing the batches of `epoch` from batch index `first` (for resume).
+    void start_epoch(int epoch, size_t first = 0);
+    // The next batch of the epoch, in order; false when the epoch is done.
+    bool next(Batch& out);
+    // Seconds next() has spent waiting for a batch that was not ready yet, since construction.
+    double wait_seconds() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vit
