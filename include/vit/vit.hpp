@@ -13,8 +13,10 @@
 #pragma once
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
+#include "vit/data.hpp"
 #include "vit/error.hpp"
 #include "vit/model.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"
 #include "vit/tensor.hpp"
+#include "vit/train.hpp"

@@ -5,6 +5,7 @@ namespace vit::layers {
 LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training) : training_(training) {
     const auto data_md = f32_desc({rows, channels}, tag::ab);
     const auto stat_md = f32_desc({rows}, tag::a);
+    const auto chan_md = f32_desc({channels}, tag::a);
     const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     const dnnl::layer_normalization_forward::desc desc(kind, data_md, stat_md, eps, flags);
@@ -12,15 +13,34 @@ LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training) :
     prim_ = dnnl::layer_normalization_forward(pd);
     src_ = unbound(data_md);
     dst_ = unbound(data_md);
-    scale_ = unbound(f32_desc({channels}, tag::a));
-    shift_ = unbound(f32_desc({channels}, tag::a));
+    scale_ = unbound(chan_md);
+    shift_ = unbound(chan_md);
     args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCALE, scale_}, {DNNL_ARG_SHIFT, shift_}};
-    if (training) {
-        mean_ = unbound(stat_md);
-        var_ = unbound(stat_md);
-        args_.emplace(DNNL_ARG_MEAN, mean_);
-        args_.emplace(DNNL_ARG_VARIANCE, var_);
-    }
+    if (!training) return;
+    mean_ = unbound(stat_md);
+    var_ = unbound(stat_md);
+    args_.emplace(DNNL_ARG_MEAN, mean_);
+    args_.emplace(DNNL_ARG_VARIANCE, var_);
+
+    const dnnl::layer_normalization_backward::desc bdesc(dnnl::prop_kind::backward, data_md, data_md, stat_md, eps,
+                                                         flags);
+    bwd_ = dnnl::layer_normalization_backward(
+        dnnl::layer_normalization_backward::primitive_desc(bdesc, cpu_engine(), pd));
+    bsrc_ = unbound(data_md);
+    bmean_ = unbound(stat_md);
+    bvar_ = unbound(stat_md);
+    bscale_ = unbound(chan_md);
+    bdiff_dst_ = unbound(data_md);
+    bdiff_src_ = unbound(data_md);
+    dgamma_.assign(static_cast<size_t>(channels), 0.0f);
+    dbeta_.assign(static_cast<size_t>(channels), 0.0f);
+    bdiff_scale_ = dnnl::memory(chan_md, cpu_engine(), dgamma_.data());
+    bdiff_shift_ = dnnl::memory(chan_md, cpu_engine(), dbeta_.data());
+    // oneDNN 2.6 rejects a backward call without a SHIFT argument although the gradients do not
+    // depend on beta; it gets the scale's memory, which it never reads.
+    bargs_ = {{DNNL_ARG_SRC, bsrc_},           {DNNL_ARG_MEAN, bmean_},           {DNNL_ARG_VARIANCE, bvar_},
+              {DNNL_ARG_SCALE, bscale_},       {DNNL_ARG_SHIFT, bscale_},         {DNNL_ARG_DIFF_DST, bdiff_dst_},
+              {DNNL_ARG_DIFF_SRC, bdiff_src_}, {DNNL_ARG_DIFF_SCALE, bdiff_scale_}, {DNNL_ARG_DIFF_SHIFT, bdiff_shift_}};
 }
 
 void LayerNorm::forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var) {
@@ -34,6 +54,22 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, f
     }
     prim_.execute(cpu_stream(), args_);
     cpu_stream().wait();
+}
+
+void LayerNorm::backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy,
+                         float* dx, float* dgamma, float* dbeta) {
+    bind(bsrc_, x);
+    bind(bmean_, mean);
+    bind(bvar_, var);
+    bind(bscale_, gamma);
+    bind(bdiff_dst_, dy);
+    bind(bdiff_src_, dx);
+    bwd_.execute(cpu_stream(), bargs_);
+    cpu_stream().wait();
+    for (size_t c = 0; c < dgamma_.size(); ++c) {
+        dgamma[c] += dgamma_[c];
+        dbeta[c] += dbeta_[c];
+    }
 }
 
 }  // namespace vit::layers

@@ -1,7 +1,9 @@
 // LayerNorm over the last dimension of a (rows, C) matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta,
-// with the biased variance, as PyTorch. Forward keeps mean and variance when asked (training).
+// with the biased variance, as PyTorch. In training the forward keeps mean and variance per row and the
+// backward gives dx and accumulates dgamma, dbeta.
 #pragma once
 #include <unordered_map>
+#include <vector>
 
 #include "vit/layers/dnn.hpp"
 
@@ -11,14 +13,20 @@ class LayerNorm {
 public:
     LayerNorm() = default;
     LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false);
-    // x, y: (rows, C); gamma, beta: (C); mean, var: (rows), written only when training.
+    // x, y: (rows, C); gamma, beta: (C); mean, var: (rows), written only in training.
     void forward(const float* x, const float* gamma, const float* beta, float* y, float* mean = nullptr,
                  float* var = nullptr);
+    // dy (rows, C) -> dx (rows, C) written; dgamma, dbeta (C) accumulated.
+    void backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy, float* dx,
+                  float* dgamma, float* dbeta);
 
 private:
     dnnl::layer_normalization_forward prim_;
+    dnnl::layer_normalization_backward bwd_;
     dnnl::memory src_, dst_, scale_, shift_, mean_, var_;
-    std::unordered_map<int, dnnl::memory> args_;
+    dnnl::memory bsrc_, bmean_, bvar_, bscale_, bdiff_dst_, bdiff_src_, bdiff_scale_, bdiff_shift_;
+    std::unordered_map<int, dnnl::memory> args_, bargs_;
+    std::vector<float> dgamma_, dbeta_;  // the primitive overwrites; we accumulate
     bool training_ = false;
 };
 

@@ -1,0 +1,24 @@
+// Exact GELU, y = x · Φ(x) = x/2 · (1 + erf(x/√2)), and its backward dx = dy · (Φ(x) + x · φ(x)).
+// (Inference fuses it into the preceding matmul; training keeps the pre-activation for the backward.)
+#pragma once
+#include <unordered_map>
+
+#include "vit/layers/dnn.hpp"
+
+namespace vit::layers {
+
+class Gelu {
+public:
+    Gelu() = default;
+    explicit Gelu(int64_t n);
+    void forward(const float* x, float* y);
+    void backward(const float* x, const float* dy, float* dx);
+
+private:
+    dnnl::eltwise_forward fwd_;
+    dnnl::eltwise_backward bwd_;
+    dnnl::memory x_, y_, bx_, bdy_, bdx_;
+    std::unordered_map<int, dnnl::memory> args_, bargs_;
+};
+
+}  // namespace vit::layers

@@ -1,0 +1,87 @@
+// Training: loss, optimizer, learning-rate schedule and the Trainer that runs one step
+// (forward, loss, backward, gradient clipping, AdamW) on a batch.
+//
+//   vit::Model model(cfg, pre, labels, seed);
+//   vit::Trainer trainer(model, 128, vit::OptimConfig{});
+//   vit::Schedule sched{warmup, total, 1e-3f};
+//   for (step...) { auto r = trainer.step(x, y, n, sched.lr(step)); }
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "vit/model.hpp"
+
+namespace vit {
+
+struct OptimConfig {
+    float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+    float weight_decay = 0.05f;
+    // timm's no_weight_decay: 1-D parameters (biases, LayerNorm), cls_token and pos_embed are not decayed.
+    bool exclude_from_decay = false;
+    float clip_grad_norm = 0.0f;  // 0: no clipping
+    float label_smoothing = 0.0f;
+};
+
+// Linear warmup from 0 to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
+// evaluated per step.
+struct Schedule {
+    int64_t warmup_steps = 0;
+    int64_t total_steps = 1;
+    float base_lr = 1e-3f;
+    float min_lr = 0.0f;
+    float lr(int64_t step) const;
+};
+
+// Softmax cross-entropy against (1 - s) one-hot + s / K targets, averaged over n rows:
+// loss = -(1/n) Σ_i Σ_k q_ik log p_ik, dlogits = (p - q) / n. Throws ConfigError for a label out of range.
+float cross_entropy(const float* logits, const int* labels, int n, int classes, float smoothing, float* dlogits);
+
+// Scales grads so that their global L2 norm is at most max_norm; returns the norm before clipping.
+float clip_grad_norm(Parameters& grads, float max_norm);
+
+// AdamW with PyTorch's semantics: p -= lr * wd * p (decoupled), then the bias-corrected Adam update
+// p -= (lr / (1 - β1^t)) * m / (sqrt(v) / sqrt(1 - β2^t) + eps).
+class AdamW {
+public:
+    AdamW(const Parameters& params, const OptimConfig& cfg);
+    void step(Parameters& params, const Parameters& grads, float lr);
+
+    int64_t steps() const { return t_; }
+    // State for checkpoints: step count and the two moment buffers (parameter layout).
+    std::vector<float>& m() { return m_; }
+    std::vector<float>& v() { return v_; }
+    void set_steps(int64_t t) { t_ = t; }
+
+private:
+    OptimConfig cfg_;
+    std::vector<float> m_, v_, decay_;  // decay_: per-element weight-decay factor (0 or 1)
+    int64_t t_ = 0;
+};
+
+struct StepResult {
+    float loss = 0;
+    float grad_norm = 0;
+    int correct = 0;  // arg-max predictions equal to the label
+};
+
+class Trainer {
+public:
+    Trainer(Model& model, int batch, const OptimConfig& cfg);
+    ~Trainer();
+
+    // Forward and backward on n <= batch images: gradients of the mean loss in grads().
+    StepResult compute_gradients(const float* x, const int* labels, int n);
+    // compute_gradients, clipping, then one AdamW step at learning rate lr.
+    StepResult step(const float* x, const int* labels, int n, float lr);
+
+    const Parameters& grads() const;
+    AdamW& optimizer();
+    int batch() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vit

@@ -1,0 +1,266 @@
+// Per-channel statistics and the batch loader: worker threads that gather, augment (random crop with
+// zero padding, horizontal flip) and normalise batches ahead of the training step.
+//
+// Determinism: batch b of epoch e is a pure function of (data, seed, e, b). The epoch's permutation
+// comes from a generator seeded by hash(seed, e); the augmentation of batch b from one seeded by
+// hash(seed, e, b), which draws per image, in batch order, the crop offsets (top, then left, as
+// torchvision's RandomCrop.get_params) and then the flip coin. Which worker builds a batch, and
+// when, therefore changes nothing, and resuming at (e, b) reproduces the uninterrupted run.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "random.hpp"
+#include "vit/data.hpp"
+#include "vit/error.hpp"
+
+namespace vit {
+
+void channel_stats(const Dataset& d, std::vector<float>& mean, std::vector<float>& std) {
+    const int c = d.channels;
+    if (d.size() == 0 || c <= 0) throw ConfigError("channel_stats: the dataset is empty");
+    // Integer sums are exact (a 60000-image CIFAR set sums to ~1.5e10, its squares to ~4e12, far
+    // inside 64 bits), so the only rounding is in the final division.
+    std::vector<uint64_t> sum(c, 0), sum_sq(c, 0);
+    const size_t n_pix = d.size() * size_t(d.height) * d.width;
+    const uint8_t* p = d.pixels.data();
+    for (size_t i = 0; i < n_pix; ++i)
+        for (int k = 0; k < c; ++k) {
+            const uint64_t v = p[i * c + k];
+            sum[k] += v;
+            sum_sq[k] += v * v;
+        }
+    mean.assign(c, 0.f);
+    std.assign(c, 0.f);
+    for (int k = 0; k < c; ++k) {
+        // Population variance E[v^2] - E[v]^2 in pixel units, then scaled by 1/255 (std) and 1/255^2.
+        const long double m = static_cast<long double>(sum[k]) / n_pix;
+        const long double var = std::max<long double>(0, static_cast<long double>(sum_sq[k]) / n_pix - m * m);
+        mean[k] = static_cast<float>(m / 255.0L);
+        std[k] = static_cast<float>(std::sqrt(var) / 255.0L);
+    }
+}
+
+namespace {
+
+// What the workers need to know about the epoch being produced. Immutable once published; a worker
+// that is still building a batch of a superseded epoch keeps its plan alive and its batch is dropped.
+struct EpochPlan {
+    int epoch = 0;
+    uint64_t generation = 0;
+    std::vector<uint32_t> order;  // image indices in epoch order
+};
+
+}  // namespace
+
+struct BatchLoader::Impl {
+    const Dataset& data;
+    int batch;
+    Augment aug;
+    bool shuffle, drop_last;
+    uint64_t seed;
+    int prefetch;
+    // lut[c][v]: the normalised value of pixel value v in channel c, ((v / 255) - mean) / std.
+    std::vector<std::array<float, 256>> lut;
+
+    std::mutex mu;
+    std::condition_variable cv_work;   // workers wait for room in the window or a new epoch
+    std::condition_variable cv_ready;  // next() waits for its batch
+    std::shared_ptr<const EpochPlan> plan;
+    uint64_t generation = 0;
+    size_t produce_next = 0;  // next batch index a worker will take
+    size_t consume_next = 0;  // next batch index next() will return
+    size_t end = 0;           // batches in the epoch
+    std::map<size_t, Batch> ready;
+    std::exception_ptr error;
+    bool stop = false;
+    bool started = false;
+    double waited = 0.0;
+    std::vector<std::thread> threads;
+
+    Impl(const Dataset& d, int b, Augment a, bool sh, bool dl, uint64_t s, int p)
+        : data(d), batch(b), aug(a), shuffle(sh), drop_last(dl), seed(s), prefetch(p) {}
+
+    size_t batches_per_epoch() const {
+        const size_t n = data.size();
+        return drop_last ? n / batch : (n + batch - 1) / batch;
+    }
+
+    void build(const EpochPlan& p, size_t b, Batch& out) const {
+        const int C = data.channels, H = data.height, W = data.width;
+        const size_t begin = b * size_t(batch);
+        const size_t count = std::min(size_t(batch), data.size() - begin);
+        const size_t plane = size_t(H) * W, img = plane * C;
+        out.n = static_cast<int>(count);
+        out.x.resize(count * img);
+        out.y.resize(count);
+        std::mt19937_64 rng(data_detail::batch_seed(seed, static_cast<uint64_t>(p.epoch), b));
+        const int pad = aug.random_crop ? aug.padding : 0;
+        for (size_t i = 0; i < count; ++i) {
+            const uint32_t idx = p.order[begin + i];
+            out.y[i] = data.labels[idx];
+            // Crop window in the zero-padded (H + 2p) x (W + 2p) image at (top, left) in [0, 2p]^2:
+            // output (y, x) reads padded (y + top, x + left), i.e. source (y + top - p, x + left - p),
+            // which is a zero pixel outside the source. No crop is the centred window top = left = p.
+            int top = pad, left = pad;
+            if (aug.random_crop) {
+                top = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
+                left = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
+            }
+            const bool flip = aug.hflip && (rng() >> 63) != 0;
+            const int dy = top - pad, dx = left - pad;
+            const uint8_t* src = data.image(idx);
+            float* dst = out.x.data() + i * img;
+            for (int c = 0; c < C; ++c) {
+                const float* l = lut[c].data();
+                const float zero = l[0];
+                float* dc = dst + c * plane;
+                for (int y = 0; y < H; ++y) {
+                    const int sy = y + dy;
+                    float* row = dc + size_t(y) * W;
+                    if (sy < 0 || sy >= H) {
+                        std::fill(row, row + W, zero);
+                        continue;
+                    }
+                    const uint8_t* srow = src + size_t(sy) * W * C + c;
+                    for (int x = 0; x < W; ++x) {
+                        // Flipping after the crop mirrors the output column: out(y, x) = crop(y, W-1-x).
+                        const int sx = (flip ? W - 1 - x : x) + dx;
+                        row[x] = (sx < 0 || sx >= W) ? zero : l[srow[size_t(sx) * C]];
+                    }
+                }
+            }
+        }
+    }
+
+    void worker() {
+        std::unique_lock<std::mutex> lk(mu);
+        for (;;) {
+            // The window [consume_next, consume_next + prefetch) bounds how many batches exist at once.
+            cv_work.wait(lk, [&] {
+                return stop || (plan && produce_next < end && produce_next < consume_next + size_t(prefetch));
+            });
+            if (stop) return;
+            const std::shared_ptr<const EpochPlan> p = plan;
+            const size_t b = produce_next++;
+            lk.unlock();
+            Batch out;
+            std::exception_ptr err;
+            try {
+                build(*p, b, out);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            lk.lock();
+            if (p->generation != generation) continue;  // the epoch was restarted meanwhile
+            if (err && !error) error = err;
+            ready.emplace(b, std::move(out));
+            cv_ready.notify_all();
+        }
+    }
+
+    void start(int epoch, size_t first) {
+        auto p = std::make_shared<EpochPlan>();
+        p->epoch = epoch;
+        const size_t n = data.size();
+        p->order.resize(n);
+        std::iota(p->order.begin(), p->order.end(), 0u);
+        if (shuffle) {
+            std::mt19937_64 rng(data_detail::epoch_seed(seed, static_cast<uint64_t>(epoch)));
+            data_detail::shuffle(p->order.data(), n, rng);
+        }
+        std::lock_guard<std::mutex> lk(mu);
+        p->generation = ++generation;
+        plan = std::move(p);
+        ready.clear();
+        error = nullptr;
+        end = batches_per_epoch();
+        produce_next = consume_next = std::min(first, end);
+        started = true;
+        cv_work.notify_all();
+    }
+};
+
+BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vector<float> mean, std::vector<float> std,
+                         bool shuffle, bool drop_last, uint64_t seed, int workers, int prefetch) {
+    if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
+        throw ConfigError("BatchLoader: the dataset has no image shape");
+    if (data.size() > 0xffffffffull) throw ConfigError("BatchLoader: more than 2^32 images");
+    if (aug.random_crop && aug.padding < 0)
+        throw ConfigError("crop padding must be >= 0, got " + std::to_string(aug.padding));
+    const size_t c = size_t(data.channels);
+    if (mean.size() != c || std.size() != c)
+        throw ConfigError("BatchLoader: mean/std have " + std::to_string(mean.size()) + "/" +
+                          std::to_string(std.size()) + " values, the data has " + std::to_string(c) + " channels");
+    for (float s : std)
+        if (!(s > 0.f)) throw ConfigError("BatchLoader: std values must be positive, got " + std::to_string(s));
+
+    impl_ = std::make_unique<Impl>(data, batch, aug, shuffle, drop_last, seed, std::max(1, prefetch));
+    impl_->lut.resize(c);
+    for (size_t k = 0; k < c; ++k)
+        for (int v = 0; v < 256; ++v) impl_->lut[k][v] = (static_cast<float>(v) / 255.f - mean[k]) / std[k];
+    const int n_workers = std::max(1, workers);
+    for (int t = 0; t < n_workers; ++t) impl_->threads.emplace_back([this] { impl_->worker(); });
+}
+
+BatchLoader::~BatchLoader() {
+    {
+        std::lock_guard<std::mutex> lk(impl_->mu);
+        impl_->stop = true;
+    }
+    impl_->cv_work.notify_all();
+    for (auto& t : impl_->threads) t.join();
+}
+
+size_t BatchLoader::batches_per_epoch() const { return impl_->batches_per_epoch(); }
+
+void BatchLoader::start_epoch(int epoch, size_t first) { impl_->start(epoch, first); }
+
+bool BatchLoader::next(Batch& out) {
+    Impl& m = *impl_;
+    bool started;
+    {
+        std::lock_guard<std::mutex> lk(m.mu);
+        started = m.started;
+    }
+    if (!started) m.start(0, 0);  // iterating without start_epoch means epoch 0 from its beginning
+    std::unique_lock<std::mutex> lk(m.mu);
+    if (m.consume_next >= m.end) return false;
+    const size_t b = m.consume_next;
+    auto it = m.ready.find(b);
+    if (it == m.ready.end()) {
+        const auto t0 = std::chrono::steady_clock::now();
+        m.cv_ready.wait(lk, [&] { return m.ready.count(b) > 0; });
+        m.waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        it = m.ready.find(b);
+    }
+    if (m.error) {
+        std::exception_ptr e = m.error;
+        lk.unlock();
+        std::rethrow_exception(e);
+    }
+    out = std::move(it->second);
+    m.ready.erase(it);
+    ++m.consume_next;
+    m.cv_work.notify_all();
+    return true;
+}
+
+double BatchLoader::wait_seconds() const {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    return impl_->waited;
+}
+
+}  // namespace vit

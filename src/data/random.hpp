@@ -1,0 +1,47 @@
+// Private to the data sources: the hashing and bounded draws behind every random decision of the
+// data pipeline. They are written out here rather than taken from <random>'s distributions because
+// std::uniform_int_distribution is implementation-defined: a shuffle must be the same on every
+// standard library for a resumed or re-run experiment to see the same batches.
+#pragma once
+#include <cstdint>
+#include <random>
+#include <utility>
+
+namespace vit::data_detail {
+
+// splitmix64's finaliser: a bijection on 64-bit words whose outputs for nearby inputs (seed, seed+1,
+// epoch 0, 1, ...) are statistically unrelated, which is what seeding one generator per
+// (seed, epoch, batch) needs.
+inline uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+// Seed of an epoch's permutation.
+inline uint64_t epoch_seed(uint64_t seed, uint64_t epoch) { return splitmix64(seed ^ splitmix64(epoch)); }
+
+// Seed of batch b's augmentation in an epoch: chained through the epoch seed, with the batch index
+// offset so that it never coincides with the permutation's seed.
+inline uint64_t batch_seed(uint64_t seed, uint64_t epoch, uint64_t batch) {
+    return splitmix64(epoch_seed(seed, epoch) ^ splitmix64(batch + 0x5bd1e9955bd1e995ull));
+}
+
+// Uniform integer in [0, n) from one 64-bit draw: the high word of draw * n (Lemire's reduction
+// without the rejection step; the bias is below n / 2^64, far beneath anything measurable here).
+inline uint64_t below(std::mt19937_64& rng, uint64_t n) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(rng()) * n) >> 64);
+}
+
+// In-place Fisher-Yates: position i swaps with a uniform position in [0, i], which makes every
+// permutation equally likely.
+template <class T>
+void shuffle(T* v, size_t n, std::mt19937_64& rng) {
+    for (size_t i = n; i > 1; --i) {
+        const size_t j = static_cast<size_t>(below(rng, i));
+        std::swap(v[i - 1], v[j]);
+    }
+}
+
+}  // namespace vit::data_detail

@@ -1,0 +1,261 @@
+#include "network.hpp"
+
+#include <algorithm>
+
+#include "vit/error.hpp"
+
+namespace vit {
+
+using layers::Epilogue;
+
+namespace {
+float* at(std::vector<float>& buf, int i, int64_t size, bool per_block) { return buf.data() + (per_block ? i * size : 0); }
+const float* at(const std::vector<float>& buf, int i, int64_t size, bool per_block) {
+    return buf.data() + (per_block ? i * size : 0);
+}
+std::string blk(int i) { return "blocks." + std::to_string(i) + "."; }
+void add_into(float* dst, const float* src, int64_t n) {
+#pragma omp parallel for simd
+    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+}  // namespace
+
+Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention)
+    : c_(cfg), training_(training), per_block_(training || capture_attention), B_(batch), P_(cfg.num_patches()),
+      T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
+      M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
+      prefix_(cfg.num_prefix()) {
+    if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    cfg.validate();
+    const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
+    patches_.resize(B_ * P_ * patch_len_);
+    tokens_.resize(B_ * P_ * D_);
+    xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
+    ln1_.resize(L * M_ * D_);
+    ln2_.resize(L * M_ * D_);
+    qkv_.resize(L * M_ * 3 * D_);
+    att_.resize(A * BHTT);
+    ctx_.resize(L * M_ * D_);
+    hact_.resize(L * M_ * Hd_);
+    pooled_.resize(B_ * D_);
+    pooled_ln_.resize(B_ * D_);
+    logits_.resize(B_ * K_);
+    if (cfg.global_pool == GlobalPool::Avg && !cfg.fc_norm) fin_.resize(M_ * D_);
+    if (training) {
+        for (auto* v : {&mean1_, &var1_, &mean2_, &var2_}) v->resize(L * M_);
+        fin_mean_.resize(M_);
+        fin_var_.resize(M_);
+        hpre_.resize(L * M_ * Hd_);
+        for (auto* v : {&dx_, &dtmp_, &dctx_}) v->resize(M_ * D_);
+        dqkv_.resize(M_ * 3 * D_);
+        datt_.resize(BHTT);
+        dh_.resize(M_ * Hd_);
+        dpre_.resize(M_ * Hd_);
+        dpooled_.resize(B_ * D_);
+        dpooled_ln_.resize(B_ * D_);
+        dtokens_.resize(B_ * P_ * D_);
+        dfin_.resize(fin_.size());
+    }
+
+    // A convolution whose stride equals its kernel sees every pixel once: it is the matmul of the
+    // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
+    patch_ = layers::Linear(B_ * P_, patch_len_, D_, true, Epilogue::None, training);
+    qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training);
+    proj_ = layers::Linear(M_, D_, D_, true, Epilogue::Accumulate, training);  // x += proj(ctx)
+    fc1_ = layers::Linear(M_, D_, Hd_, true, training ? Epilogue::None : Epilogue::Gelu, training);
+    fc2_ = layers::Linear(M_, Hd_, D_, true, Epilogue::Accumulate, training);  // x += fc2(h)
+    head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
+    attn_ = layers::Attention(B_, T_, D_, H_, training);
+    if (training) gelu_ = layers::Gelu(M_ * Hd_);
+    ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
+    ln_rows_ = layers::LayerNorm(B_, D_, cfg.ln_eps, training);
+}
+
+// (n, C, H, W) images -> (B*P, C*p*p) rows, each one patch in (channel, y, x) order: the order of the
+// flattened convolution kernel.
+void Network::im2col(const float* img, int n) {
+    const int ps = c_.patch_size, gw = c_.grid_w();
+    const int64_t HW = int64_t(c_.img_h) * c_.img_w;
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t pi = 0; pi < P_; ++pi) {
+            float* dst = patches_.data() + (b * P_ + pi) * patch_len_;
+            if (b >= n) {
+                std::fill(dst, dst + patch_len_, 0.0f);
+                continue;
+            }
+            const int64_t y0 = (pi / gw) * ps, x0 = (pi % gw) * ps;
+            for (int ci = 0; ci < c_.in_chans; ++ci)
+                for (int ky = 0; ky < ps; ++ky) {
+                    const float* src = img + (b * c_.in_chans + ci) * HW + (y0 + ky) * c_.img_w + x0;
+                    std::copy(src, src + ps, dst + (int64_t(ci) * ps + ky) * ps);
+                }
+        }
+}
+
+const float* Network::forward(const Parameters& p, const float* img, int n) {
+    if (n <= 0 || n > B_)
+        throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
+                          std::to_string(B_));
+    auto w = [&](const std::string& name) { return p.get(name); };
+    im2col(img, n);
+    patch_.forward(patches_.data(), w("patch_embed.proj.weight"), w("patch_embed.proj.bias"), tokens_.data());
+
+    // Prepend the class token, then add the position embedding to every token.
+    float* x0 = stream(0);
+    const float* pos = w("pos_embed");
+    const float* cls = c_.class_token ? w("cls_token") : nullptr;
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t t = 0; t < T_; ++t) {
+            const float* src = t < prefix_ ? cls : tokens_.data() + (b * P_ + t - prefix_) * D_;
+            float* dst = x0 + (b * T_ + t) * D_;
+            for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pos[t * D_ + j];
+        }
+
+    const int64_t MD = M_ * D_;
+    for (int i = 0; i < c_.depth; ++i) {
+        const std::string b = blk(i);
+        float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
+        float* ln1 = at(ln1_, i, MD, training_);
+        float* ln2 = at(ln2_, i, MD, training_);
+        float* qkv = at(qkv_, i, 3 * MD, training_);
+        float* ctx = at(ctx_, i, MD, training_);
+        float* hact = at(hact_, i, M_ * Hd_, training_);
+        float* att = at(att_, i, B_ * H_ * T_ * T_, per_block_);
+        float* m1 = training_ ? at(mean1_, i, M_, true) : nullptr;
+        float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
+        float* m2 = training_ ? at(mean2_, i, M_, true) : nullptr;
+        float* v2 = training_ ? at(var2_, i, M_, true) : nullptr;
+
+        ln_tokens_.forward(x_in, w(b + "norm1.weight"), w(b + "norm1.bias"), ln1, m1, v1);
+        qkv_l_.forward(ln1, w(b + "attn.qkv.weight"), c_.qkv_bias ? w(b + "attn.qkv.bias") : nullptr, qkv);
+        attn_.forward(qkv, att, ctx);
+        if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
+        proj_.forward(ctx, w(b + "attn.proj.weight"), w(b + "attn.proj.bias"), x_mid);
+        ln_tokens_.forward(x_mid, w(b + "norm2.weight"), w(b + "norm2.bias"), ln2, m2, v2);
+        if (training_) {
+            float* hpre = at(hpre_, i, M_ * Hd_, true);
+            fc1_.forward(ln2, w(b + "mlp.fc1.weight"), w(b + "mlp.fc1.bias"), hpre);
+            gelu_.forward(hpre, hact);
+        } else {
+            fc1_.forward(ln2, w(b + "mlp.fc1.weight"), w(b + "mlp.fc1.bias"), hact);  // GELU fused
+        }
+        if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
+        fc2_.forward(hact, w(b + "mlp.fc2.weight"), w(b + "mlp.fc2.bias"), x_out);
+    }
+    pool_forward(p);
+    head_.forward(pooled_ln_.data(), w("head.weight"), w("head.bias"), logits_.data());
+    return logits_.data();
+}
+
+// Pooling. With a class token only its row of the final LayerNorm is used; timm's avg pool averages
+// the patch tokens (prefix tokens excluded), normalised after (fc_norm) or before (norm).
+void Network::pool_forward(const Parameters& p) {
+    const std::string nrm = c_.fc_norm ? "fc_norm" : "norm";
+    const float *g = p.get(nrm + ".weight"), *bt = p.get(nrm + ".bias");
+    const float* x = stream(training_ ? 2 * c_.depth : 0);
+    float* mean = training_ ? fin_mean_.data() : nullptr;
+    float* var = training_ ? fin_var_.data() : nullptr;
+    if (c_.global_pool == GlobalPool::Token) {
+        for (int64_t b = 0; b < B_; ++b) std::copy_n(x + b * T_ * D_, D_, pooled_.data() + b * D_);
+        ln_rows_.forward(pooled_.data(), g, bt, pooled_ln_.data(), mean, var);
+        return;
+    }
+    const bool norm_first = !c_.fc_norm;
+    if (norm_first) ln_tokens_.forward(x, g, bt, fin_.data(), mean, var);
+    const float* src = norm_first ? fin_.data() : x;
+    float* dst = norm_first ? pooled_ln_.data() : pooled_.data();
+    for (int64_t b = 0; b < B_; ++b) {
+        float* out = dst + b * D_;
+        std::fill(out, out + D_, 0.0f);
+        for (int64_t t = prefix_; t < T_; ++t)
+            for (int64_t j = 0; j < D_; ++j) out[j] += src[(b * T_ + t) * D_ + j];
+        for (int64_t j = 0; j < D_; ++j) out[j] /= static_cast<float>(P_);
+    }
+    if (!norm_first) ln_rows_.forward(pooled_.data(), g, bt, pooled_ln_.data(), mean, var);
+}
+
+// Mirror of pool_forward: dpooled_ln (B, D) -> dx (B*T, D), written.
+void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
+    const std::string nrm = c_.fc_norm ? "fc_norm" : "norm";
+    const float* g = p.get(nrm + ".weight");
+    float *dg = grads.get(nrm + ".weight"), *db = grads.get(nrm + ".bias");
+    const float* x = stream(2 * c_.depth);
+    std::fill(dx, dx + M_ * D_, 0.0f);
+    const float inv_p = 1.0f / static_cast<float>(P_);
+    if (c_.global_pool == GlobalPool::Token) {
+        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        for (int64_t b = 0; b < B_; ++b) std::copy_n(dpooled_.data() + b * D_, D_, dx + b * T_ * D_);
+    } else if (c_.fc_norm) {
+        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        for (int64_t b = 0; b < B_; ++b)
+            for (int64_t t = prefix_; t < T_; ++t)
+                for (int64_t j = 0; j < D_; ++j) dx[(b * T_ + t) * D_ + j] = dpooled_[b * D_ + j] * inv_p;
+    } else {
+        std::fill(dfin_.begin(), dfin_.end(), 0.0f);
+        for (int64_t b = 0; b < B_; ++b)
+            for (int64_t t = prefix_; t < T_; ++t)
+                for (int64_t j = 0; j < D_; ++j) dfin_[(b * T_ + t) * D_ + j] = dpooled_ln_[b * D_ + j] * inv_p;
+        ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
+    }
+}
+
+void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads) {
+    if (!training_) throw ConfigError("backward needs a network planned for training");
+    auto w = [&](const std::string& name) { return p.get(name); };
+    auto gr = [&](const std::string& name) { return grads.get(name); };
+    head_.backward(pooled_ln_.data(), w("head.weight"), dlogits, dpooled_ln_.data(), gr("head.weight"), gr("head.bias"));
+    float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
+    pool_backward(p, grads, dx);
+
+    const int64_t MD = M_ * D_;
+    for (int i = c_.depth - 1; i >= 0; --i) {
+        const std::string b = blk(i);
+        const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
+        // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
+        fc2_.backward(at(hact_, i, M_ * Hd_, true), w(b + "mlp.fc2.weight"), dx, dh_.data(), gr(b + "mlp.fc2.weight"),
+                      gr(b + "mlp.fc2.bias"));
+        gelu_.backward(at(hpre_, i, M_ * Hd_, true), dh_.data(), dpre_.data());
+        fc1_.backward(at(ln2_, i, MD, true), w(b + "mlp.fc1.weight"), dpre_.data(), dctx_.data(),
+                      gr(b + "mlp.fc1.weight"), gr(b + "mlp.fc1.bias"));
+        ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), w(b + "norm2.weight"), dctx_.data(),
+                            dtmp_.data(), gr(b + "norm2.weight"), gr(b + "norm2.bias"));
+        add_into(dx, dtmp_.data(), MD);  // now d x_mid
+        // Attention: x_mid = x_in + proj(attn(qkv(norm1(x_in))))
+        const float* qkv = at(qkv_, i, 3 * MD, true);
+        proj_.backward(at(ctx_, i, MD, true), w(b + "attn.proj.weight"), dx, dctx_.data(), gr(b + "attn.proj.weight"),
+                       gr(b + "attn.proj.bias"));
+        attn_.backward(qkv, at(att_, i, B_ * H_ * T_ * T_, true), dctx_.data(), datt_.data(), dqkv_.data());
+        qkv_l_.backward(at(ln1_, i, MD, true), w(b + "attn.qkv.weight"), dqkv_.data(), dctx_.data(),
+                        gr(b + "attn.qkv.weight"), c_.qkv_bias ? gr(b + "attn.qkv.bias") : nullptr);
+        ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), w(b + "norm1.weight"), dctx_.data(),
+                            dtmp_.data(), gr(b + "norm1.weight"), gr(b + "norm1.bias"));
+        add_into(dx, dtmp_.data(), MD);  // now d x_in
+    }
+
+    // Embedding: x0[b, t] = (t < prefix ? cls : tokens[b, t - prefix]) + pos[t]
+    float* dpos = gr("pos_embed");
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t t = 0; t < T_; ++t) {
+            const float* src = dx + (b * T_ + t) * D_;
+            for (int64_t j = 0; j < D_; ++j) dpos[t * D_ + j] += src[j];
+            if (t < prefix_) {
+                float* dcls = gr("cls_token");
+                for (int64_t j = 0; j < D_; ++j) dcls[j] += src[j];
+            } else {
+                std::copy_n(src, D_, dtokens_.data() + (b * P_ + t - prefix_) * D_);
+            }
+        }
+    patch_.backward(patches_.data(), w("patch_embed.proj.weight"), dtokens_.data(), nullptr,
+                    gr("patch_embed.proj.weight"), gr("patch_embed.proj.bias"));
+}
+
+const float* Network::attention(int block) const {
+    if (!per_block_) throw ConfigError("attention maps were not kept: plan the network with capture_attention");
+    if (block < 0 || block >= c_.depth)
+        throw ConfigError("block " + std::to_string(block) + " out of range [0, " + std::to_string(c_.depth) + ")");
+    return at(att_, block, B_ * H_ * T_ * T_, true);
+}
+
+}  // namespace vit

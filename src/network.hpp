@@ -1,0 +1,57 @@
+// The ViT computation graph, planned once per (configuration, batch size): layer primitives and
+// activation buffers. Inference shares one set of buffers between blocks and fuses GELU into fc1;
+// training keeps every block's activations for the backward pass. Parameters and their gradients
+// live outside, in the flat buffers of vit::Parameters.
+#pragma once
+#include <vector>
+
+#include "vit/layers/attention.hpp"
+#include "vit/layers/gelu.hpp"
+#include "vit/layers/layernorm.hpp"
+#include "vit/layers/linear.hpp"
+#include "vit/model.hpp"
+
+namespace vit {
+
+class Network {
+public:
+    Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention);
+
+    int batch() const { return static_cast<int>(B_); }
+    // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns logits (batch, classes).
+    const float* forward(const Parameters& p, const float* img, int n);
+    // dlogits (batch, classes) -> gradients accumulated into grads (same layout as the parameters).
+    // Needs training = true and a preceding forward with the same parameters.
+    void backward(const Parameters& p, const float* dlogits, Parameters& grads);
+    // (batch, heads, T, T) softmax probabilities of block i (training, or capture_attention).
+    const float* attention(int block) const;
+
+private:
+    float* stream(int k) { return xs_.data() + (training_ ? k * M_ * D_ : 0); }  // residual stream slot k
+    void im2col(const float* img, int n);
+    void pool_forward(const Parameters& p);
+    void pool_backward(const Parameters& p, Parameters& g, float* dx);
+
+    const ViTConfig c_;
+    const bool training_, per_block_;
+    const int64_t B_, P_, T_, D_, H_, Hd_, K_, M_, patch_len_, prefix_;
+
+    // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
+    std::vector<float> patches_;  // (B*P, C*p*p): im2col of the non-overlapping patches
+    std::vector<float> tokens_;   // (B*P, D) patch embeddings
+    std::vector<float> xs_;       // residual stream: 2*depth+1 slots in training (in, mid, out...), else 1
+    std::vector<float> ln1_, ln2_, mean1_, var1_, mean2_, var2_;
+    std::vector<float> qkv_, att_, ctx_, hpre_, hact_;
+    std::vector<float> fin_;              // (B*T, D) final norm of every token (avg pool without fc_norm)
+    std::vector<float> fin_mean_, fin_var_;
+    std::vector<float> pooled_, pooled_ln_, logits_;
+    // Gradient scratch (training).
+    std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_;
+
+    layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_;
+    layers::Attention attn_;
+    layers::Gelu gelu_;
+    layers::LayerNorm ln_tokens_, ln_rows_;
+};
+
+}  // namespace vit

@@ -1,0 +1,192 @@
+// Training step against PyTorch (timm-vit-small32/train_step.safetensors) and finite-difference
+// checks of the analytic gradient of every parameter tensor, for every pooling/option path.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "reference_vit.hpp"
+#include "vit/vit.hpp"
+
+namespace {
+
+std::vector<int> labels_of(const vit::Tensor& y) {
+    std::vector<int> out;
+    for (float v : y.data) out.push_back(static_cast<int>(std::lround(v)));
+    return out;
+}
+
+}  // namespace
+
+TEST(TrainStep, MatchesPyTorchFixture) {
+    const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
+    vit::Model model(vit::load_checkpoint(dir));
+    const vit::SafeTensors fx = vit::read_safetensors(dir + "/train_step.safetensors");
+    const vit::Tensor& x = fx.tensors.at("x");
+    const std::vector<int> y = labels_of(fx.tensors.at("y"));
+    vit::OptimConfig cfg;
+    cfg.weight_decay = 0.05f;
+    cfg.label_smoothing = 0.1f;
+    const float lr = 1e-3f;
+    vit::Trainer trainer(model, 8, cfg);
+    const vit::StepResult r = trainer.step(x.ptr(), y.data(), 8, lr);
+    EXPECT_NEAR(r.loss, fx.tensors.at("loss").data[0], 1e-5);
+
+    float worst_grad = 0, worst_param = 0;
+    int near_zero = 0;
+    for (const auto& v : model.params().views()) {
+        const vit::Tensor& g = fx.tensors.at("grad." + v.name);
+        const vit::Tensor& after = fx.tensors.at("after." + v.name);
+        ASSERT_EQ(g.shape, v.shape) << v.name;
+        float gmax = 0;
+        for (float e : g.data) gmax = std::max(gmax, std::fabs(e));
+        const float* ours = trainer.grads().get(v.name);
+        const float* p = model.params().get(v.name);
+        for (size_t i = 0; i < v.numel; ++i) {
+            const float dg = std::fabs(ours[i] - g.data[i]);
+            ASSERT_LE(dg, 1e-4f * gmax) << "grad." << v.name << "[" << i << "]";
+            worst_grad = std::max(worst_grad, dg / gmax);
+            const float dp = std::fabs(p[i] - after.data[i]);
+            if (std::fabs(g.data[i]) > 1e-6f) {
+                ASSERT_LE(dp, 1e-6f) << "after." << v.name << "[" << i << "]";
+                worst_param = std::max(worst_param, dp);
+            } else {
+                ++near_zero;  // Adam's first step there has its sign set by rounding noise
+                ASSERT_LE(dp, lr + 1e-6f) << "after." << v.name << "[" << i << "]";
+            }
+        }
+    }
+    std::cout << "[ figures  ] train step: |loss diff| " << std::fabs(r.loss - fx.tensors.at("loss").data[0])
+              << ", worst grad diff / tensor max " << worst_grad << ", worst param diff " << worst_param << " ("
+              << near_zero << " elements with |grad| <= 1e-6)\n";
+}
+
+namespace {
+
+// d loss / d theta by central differences on the double-precision reference forward, against the
+// Trainer's analytic gradient, for a few elements of every parameter tensor.
+void check_gradients(vit::ViTConfig c, int batch) {
+    vit::PreprocessConfig pre;
+    pre.channels = c.in_chans;
+    pre.mean.assign(c.in_chans, 0.5f);
+    pre.std.assign(c.in_chans, 0.5f);
+    vit::Model model(c, pre, {}, 11);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    for (size_t i = 0; i < model.params().size(); ++i) model.params().data()[i] = nd(rng);
+    const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w;
+    std::vector<float> x(size_t(batch * image));
+    for (float& v : x) v = nd(rng) * 3.0f;
+    std::vector<int> y(batch);
+    for (int i = 0; i < batch; ++i) y[i] = i % c.num_classes;
+    const float smoothing = 0.1f;
+
+    vit::OptimConfig oc;
+    oc.label_smoothing = smoothing;
+    vit::Trainer trainer(model, batch + 1, oc);  // one absent row: it must not contribute
+    trainer.compute_gradients(x.data(), y.data(), batch);
+
+    auto loss = [&]() {
+        double total = 0;
+        for (int i = 0; i < batch; ++i) {
+            const auto z = vit::reference::forward(model, x.data() + i * image);
+            double mx = -1e300, sum = 0;
+            for (double v : z) mx = std::max(mx, v);
+            for (double v : z) sum += std::exp(v - mx);
+            for (int k = 0; k < c.num_classes; ++k) {
+                const double q = (k == y[i] ? 1.0 - smoothing : 0.0) + smoothing / c.num_classes;
+                total -= q * (z[k] - mx - std::log(sum));
+            }
+        }
+        return total / batch;
+    };
+    std::uniform_real_distribution<double> pick(0.0, 1.0);
+    for (const auto& v : model.params().views()) {
+        const float* g = trainer.grads().get(v.name);
+        float gmax = 0;
+        for (size_t i = 0; i < v.numel; ++i) gmax = std::max(gmax, std::fabs(g[i]));
+        for (int s = 0; s < 3; ++s) {
+            const size_t i = std::min(v.numel - 1, static_cast<size_t>(pick(rng) * v.numel));
+            float* p = model.params().get(v.name) + i;
+            const float orig = *p, h = 1e-3f;
+            *p = orig + h;
+            const double up = loss();
+            *p = orig - h;
+            const double down = loss();
+            *p = orig;
+            const double fd = (up - down) / (double(orig + h) - double(orig - h));
+            EXPECT_NEAR(g[i], fd, 2e-3 * gmax + 1e-5) << v.name << "[" << i << "]";
+        }
+    }
+}
+
+vit::ViTConfig tiny() {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 8;
+    c.patch_size = 4;
+    c.embed_dim = 12;
+    c.depth = 2;
+    c.num_heads = 3;
+    c.num_classes = 4;
+    c.mlp_ratio = 2.0;
+    return c;
+}
+
+}  // namespace
+
+TEST(GradCheck, TokenPool) { check_gradients(tiny(), 3); }
+
+TEST(GradCheck, AvgPoolFcNormNoClassTokenNoQkvBias) {
+    auto c = tiny();
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Avg;
+    c.fc_norm = true;
+    c.qkv_bias = false;
+    check_gradients(c, 2);
+}
+
+TEST(GradCheck, AvgPoolWithFinalNormGrayscaleNonSquare) {
+    auto c = tiny();
+    c.global_pool = vit::GlobalPool::Avg;
+    c.in_chans = 1;
+    c.img_w = 12;
+    check_gradients(c, 2);
+}
+
+TEST(Optim, ScheduleWarmupThenCosine) {
+    const vit::Schedule s{10, 110, 1e-3f, 0.0f};
+    EXPECT_FLOAT_EQ(s.lr(0), 1e-4f);
+    EXPECT_FLOAT_EQ(s.lr(9), 1e-3f);
+    EXPECT_FLOAT_EQ(s.lr(10), 1e-3f);
+    EXPECT_NEAR(s.lr(60), 5e-4f, 1e-9);
+    EXPECT_NEAR(s.lr(110), 0.0f, 1e-9);
+}
+
+TEST(Optim, ClipGradNormAndDecayExclusions) {
+    vit::ViTConfig c = tiny();
+    vit::Parameters g(c);
+    for (size_t i = 0; i < g.size(); ++i) g.data()[i] = 1.0f;
+    const float norm = vit::clip_grad_norm(g, 1.0f);
+    EXPECT_GT(norm, 1.0f);
+    double sq = 0;
+    for (size_t i = 0; i < g.size(); ++i) sq += double(g.data()[i]) * g.data()[i];
+    EXPECT_NEAR(std::sqrt(sq), 1.0, 1e-4);
+
+    // With zero gradients only weight decay moves parameters, and only those not excluded.
+    vit::Parameters p(c), zero(c);
+    for (size_t i = 0; i < p.size(); ++i) p.data()[i] = 1.0f;
+    vit::OptimConfig oc;
+    oc.weight_decay = 0.5f;
+    oc.exclude_from_decay = true;
+    vit::AdamW adam(p, oc);
+    adam.step(p, zero, 0.1f);
+    EXPECT_FLOAT_EQ(p.get("pos_embed")[0], 1.0f);
+    EXPECT_FLOAT_EQ(p.get("blocks.0.norm1.weight")[0], 1.0f);
+    EXPECT_FLOAT_EQ(p.get("head.bias")[0], 1.0f);
+    EXPECT_FLOAT_EQ(p.get("head.weight")[0], 0.95f);
+}
+
+TEST(Optim, CrossEntropyRejectsBadLabel) {
+    std::vector<float> z(4, 0.0f), d(4);
+    int y = 7;
+    EXPECT_THROW(vit::cross_entropy(z.data(), &y, 1, 4, 0.0f, d.data()), vit::ConfigError);
+}
