@@ -412,7 +412,11 @@ Checkpoint load_native(SafeTensors st, const std::string& path) {
     ck.labels = get_strings(labels, path, "metadata 'vit.labels'");
     const std::string psrc = path + " [vit.preprocess]";
     ck.preprocess = preprocess_from_json(parse_json_text(meta("vit.preprocess"), psrc), psrc);
-    ck.weights = std::move(st.tensors);
+    for (auto& kv : st.tensors) {
+        const bool optim = kv.first.rfind("optimizer.", 0) == 0;
+        (optim ? ck.optimizer : ck.weights).emplace(kv.first, std::move(kv.second));
+    }
+    if (auto it = st.metadata.find("vit.train_state"); it != st.metadata.end()) ck.train_state = it->second;
     return ck;
 }
 
@@ -550,13 +554,20 @@ void save_checkpoint(const std::string& path, const Checkpoint& ckpt) {
     if (ckpt.labels.size() != static_cast<size_t>(ckpt.config.num_classes))
         config_error(path, std::to_string(ckpt.labels.size()) + " labels for " +
                                std::to_string(ckpt.config.num_classes) + " classes");
-    const Metadata meta = {
+    Metadata meta = {
         {"vit.format_version", kFormatVersion},
         {"vit.config", config_to_json(ckpt.config)},
         {"vit.labels", json(ckpt.labels).dump()},
         {"vit.preprocess", preprocess_to_json(ckpt.preprocess)},
     };
-    write_safetensors(path, ckpt.weights, meta);
+    if (!ckpt.train_state.empty()) meta.emplace("vit.train_state", ckpt.train_state);
+    if (ckpt.optimizer.empty()) {
+        write_safetensors(path, ckpt.weights, meta);
+        return;
+    }
+    TensorMap all = ckpt.weights;
+    for (const auto& kv : ckpt.optimizer) all.emplace(kv.first, kv.second);
+    write_safetensors(path, all, meta);
 }
 
 // Cubic convolution kernel of Keys with A = -0.75 (PyTorch's choice), split as PyTorch does:

@@ -9,7 +9,7 @@
 namespace vit {
 
 float Schedule::lr(int64_t step) const {
-    if (step < warmup_steps) return base_lr * static_cast<float>(step + 1) / static_cast<float>(warmup_steps);
+    if (step < warmup_steps) return base_lr * static_cast<float>(step) / static_cast<float>(warmup_steps);
     const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps);
     const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / static_cast<double>(span));
     return static_cast<float>(min_lr + 0.5 * (base_lr - min_lr) * (1.0 + std::cos(M_PI * progress)));

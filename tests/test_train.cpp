@@ -154,8 +154,8 @@ TEST(GradCheck, AvgPoolWithFinalNormGrayscaleNonSquare) {
 
 TEST(Optim, ScheduleWarmupThenCosine) {
     const vit::Schedule s{10, 110, 1e-3f, 0.0f};
-    EXPECT_FLOAT_EQ(s.lr(0), 1e-4f);
-    EXPECT_FLOAT_EQ(s.lr(9), 1e-3f);
+    EXPECT_FLOAT_EQ(s.lr(0), 0.0f);
+    EXPECT_FLOAT_EQ(s.lr(5), 5e-4f);
     EXPECT_FLOAT_EQ(s.lr(10), 1e-3f);
     EXPECT_NEAR(s.lr(60), 5e-4f, 1e-9);
     EXPECT_NEAR(s.lr(110), 0.0f, 1e-9);

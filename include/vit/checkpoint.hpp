@@ -23,6 +23,10 @@ struct Checkpoint {
     PreprocessConfig preprocess;
     std::vector<std::string> labels;  // num_classes entries; "class_<i>" where the source has none
     TensorMap weights;                // timm names
+    // Training state, in native checkpoints written by vit::fit (empty otherwise): AdamW moments as
+    // "optimizer.exp_avg.<param>" / "optimizer.exp_avg_sq.<param>" and a JSON progress record.
+    TensorMap optimizer;
+    std::string train_state;
     CheckpointFormat format = CheckpointFormat::Native;
     std::string source;               // the path it was loaded from
 };

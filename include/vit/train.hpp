@@ -23,7 +23,7 @@ struct OptimConfig {
     float label_smoothing = 0.0f;
 };
 
-// Linear warmup from 0 to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
+// Linear warmup from 0 (step 0) to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
 // evaluated per step.
 struct Schedule {
     int64_t warmup_steps = 0;

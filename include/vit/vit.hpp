@@ -15,6 +15,8 @@
 #include "vit/config.hpp"
 #include "vit/data.hpp"
 #include "vit/error.hpp"
+#include "vit/evaluate.hpp"
+#include "vit/fit.hpp"
 #include "vit/model.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"

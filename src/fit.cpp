@@ -1,0 +1,188 @@
+#include "vit/fit.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "vit/checkpoint.hpp"
+#include "vit/error.hpp"
+#include "vit/evaluate.hpp"
+
+namespace vit {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Where the run stands: everything besides the parameters and the AdamW moments needed to go on.
+struct Progress {
+    int epoch = 0;            // epoch in progress (0-based)
+    size_t next_batch = 0;    // first batch of that epoch not yet trained
+    int64_t global_step = 0;  // optimizer steps so far = schedule position
+    double best_acc = -1;
+    double loss_sum = 0;      // running sums of the epoch in progress
+    int64_t correct = 0, seen = 0;
+};
+
+std::string progress_json(const Progress& p, const FitConfig& cfg, int64_t adam_steps) {
+    return json{{"epoch", p.epoch},       {"next_batch", p.next_batch}, {"global_step", p.global_step},
+                {"best_acc", p.best_acc}, {"loss_sum", p.loss_sum},     {"correct", p.correct},
+                {"seen", p.seen},         {"batch", cfg.batch},         {"seed", cfg.seed},
+                {"adam_steps", adam_steps}}
+        .dump();
+}
+
+Progress parse_progress(const std::string& text, const FitConfig& cfg, const std::string& path, int64_t& adam_steps) {
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw FormatError(path + ": training state is not valid JSON");
+    Progress p;
+    try {
+        adam_steps = j.at("adam_steps").get<int64_t>();
+        p.epoch = j.at("epoch").get<int>();
+        p.next_batch = j.at("next_batch").get<size_t>();
+        p.global_step = j.at("global_step").get<int64_t>();
+        p.best_acc = j.at("best_acc").get<double>();
+        p.loss_sum = j.at("loss_sum").get<double>();
+        p.correct = j.at("correct").get<int64_t>();
+        p.seen = j.at("seen").get<int64_t>();
+        const int batch = j.at("batch").get<int>();
+        const uint64_t seed = j.at("seed").get<uint64_t>();
+        if (batch != cfg.batch || seed != cfg.seed)
+            throw ConfigError(path + ": the run was started with batch " + std::to_string(batch) + " and seed " +
+                              std::to_string(seed) + "; resume it with the same values (got batch " +
+                              std::to_string(cfg.batch) + ", seed " + std::to_string(cfg.seed) + ")");
+    } catch (const json::exception& e) {
+        throw FormatError(path + ": training state is incomplete (" + e.what() + ")");
+    }
+    return p;
+}
+
+void save_state(const fs::path& path, const Model& model, AdamW& adam, const Progress& p, const FitConfig& cfg) {
+    Checkpoint ck = model.to_checkpoint();
+    for (const auto& v : model.params().views()) {
+        auto slice = [&](const std::vector<float>& buf) {
+            return Tensor(v.shape, std::vector<float>(buf.begin() + long(v.offset), buf.begin() + long(v.offset + v.numel)));
+        };
+        ck.optimizer.emplace("optimizer.exp_avg." + v.name, slice(adam.m()));
+        ck.optimizer.emplace("optimizer.exp_avg_sq." + v.name, slice(adam.v()));
+    }
+    ck.train_state = progress_json(p, cfg, adam.steps());
+    save_checkpoint(path.string(), ck);
+}
+
+Progress load_state(const fs::path& path, Model& model, AdamW& adam, const FitConfig& cfg) {
+    if (!fs::exists(path))
+        throw ConfigError("--resume: no checkpoint to resume from at " + path.string());
+    const Checkpoint ck = load_checkpoint(path.string());
+    if (ck.train_state.empty())
+        throw ConfigError(path.string() + " holds no training state (was it written by vit train?)");
+    model.params().load(ck.weights, path.string());
+    for (const auto& v : model.params().views())
+        for (auto [prefix, buf] : {std::pair{"optimizer.exp_avg.", &adam.m()}, std::pair{"optimizer.exp_avg_sq.", &adam.v()}}) {
+            const auto it = ck.optimizer.find(prefix + v.name);
+            if (it == ck.optimizer.end() || it->second.shape != v.shape)
+                throw ShapeError(path.string() + ": optimizer state '" + std::string(prefix) + v.name +
+                                 "' is missing or has the wrong shape (expected " + shape_str(v.shape) + ")");
+            std::copy(it->second.data.begin(), it->second.data.end(), buf->begin() + long(v.offset));
+        }
+    int64_t adam_steps = 0;
+    const Progress p = parse_progress(ck.train_state, cfg, path.string(), adam_steps);
+    adam.set_steps(adam_steps);
+    return p;
+}
+
+void append_metrics(const fs::path& path, const EpochMetrics& m) {
+    const bool fresh = !fs::exists(path);
+    std::ofstream out(path, std::ios::app);
+    if (fresh) out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s\n";
+    out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.test_loss << ',' << m.test_acc << ','
+        << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s << '\n';
+    if (!out) throw IoError("cannot append to " + path.string());
+}
+
+}  // namespace
+
+FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb) {
+    if (cfg.epochs <= 0 || cfg.batch <= 0) throw ConfigError("epochs and batch must be positive");
+    if (data.train.size() < size_t(cfg.batch))
+        throw ConfigError("the training set has " + std::to_string(data.train.size()) + " images, fewer than one batch of " +
+                          std::to_string(cfg.batch));
+    const fs::path dir(cfg.run_dir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) throw IoError("cannot create the run folder " + dir.string() + ": " + ec.message());
+    const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors", metrics = dir / "metrics.csv";
+
+    const PreprocessConfig& pre = model.preprocess();
+    // The reference recipe drops the incomplete last batch.
+    BatchLoader loader(data.train, cfg.batch, cfg.augment, pre.mean, pre.std, true, true, cfg.seed, cfg.workers);
+    const size_t steps = loader.batches_per_epoch();
+    const int warm = cfg.warmup_epochs >= 0 ? cfg.warmup_epochs : std::max(1, cfg.epochs / 10);
+    const Schedule sched{int64_t(warm) * int64_t(steps), int64_t(cfg.epochs) * int64_t(steps), cfg.lr, cfg.min_lr};
+
+    Trainer trainer(model, cfg.batch, cfg.optim);
+    Progress p;
+    if (cfg.resume) p = load_state(last, model, trainer.optimizer(), cfg);
+
+    using clock = std::chrono::steady_clock;
+    for (; p.epoch < cfg.epochs; ++p.epoch, p.next_batch = 0, p.loss_sum = 0, p.correct = 0, p.seen = 0) {
+        const auto t0 = clock::now();
+        const double wait0 = loader.wait_seconds();
+        const size_t first = p.next_batch;
+        loader.start_epoch(p.epoch, first);
+        Batch b;
+        float lr = 0;
+        while (loader.next(b)) {
+            lr = sched.lr(p.global_step);
+            const StepResult r = trainer.step(b.x.data(), b.y.data(), b.n, lr);
+            ++p.global_step;
+            ++p.next_batch;
+            p.loss_sum += double(r.loss) * b.n;
+            p.correct += r.correct;
+            p.seen += b.n;
+            if (cb.on_step) {
+                const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+                const double ips = double((p.next_batch - first) * size_t(cfg.batch)) / std::max(dt, 1e-9);
+                const double left = double((cfg.epochs - p.epoch) * steps - p.next_batch) * cfg.batch;
+                cb.on_step({p.epoch + 1, cfg.epochs, p.next_batch, steps, r.loss, lr, ips, left / std::max(ips, 1e-9)});
+            }
+            if (cb.stop_requested && cb.stop_requested() && p.next_batch < steps) {
+                save_state(last, model, trainer.optimizer(), p, cfg);
+                if (cb.on_checkpoint) cb.on_checkpoint(last.string());
+                return FitOutcome::Stopped;
+            }
+        }
+        EpochMetrics m;
+        m.epoch = p.epoch + 1;
+        m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        m.images_per_s = double((steps - first) * size_t(cfg.batch)) / std::max(m.seconds, 1e-9);
+        m.data_wait_s = loader.wait_seconds() - wait0;
+        m.train_loss = p.seen ? p.loss_sum / double(p.seen) : 0;
+        m.train_acc = p.seen ? double(p.correct) / double(p.seen) : 0;
+        m.lr = lr;
+        if (data.test.size() > 0) {
+            const EvalResult e = evaluate(model, data.test, cfg.eval_batch);
+            m.test_acc = e.accuracy();
+            m.test_loss = e.loss;
+        }
+        Progress done = p;
+        ++done.epoch;
+        done.next_batch = 0;
+        done.loss_sum = 0;
+        done.correct = done.seen = 0;
+        const bool improved = data.test.size() > 0 && m.test_acc > p.best_acc;
+        if (improved) done.best_acc = p.best_acc = m.test_acc;
+        if (improved) save_checkpoint(best.string(), model.to_checkpoint());
+        save_state(last, model, trainer.optimizer(), done, cfg);
+        if (cb.on_checkpoint) cb.on_checkpoint(last.string());
+        append_metrics(metrics, m);
+        if (cb.on_epoch) cb.on_epoch(m);
+        if (cb.stop_requested && cb.stop_requested() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
+    }
+    return FitOutcome::Completed;
+}
+
+}  // namespace vit

@@ -1,0 +1,129 @@
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <new>
+
+#include <omp.h>
+#include <opencv2/core.hpp>
+
+namespace vit_cli {
+
+int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body) {
+    const std::string prefix = command.empty() ? "vit: error: " : "vit " + command + ": error: ";
+    try {
+        return body();
+    } catch (const UsageError& e) {
+        std::cerr << prefix << e.what() << "\n\n" << usage;
+        return kExitUsage;
+    } catch (const po::error& e) {
+        std::cerr << prefix << e.what() << "\n\n" << usage;
+        return kExitUsage;
+    } catch (const vit::Error& e) {
+        std::cerr << prefix << e.what() << "\n";
+    } catch (const cv::Exception& e) {
+        // OpenCV's what() spans several lines with source locations; err is the useful part.
+        std::cerr << prefix << "OpenCV: " << e.err << "\n";
+    } catch (const std::bad_alloc&) {
+        std::cerr << prefix << "out of memory\n";
+    } catch (const std::exception& e) {
+        std::cerr << prefix << e.what() << "\n";
+    } catch (...) {
+        std::cerr << prefix << "unknown failure\n";
+    }
+    return kExitFailure;
+}
+
+void parse_args(const std::vector<std::string>& args, const po::options_description& options,
+                const po::positional_options_description* positional, po::variables_map& vm) {
+    po::command_line_parser parser(args);
+    parser.options(options);
+    if (positional) parser.positional(*positional);
+    // No guessing of abbreviated flags: a typo must be reported, not matched to a similar flag.
+    parser.style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
+    po::store(parser.run(), vm);
+    po::notify(vm);
+}
+
+void warn(const std::string& message) { std::cerr << "vit: warning: " << message << "\n"; }
+void info(const std::string& message) { std::cerr << "vit: " << message << "\n"; }
+
+void set_threads(int threads) {
+    if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+std::pair<int, int> parse_img_size(const std::string& text) {
+    auto parse_int = [&](const std::string& s) {
+        size_t used = 0;
+        int v = 0;
+        try {
+            v = std::stoi(s, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != s.size() || v <= 0)
+            throw UsageError("--img-size expects N or HxW with positive integers, got '" + text + "'");
+        return v;
+    };
+    const size_t x = text.find_first_of("xX");
+    if (x == std::string::npos) {
+        const int n = parse_int(text);
+        return {n, n};
+    }
+    return {parse_int(text.substr(0, x)), parse_int(text.substr(x + 1))};
+}
+
+vit::Checkpoint load_model_checkpoint(const std::string& path, const std::string& img_size) {
+    vit::Checkpoint ckpt = vit::load_checkpoint(path);
+    if (!img_size.empty()) {
+        const auto [h, w] = parse_img_size(img_size);
+        vit::set_image_size(ckpt, h, w);
+    }
+    const auto& c = ckpt.config;
+    const char* format = ckpt.format == vit::CheckpointFormat::Timm          ? "timm"
+                         : ckpt.format == vit::CheckpointFormat::HuggingFace ? "Hugging Face"
+                                                                              : "native";
+    info("model " + path + " (" + format + "): " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
+         " patch " + std::to_string(c.patch_size) + ", dim " + std::to_string(c.embed_dim) + ", depth " +
+         std::to_string(c.depth) + ", " + std::to_string(c.num_classes) + " classes");
+    return ckpt;
+}
+
+void report_unused(const vit::Model& model, const std::string& source) {
+    const auto& unused = model.unused_tensors();
+    if (unused.empty()) return;
+    std::string names;
+    for (size_t i = 0; i < unused.size() && i < 5; ++i) names += (i ? ", " : "") + unused[i];
+    if (unused.size() > 5) names += ", ...";
+    warn(std::to_string(unused.size()) + " tensor(s) in " + source + " not used by the model: " + names);
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+    tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+    out_.open(tmp_, std::ios::binary | std::ios::trunc);
+    if (!out_) throw vit::IoError("cannot create " + tmp_ + ": " + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+    if (!committed_) {
+        out_.close();
+        std::remove(tmp_.c_str());
+    }
+}
+
+void AtomicFile::commit() {
+    out_.flush();
+    const bool ok = static_cast<bool>(out_);
+    out_.close();
+    if (!ok || out_.fail()) throw vit::IoError("cannot write " + tmp_ + " (disk full?)");
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+        throw vit::IoError("cannot rename " + tmp_ + " to " + path_ + ": " + std::strerror(errno));
+    committed_ = true;
+}
+
+}  // namespace vit_cli

@@ -1,0 +1,82 @@
+// Shared pieces of the `vit` program: the usage-error type, the exception-to-exit-code boundary, thread
+// settings, model loading and atomic text output. Only this program turns library errors into messages.
+#pragma once
+#include <functional>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "vit/vit.hpp"
+
+namespace vit_cli {
+
+namespace po = boost::program_options;
+
+// Keep in step with project(... VERSION) in CMakeLists.txt.
+inline constexpr const char* kVersion = "0.1.0";
+
+enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130 };
+
+// A mistake in the command line (bad flag value, wrong combination). Exit code 2, usage printed.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// A subcommand: its name, one-line summary and entry point (args exclude "vit" and the name).
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const std::vector<std::string>& args);
+};
+
+int run_classify(const std::vector<std::string>& args);
+int run_forward(const std::vector<std::string>& args);
+int run_init(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
+int run_train_step(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
+
+// Runs body and maps every exception to a message on stderr and an exit code, so that no exception
+// ever leaves main. usage is printed after usage errors so the user sees what was expected.
+int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body);
+
+// Parses args against options (+ positional), storing into vm; throws po::error on bad input.
+void parse_args(const std::vector<std::string>& args, const po::options_description& options,
+                const po::positional_options_description* positional, po::variables_map& vm);
+
+void warn(const std::string& message);  // "vit: warning: ..." on stderr
+void info(const std::string& message);  // progress line on stderr
+
+// Caps the OpenMP threads used by oneDNN (0 leaves the default). Throws UsageError if negative.
+void set_threads(int threads);
+
+// "224" -> 224x224, "224x320" -> 224 high, 320 wide. Throws UsageError.
+std::pair<int, int> parse_img_size(const std::string& text);
+
+// load_checkpoint plus the optional --img-size change, with a progress line on stderr.
+vit::Checkpoint load_model_checkpoint(const std::string& path, const std::string& img_size);
+
+// Warns about tensors in the checkpoint that the model did not use (a sign of a mismatched architecture).
+void report_unused(const vit::Model& model, const std::string& source);
+
+// Writes to PATH.tmp.<pid> then renames over PATH on commit(), so readers never see a half-written
+// file; the temporary is removed if commit() is never reached.
+class AtomicFile {
+public:
+    explicit AtomicFile(std::string path);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    std::ostream& stream() { return out_; }
+    void commit();  // throws vit::IoError
+
+private:
+    std::string path_, tmp_;
+    std::ofstream out_;
+    bool committed_ = false;
+};
+
+}  // namespace vit_cli

@@ -1,0 +1,115 @@
+// `vit eval`: accuracy, per-class accuracy and the confusion matrix of a model on a labelled dataset,
+// as text on stdout and optionally as CSV.
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit eval --model M --data PATH [options]\n\n"
+    "Evaluates a model on the test split of PATH (same formats as vit train), or on the train split with\n"
+    "--split train. Prints accuracy, per-class accuracy and the confusion matrix (rows: true class,\n"
+    "columns: predicted class).\n\n";
+
+void write_csv(std::ostream& out, const vit::EvalResult& r) {
+    const size_t K = r.classes.size();
+    out << "class,images,correct,accuracy";
+    for (size_t j = 0; j < K; ++j) out << ",pred_" << j;
+    out << '\n';
+    for (size_t k = 0; k < K; ++k) {
+        std::string name = r.classes[k];
+        if (name.find_first_of(",\"\n") != std::string::npos) {
+            std::string q = "\"";
+            for (char ch : name) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+            name = q + "\"";
+        }
+        out << name << ',' << r.class_total(k) << ',' << r.confusion[k * K + k] << ',' << r.class_accuracy(k);
+        for (size_t j = 0; j < K; ++j) out << ',' << r.confusion[k * K + j];
+        out << '\n';
+    }
+    out << "total," << r.total << ',' << r.correct << ',' << r.accuracy() << '\n';
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("model,m", po::value<std::string>(), "checkpoint (required)")
+        ("data,d", po::value<std::string>(), "dataset (required)")
+        ("split", po::value<std::string>()->default_value("test"), "test or train")
+        ("val-split", po::value<double>()->default_value(0.0), "as in vit train, for folders without a test split")
+        ("seed", po::value<uint64_t>()->default_value(0), "seed of the validation split")
+        ("batch,b", po::value<int>()->default_value(256), "batch size")
+        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
+        ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file");
+    // clang-format on
+    std::ostringstream usage_text;
+    usage_text << kUsage << options;
+    const std::string usage = usage_text.str();
+
+    return guarded("eval", usage, [&]() -> int {
+        po::variables_map vm;
+        parse_args(args, options, nullptr, vm);
+        if (vm.count("help")) {
+            std::cout << usage;
+            return kExitOk;
+        }
+        for (const char* required : {"model", "data"})
+            if (!vm.count(required))
+                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        const std::string split = vm["split"].as<std::string>();
+        if (split != "test" && split != "train") throw UsageError("--split must be test or train, got '" + split + "'");
+        const int batch = vm["batch"].as<int>();
+        if (batch <= 0) throw UsageError("--batch must be positive");
+        set_threads(vm["threads"].as<int>());
+
+        const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
+        const vit::Model model(ck);
+        report_unused(model, ck.source);
+        vit::LoadOptions lo;
+        lo.channels = model.config().in_chans;
+        lo.height = model.config().img_h;
+        lo.width = model.config().img_w;
+        lo.val_split = vm["val-split"].as<double>();
+        lo.seed = vm["seed"].as<uint64_t>();
+        lo.warn = [](const std::string& m) { warn(m); };
+        const vit::DataSplit data = vit::load_dataset(vm["data"].as<std::string>(), lo);
+        const vit::Dataset& d = split == "test" ? data.test : data.train;
+        if (d.size() == 0) throw vit::ConfigError("the " + split + " split of " + vm["data"].as<std::string>() + " is empty");
+        if (d.classes != model.labels())
+            warn("the dataset's classes differ from the model's labels; class indices are compared as they are");
+
+        const vit::EvalResult r = vit::evaluate(model, d, batch);
+        const size_t K = r.classes.size();
+        std::ostream& out = std::cout;
+        out << std::fixed << std::setprecision(2);
+        out << "accuracy " << 100.0 * r.accuracy() << "% (" << r.correct << "/" << r.total << "), mean loss "
+            << std::setprecision(4) << r.loss << std::setprecision(2) << "\n\nper class:\n";
+        size_t w = 5;
+        for (const auto& c : r.classes) w = std::max(w, c.size());
+        for (size_t k = 0; k < K; ++k)
+            out << "  " << std::left << std::setw(int(w)) << r.classes[k] << std::right << std::setw(8)
+                << 100.0 * r.class_accuracy(k) << "%  (" << r.confusion[k * K + k] << "/" << r.class_total(k) << ")\n";
+        out << "\nconfusion matrix (rows: true, columns: predicted):\n";
+        for (size_t k = 0; k < K; ++k) {
+            out << "  " << std::left << std::setw(int(w)) << r.classes[k] << std::right;
+            for (size_t j = 0; j < K; ++j) out << std::setw(6) << r.confusion[k * K + j];
+            out << "\n";
+        }
+        if (vm.count("csv")) {
+            AtomicFile f(vm["csv"].as<std::string>());
+            write_csv(f.stream(), r);
+            f.commit();
+        }
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli

@@ -1,0 +1,106 @@
+// `vit forward`: raw tensor in, logits (and attention maps) out, for parity checks against PyTorch and
+// for scripting. Input and output are safetensors files.
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit forward --model M --input X.safetensors --output OUT.safetensors [options]\n\n"
+    "Runs the tensor KEY [N,C,H,W] of X (already normalised) through the model and writes\n"
+    "'logits' [N,classes] and, with --attention, 'attn.<i>' [N,heads,T,T] for every block i.\n\n";
+
+// Checks x against the model before any work, so a wrong file fails with both shapes in the message.
+void check_input_shape(const vit::Tensor& x, const vit::ViTConfig& c, const std::string& what) {
+    const vit::Shape expected{-1, c.in_chans, c.img_h, c.img_w};
+    bool ok = x.ndim() == 4 && x.shape[0] > 0;
+    for (int i = 1; ok && i < 4; ++i) ok = x.shape[i] == expected[i];
+    if (!ok) {
+        throw vit::ShapeError(what + " has shape " + vit::shape_str(x.shape) + ", expected [N, " +
+                              std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
+                              std::to_string(c.img_w) + "] for this model");
+    }
+}
+
+}  // namespace
+
+int run_forward(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("model,m", po::value<std::string>(), "checkpoint: native .safetensors file, timm or Hugging Face folder (required)")
+        ("input,i", po::value<std::string>(), ".safetensors file holding the input tensor (required)")
+        ("key", po::value<std::string>()->default_value("input"), "name of the input tensor in --input")
+        ("output,o", po::value<std::string>(), ".safetensors file to write (required)")
+        ("attention", po::bool_switch(), "also write every block's attention probabilities as attn.<i>")
+        ("batch,b", po::value<int>()->default_value(0), "images per forward pass (0: min(N, 64))")
+        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
+        ("img-size", po::value<std::string>(), "run at another input size, N or HxW (resamples pos_embed)");
+    // clang-format on
+    std::ostringstream usage_text;
+    usage_text << kUsage << options;
+    const std::string usage = usage_text.str();
+
+    return guarded("forward", usage, [&]() -> int {
+        po::variables_map vm;
+        parse_args(args, options, nullptr, vm);
+        if (vm.count("help")) {
+            std::cout << usage;
+            return kExitOk;
+        }
+        for (const char* required : {"model", "input", "output"})
+            if (!vm.count(required))
+                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        const int batch_flag = vm["batch"].as<int>();
+        if (batch_flag < 0) throw UsageError("--batch must be >= 0, got " + std::to_string(batch_flag));
+        const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
+        if (!img_size.empty()) parse_img_size(img_size);
+        set_threads(vm["threads"].as<int>());
+
+        const std::string model_path = vm["model"].as<std::string>();
+        const std::string input_path = vm["input"].as<std::string>();
+        const std::string key = vm["key"].as<std::string>();
+        const std::string output_path = vm["output"].as<std::string>();
+        const bool want_attention = vm["attention"].as<bool>();
+
+        const vit::Model model(load_model_checkpoint(model_path, img_size));
+        report_unused(model, model_path);
+
+        vit::SafeTensors in = vit::read_safetensors(input_path);
+        auto found = in.tensors.find(key);
+        if (found == in.tensors.end()) {
+            std::string names;
+            size_t listed = 0;
+            for (const auto& [name, t] : in.tensors) {
+                if (listed++ == 10) {
+                    names += ", ... (" + std::to_string(in.tensors.size()) + " in all)";
+                    break;
+                }
+                names += (names.empty() ? "" : ", ") + name;
+            }
+            throw vit::ShapeError(input_path + " has no tensor '" + key + "' (it holds: " +
+                                  (names.empty() ? "nothing" : names) + "); choose one with --key");
+        }
+        const vit::Tensor& x = found->second;
+        check_input_shape(x, model.config(), "input '" + key + "' in " + input_path);
+        const int n = static_cast<int>(x.shape[0]);
+        const int batch = batch_flag > 0 ? std::min(batch_flag, n) : std::min(n, 64);
+
+        std::vector<vit::Tensor> attention;
+        vit::TensorMap out;
+        out["logits"] = vit::run_forward(model, x, batch, want_attention ? &attention : nullptr);
+        for (size_t i = 0; i < attention.size(); ++i) out["attn." + std::to_string(i)] = std::move(attention[i]);
+
+        vit::Metadata meta{{"vit.model", model_path}, {"vit.input", input_path + ":" + key}};
+        vit::write_safetensors(output_path, out, meta);
+        info("wrote " + output_path + ": logits " + vit::shape_str(out["logits"].shape) +
+             (want_attention ? " and " + std::to_string(attention.size()) + " attention maps" : ""));
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli

@@ -1,0 +1,68 @@
+// `vit`: command-line front end of the library. Dispatches to one subcommand per file in tools/vit/.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <opencv2/core/version.hpp>
+
+#include "common.hpp"
+
+namespace {
+
+using vit_cli::Command;
+
+const Command kCommands[] = {
+    {"classify", "classify images or folders of images, top-k labels as CSV or JSON", vit_cli::run_classify},
+    {"forward", "run a tensor [N,C,H,W] from a .safetensors file through a model, save logits/attention",
+     vit_cli::run_forward},
+    {"init", "create a randomly initialised model from a JSON configuration", vit_cli::run_init},
+    {"train", "train a model on an image folder, CIFAR or (Fashion-)MNIST", vit_cli::run_train},
+    {"eval", "accuracy, per-class accuracy and confusion matrix on a labelled dataset", vit_cli::run_eval},
+    {"train-step", "one optimizer step on a batch from a .safetensors file; writes loss, gradients, parameters",
+     vit_cli::run_train_step},
+};
+
+std::string usage() {
+    std::string s =
+        "usage: vit <command> [options]\n"
+        "       vit <command> --help\n"
+        "       vit --help | --version\n\n"
+        "Vision Transformers on oneDNN: inference, training and attention maps.\n\ncommands:\n";
+    for (const auto& c : kCommands) {
+        std::string name = c.name;
+        name.resize(12, ' ');
+        s += "  " + name + c.summary + "\n";
+    }
+    s += "\nexit status: 0 success, 1 runtime failure (or some inputs failed), 2 usage error\n";
+    return s;
+}
+
+std::string version() {
+    const dnnl_version_t* d = dnnl_version();
+    return std::string("vit ") + vit_cli::kVersion + " (oneDNN " + std::to_string(d->major) + "." +
+           std::to_string(d->minor) + "." + std::to_string(d->patch) + ", OpenCV " + CV_VERSION + ")\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Everything, including the dispatch itself, runs inside the guard: no exception may escape main.
+    return vit_cli::guarded("", usage(), [&]() -> int {
+        std::vector<std::string> args(argv + 1, argv + argc);
+        if (args.empty()) throw vit_cli::UsageError("no command given");
+        const std::string& first = args[0];
+        if (first == "--help" || first == "-h" || first == "help") {
+            std::cout << usage();
+            return vit_cli::kExitOk;
+        }
+        if (first == "--version" || first == "-V") {
+            std::cout << version();
+            return vit_cli::kExitOk;
+        }
+        for (const auto& c : kCommands)
+            if (first == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+        if (!first.empty() && first[0] == '-') throw vit_cli::UsageError("unrecognised option '" + first + "'");
+        throw vit_cli::UsageError("unknown command '" + first + "'");
+    });
+}

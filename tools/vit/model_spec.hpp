@@ -1,0 +1,30 @@
+// Model configuration files (models/configs/*.json): timm VisionTransformer keyword arguments plus
+// optionally
+//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"direct",
+//                  "crop_pct": 0.9, "mean": [...], "std": [...]}
+//   "labels": ["name", ...]
+// The preprocessing size and channel count always follow the model (img_size, in_chans).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "vit/config.hpp"
+
+namespace vit_cli {
+
+struct ModelSpec {
+    vit::ViTConfig config;
+    vit::PreprocessConfig preprocess;
+    std::vector<std::string> labels;  // num_classes entries (class_<i> where the file has none)
+    std::string source;               // the file it was read from
+};
+
+// NAME_OR_FILE: a path to a JSON file, or a name looked up as models/configs/NAME.json beside the
+// program (../models/configs relative to the binary) or under the current folder. Throws vit::IoError
+// naming the places tried, vit::FormatError / vit::ConfigError for bad content.
+ModelSpec load_model_spec(const std::string& name_or_file);
+
+// "a,b,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& text);
+
+}  // namespace vit_cli

@@ -1,0 +1,250 @@
+// `vit train`: trains a ViT on an image folder, CIFAR-10/100 binaries or (Fashion-)MNIST IDX files with
+// the reference recipe (AdamW, warmup + cosine, label smoothing, random crop + flip), writing
+// checkpoints and metrics to a run folder. Ctrl-C (or SIGTERM) writes a checkpoint and stops cleanly;
+// --resume continues exactly where it stopped.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "common.hpp"
+#include "model_spec.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit train --data PATH (--model-config NAME|FILE | --init-from CHECKPOINT) --output RUN_DIR [options]\n\n"
+    "Trains a ViT. PATH: an image folder (train/ and test/ with one sub-folder per class, or class\n"
+    "folders with --val-split), CIFAR-10/100 binary files, or (Fashion-)MNIST IDX files. NAME is a file\n"
+    "in models/configs (cifar-t, cifar-s, fmnist-t, vit_tiny_patch16_224, ...). RUN_DIR receives\n"
+    "last.safetensors (every epoch), best.safetensors (best test accuracy) and metrics.csv.\n\n";
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) {
+    g_stop = true;
+    // A second Ctrl-C ends the process at once.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+std::string duration(double s) {
+    const long t = std::lround(std::max(0.0, s));
+    char buf[32];
+    if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+    return buf;
+}
+
+std::vector<float> float_list(const std::string& text, const std::string& flag, int n) {
+    std::vector<float> v;
+    for (const std::string& s : split_list(text)) {
+        try {
+            size_t used = 0;
+            v.push_back(std::stof(s, &used));
+            if (used != s.size()) throw std::invalid_argument(s);
+        } catch (const std::exception&) {
+            throw UsageError(flag + " expects comma-separated numbers, got '" + text + "'");
+        }
+    }
+    if (static_cast<int>(v.size()) != n)
+        throw UsageError(flag + " needs " + std::to_string(n) + " values (one per channel), got " + std::to_string(v.size()));
+    return v;
+}
+
+// A fresh head for fine-tuning on another label set: timm's init (trunc normal 0.02, zero bias).
+void replace_head(vit::Checkpoint& ck, int classes, uint64_t seed) {
+    const int64_t D = ck.config.embed_dim;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 0.02f);
+    vit::Tensor w({classes, D});
+    for (float& x : w.data) {
+        do x = nd(rng);
+        while (std::fabs(x) > 2.0f);
+    }
+    ck.weights["head.weight"] = w;
+    ck.weights["head.bias"] = vit::Tensor({classes});
+    ck.config.num_classes = classes;
+}
+
+}  // namespace
+
+int run_train(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("data,d", po::value<std::string>(), "dataset folder (required)")
+        ("model-config,c", po::value<std::string>(), "model configuration: a name in models/configs or a JSON file")
+        ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder or .safetensors); the head is replaced when the class count differs")
+        ("output,o", po::value<std::string>(), "run folder (required)")
+        ("resume", po::bool_switch(), "continue the run in the output folder from last.safetensors")
+        ("epochs", po::value<int>()->default_value(30), "epochs")
+        ("batch,b", po::value<int>()->default_value(128), "batch size")
+        ("lr", po::value<float>()->default_value(1e-3f), "peak learning rate")
+        ("min-lr", po::value<float>()->default_value(0.0f), "learning rate at the end of the cosine")
+        ("warmup", po::value<int>()->default_value(-1), "warmup epochs (-1: max(1, epochs/10))")
+        ("weight-decay", po::value<float>()->default_value(0.05f), "AdamW weight decay")
+        ("exclude-decay", po::bool_switch(), "no weight decay on biases, norms, cls_token, pos_embed (as timm)")
+        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
+        ("clip-grad", po::value<float>()->default_value(0.0f), "clip the global gradient norm (0: off)")
+        ("no-crop", po::bool_switch(), "no random crop")
+        ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: image size / 8)")
+        ("no-flip", po::bool_switch(), "no horizontal flip")
+        ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
+        ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
+        ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
+        ("seed", po::value<uint64_t>()->default_value(0), "random seed (initialisation, order, augmentation)")
+        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
+        ("workers", po::value<int>()->default_value(2), "data loader threads")
+        ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
+    // clang-format on
+    std::ostringstream usage_text;
+    usage_text << kUsage << options;
+    const std::string usage = usage_text.str();
+
+    return guarded("train", usage, [&]() -> int {
+        po::variables_map vm;
+        parse_args(args, options, nullptr, vm);
+        if (vm.count("help")) {
+            std::cout << usage;
+            return kExitOk;
+        }
+        for (const char* required : {"data", "output"})
+            if (!vm.count(required))
+                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (vm.count("model-config") == vm.count("init-from"))
+            throw UsageError("give exactly one of --model-config and --init-from");
+        set_threads(vm["threads"].as<int>());
+
+        vit::FitConfig fc;
+        fc.epochs = vm["epochs"].as<int>();
+        fc.batch = vm["batch"].as<int>();
+        fc.lr = vm["lr"].as<float>();
+        fc.min_lr = vm["min-lr"].as<float>();
+        fc.warmup_epochs = vm["warmup"].as<int>();
+        fc.optim.weight_decay = vm["weight-decay"].as<float>();
+        fc.optim.exclude_from_decay = vm["exclude-decay"].as<bool>();
+        fc.optim.label_smoothing = vm["label-smoothing"].as<float>();
+        fc.optim.clip_grad_norm = vm["clip-grad"].as<float>();
+        fc.seed = vm["seed"].as<uint64_t>();
+        fc.workers = vm["workers"].as<int>();
+        fc.run_dir = vm["output"].as<std::string>();
+        fc.resume = vm["resume"].as<bool>();
+        if (fc.epochs <= 0) throw UsageError("--epochs must be positive");
+        if (fc.batch <= 0) throw UsageError("--batch must be positive");
+        if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
+        if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
+        if (fc.workers < 1) throw UsageError("--workers must be at least 1");
+        const double val_split = vm["val-split"].as<double>();
+        if (val_split < 0 || val_split >= 1) throw UsageError("--val-split must be in [0, 1)");
+
+        // The model: a configuration with random weights, or a checkpoint to fine-tune.
+        vit::Checkpoint init;
+        ModelSpec spec;
+        const bool from_ckpt = vm.count("init-from") > 0;
+        if (from_ckpt) {
+            init = load_model_checkpoint(vm["init-from"].as<std::string>(),
+                                         vm.count("img-size") ? vm["img-size"].as<std::string>() : "");
+            spec.config = init.config;
+            spec.preprocess = init.preprocess;
+        } else {
+            spec = load_model_spec(vm["model-config"].as<std::string>());
+        }
+        const vit::ViTConfig& cfg = spec.config;
+
+        vit::LoadOptions lo;
+        lo.channels = cfg.in_chans;
+        lo.height = cfg.img_h;
+        lo.width = cfg.img_w;
+        lo.val_split = val_split;
+        lo.seed = fc.seed;
+        lo.warn = [](const std::string& m) { warn(m); };
+        const std::string data_path = vm["data"].as<std::string>();
+        info("loading " + data_path);
+        const auto t_load = std::chrono::steady_clock::now();
+        const vit::DataSplit data = vit::load_dataset(data_path, lo);
+        info("loaded " + std::to_string(data.train.size()) + " training and " + std::to_string(data.test.size()) +
+             " test images, " + std::to_string(data.train.classes.size()) + " classes, in " +
+             duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()));
+
+        const int classes = static_cast<int>(data.train.classes.size());
+        vit::PreprocessConfig pre = spec.preprocess;
+        if (vm.count("mean")) pre.mean = float_list(vm["mean"].as<std::string>(), "--mean", cfg.in_chans);
+        if (vm.count("std")) pre.std = float_list(vm["std"].as<std::string>(), "--std", cfg.in_chans);
+        if (!vm.count("mean") || !vm.count("std")) {
+            std::vector<float> mean, sd;
+            vit::channel_stats(data.train, mean, sd);
+            if (!vm.count("mean")) pre.mean = mean;
+            if (!vm.count("std")) pre.std = sd;
+        }
+        pre.crop_pct = 1.0;  // the training images are used at the model's size, uncropped
+
+        std::unique_ptr<vit::Model> model;
+        if (from_ckpt) {
+            if (init.config.num_classes != classes) {
+                info("replacing the " + std::to_string(init.config.num_classes) + "-class head with a new " +
+                     std::to_string(classes) + "-class head");
+                replace_head(init, classes, fc.seed);
+            }
+            init.labels = data.train.classes;
+            init.preprocess = pre;
+            model = std::make_unique<vit::Model>(init);
+            report_unused(*model, init.source);
+        } else {
+            vit::ViTConfig c = cfg;
+            if (c.num_classes != classes) {
+                info(spec.source + " has " + std::to_string(c.num_classes) + " classes; the data has " +
+                     std::to_string(classes) + ": using " + std::to_string(classes));
+                c.num_classes = classes;
+            }
+            model = std::make_unique<vit::Model>(c, pre, data.train.classes, fc.seed);
+        }
+
+        const int padding = vm["padding"].as<int>() >= 0 ? vm["padding"].as<int>() : cfg.img_h / 8;
+        fc.augment.random_crop = !vm["no-crop"].as<bool>() && padding > 0;
+        fc.augment.padding = padding;
+        fc.augment.hflip = !vm["no-flip"].as<bool>();
+
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        vit::FitCallbacks cb;
+        auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
+        cb.on_step = [&](const vit::StepProgress& s) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_print < std::chrono::seconds(5) && s.step != s.steps) return;
+            last_print = now;
+            char buf[256];
+            std::snprintf(buf, sizeof buf, "epoch %d/%d step %zu/%zu loss %.4f lr %.2e %.0f img/s ETA %s", s.epoch,
+                          s.epochs, s.step, s.steps, s.loss, s.lr, s.images_per_s, duration(s.eta_s).c_str());
+            info(buf);
+        };
+        cb.on_epoch = [&](const vit::EpochMetrics& m) {
+            char buf[320];
+            std::snprintf(buf, sizeof buf,
+                          "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %s, %.0f img/s, "
+                          "waited %.2fs for data",
+                          m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc,
+                          duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s);
+            info(buf);
+        };
+        cb.stop_requested = [] { return g_stop.load(); };
+        info(std::string(fc.resume ? "resuming" : "training") + " " + std::to_string(model->params().size()) +
+             " parameters for " + std::to_string(fc.epochs) + " epochs, batch " + std::to_string(fc.batch) +
+             " -> " + fc.run_dir);
+        const vit::FitOutcome out = vit::fit(*model, data, fc, cb);
+        if (out == vit::FitOutcome::Stopped) {
+            info("stopped: checkpoint written to " + fc.run_dir + "/last.safetensors; continue with --resume");
+            return kExitInterrupted;
+        }
+        info("done: " + fc.run_dir + "/best.safetensors, " + fc.run_dir + "/metrics.csv");
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli

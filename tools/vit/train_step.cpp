@@ -1,0 +1,89 @@
+// `vit train-step`: one optimizer step on a batch stored in a .safetensors file, writing the loss, every
+// gradient and every updated parameter under PyTorch's names, so a run can be compared with PyTorch.
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit train-step --model M --batch B.safetensors --output OUT.safetensors [options]\n\n"
+    "Runs forward, cross-entropy, backward and one AdamW step on the tensors x [N,C,H,W] and y [N]\n"
+    "(class indices, stored as numbers) of B.safetensors, and writes loss [1], grad.<param> and\n"
+    "after.<param> for every parameter.\n\n";
+
+}  // namespace
+
+int run_train_step(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("model,m", po::value<std::string>(), "checkpoint (required)")
+        ("batch", po::value<std::string>(), ".safetensors with x and y (required)")
+        ("output,o", po::value<std::string>(), "output .safetensors (required)")
+        ("lr", po::value<float>()->default_value(1e-3f), "learning rate")
+        ("weight-decay", po::value<float>()->default_value(0.05f), "AdamW weight decay (every parameter)")
+        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
+        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
+    // clang-format on
+    std::ostringstream usage_text;
+    usage_text << kUsage << options;
+    const std::string usage = usage_text.str();
+
+    return guarded("train-step", usage, [&]() -> int {
+        po::variables_map vm;
+        parse_args(args, options, nullptr, vm);
+        if (vm.count("help")) {
+            std::cout << usage;
+            return kExitOk;
+        }
+        for (const char* required : {"model", "batch", "output"})
+            if (!vm.count(required))
+                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        set_threads(vm["threads"].as<int>());
+        const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
+        vit::Model model(ck);
+        const vit::ViTConfig& c = model.config();
+        const std::string batch_path = vm["batch"].as<std::string>();
+        const vit::SafeTensors st = vit::read_safetensors(batch_path);
+        for (const char* key : {"x", "y"})
+            if (!st.tensors.count(key)) throw vit::ShapeError(batch_path + ": tensor '" + key + "' is missing");
+        const vit::Tensor& x = st.tensors.at("x");
+        const vit::Tensor& y = st.tensors.at("y");
+        const vit::Shape want{x.ndim() == 4 ? x.shape[0] : -1, c.in_chans, c.img_h, c.img_w};
+        if (x.shape != want || x.shape[0] <= 0)
+            throw vit::ShapeError(batch_path + ": tensor 'x' has shape " + vit::shape_str(x.shape) + ", expected [N, " +
+                                  std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
+                                  std::to_string(c.img_w) + "]");
+        if (y.shape != vit::Shape{x.shape[0]})
+            throw vit::ShapeError(batch_path + ": tensor 'y' has shape " + vit::shape_str(y.shape) + ", expected [" +
+                                  std::to_string(x.shape[0]) + "]");
+        std::vector<int> labels;
+        for (float v : y.data) {
+            if (v != std::floor(v) || v < 0 || v >= c.num_classes)
+                throw vit::ConfigError(batch_path + ": label " + std::to_string(v) + " is not a class index in [0, " +
+                                       std::to_string(c.num_classes) + ")");
+            labels.push_back(static_cast<int>(v));
+        }
+        vit::OptimConfig oc;
+        oc.weight_decay = vm["weight-decay"].as<float>();
+        oc.label_smoothing = vm["label-smoothing"].as<float>();
+        const int n = static_cast<int>(x.shape[0]);
+        vit::Trainer trainer(model, n, oc);
+        const vit::StepResult r = trainer.step(x.ptr(), labels.data(), n, vm["lr"].as<float>());
+
+        vit::TensorMap out;
+        out.emplace("loss", vit::Tensor({1}, std::vector<float>{r.loss}));
+        for (auto& [name, t] : trainer.grads().to_map()) out.emplace("grad." + name, std::move(t));
+        for (auto& [name, t] : model.params().to_map()) out.emplace("after." + name, std::move(t));
+        vit::write_safetensors(vm["output"].as<std::string>(), out);
+        std::cout << "loss " << r.loss << "\n";
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli
