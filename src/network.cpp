@@ -20,8 +20,9 @@ void add_into(float* dst, const float* src, int64_t n) {
 }
 }  // namespace
 
-Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention)
-    : c_(cfg), training_(training), per_block_(training || capture_attention), B_(batch), P_(cfg.num_patches()),
+Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad)
+    : c_(cfg), training_(training), per_block_(training || capture_attention),
+      keep_att_grad_(training && keep_attention_grad), B_(batch), P_(cfg.num_patches()),
       T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
       M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
       prefix_(cfg.num_prefix()) {
@@ -49,6 +50,7 @@ Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_at
         for (auto* v : {&dx_, &dtmp_, &dctx_}) v->resize(M_ * D_);
         dqkv_.resize(M_ * 3 * D_);
         datt_.resize(BHTT);
+        if (keep_att_grad_) datt_all_.resize(cfg.depth * BHTT);
         dh_.resize(M_ * Hd_);
         dpre_.resize(M_ * Hd_);
         dpooled_.resize(B_ * D_);
@@ -226,7 +228,9 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const float* qkv = at(qkv_, i, 3 * MD, true);
         proj_.backward(at(ctx_, i, MD, true), w(b + "attn.proj.weight"), dx, dctx_.data(), gr(b + "attn.proj.weight"),
                        gr(b + "attn.proj.bias"));
-        attn_.backward(qkv, at(att_, i, B_ * H_ * T_ * T_, true), dctx_.data(), datt_.data(), dqkv_.data());
+        const int64_t BHTT = B_ * H_ * T_ * T_;
+        float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
+        attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data());
         qkv_l_.backward(at(ln1_, i, MD, true), w(b + "attn.qkv.weight"), dqkv_.data(), dctx_.data(),
                         gr(b + "attn.qkv.weight"), c_.qkv_bias ? gr(b + "attn.qkv.bias") : nullptr);
         ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), w(b + "norm1.weight"), dctx_.data(),
@@ -249,6 +253,13 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         }
     patch_.backward(patches_.data(), w("patch_embed.proj.weight"), dtokens_.data(), nullptr,
                     gr("patch_embed.proj.weight"), gr("patch_embed.proj.bias"));
+}
+
+const float* Network::attention_grad(int block) const {
+    if (!keep_att_grad_) throw ConfigError("attention gradients were not kept: plan the network with keep_attention_grad");
+    if (block < 0 || block >= c_.depth)
+        throw ConfigError("block " + std::to_string(block) + " out of range [0, " + std::to_string(c_.depth) + ")");
+    return at(datt_all_, block, B_ * H_ * T_ * T_, true);
 }
 
 const float* Network::attention(int block) const {

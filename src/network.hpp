@@ -15,7 +15,8 @@ namespace vit {
 
 class Network {
 public:
-    Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention);
+    // keep_attention_grad (training only): backward also keeps d loss / d attention of every block.
+    Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad = false);
 
     int batch() const { return static_cast<int>(B_); }
     // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns logits (batch, classes).
@@ -25,6 +26,8 @@ public:
     void backward(const Parameters& p, const float* dlogits, Parameters& grads);
     // (batch, heads, T, T) softmax probabilities of block i (training, or capture_attention).
     const float* attention(int block) const;
+    // (batch, heads, T, T) gradient of the backward's objective with respect to block i's attention.
+    const float* attention_grad(int block) const;
 
 private:
     float* stream(int k) { return xs_.data() + (training_ ? k * M_ * D_ : 0); }  // residual stream slot k
@@ -33,7 +36,7 @@ private:
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
 
     const ViTConfig c_;
-    const bool training_, per_block_;
+    const bool training_, per_block_, keep_att_grad_;
     const int64_t B_, P_, T_, D_, H_, Hd_, K_, M_, patch_len_, prefix_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
@@ -46,6 +49,7 @@ private:
     std::vector<float> fin_mean_, fin_var_;
     std::vector<float> pooled_, pooled_ln_, logits_;
     // Gradient scratch (training).
+    std::vector<float> datt_all_;  // depth x (B, H, T, T) with keep_attention_grad
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_;
 
     layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_;

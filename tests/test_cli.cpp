@@ -17,77 +17,20 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
 
+using namespace vit_test;
+
 namespace {
 
-const std::string kBinary = VIT_BINARY;
-const std::string kSource = VIT_SOURCE_DIR;
 const std::string kModel = kSource + "/models/random-cifar-t.safetensors";
 const std::string kSamples = kSource + "/datasets/samples";
 const std::string kFixture = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 const std::vector<std::string> kCifarLabels = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                "dog",      "frog",       "horse", "ship", "truck"};
-
-std::string quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-struct Result {
-    bool exited = false;    // ended through exit(), not a signal
-    bool signaled = false;  // killed by a signal (a crash)
-    int code = -1;
-    std::string out, err;
-};
-
-// Splits one CSV line (RFC 4180 quoting, no embedded line breaks).
-std::vector<std::string> csv_split(const std::string& line) {
-    std::vector<std::string> fields;
-    std::string cur;
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-                cur += '"';
-                ++i;
-            } else if (c == '"') {
-                quoted = false;
-            } else {
-                cur += c;
-            }
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            fields.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    fields.push_back(cur);
-    return fields;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line))
-        if (!line.empty()) lines.push_back(line);
-    return lines;
-}
 
 bool is_image_name(const fs::path& p) {
     static const std::set<std::string> ext = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
@@ -105,52 +48,6 @@ std::vector<std::string> images_under(const std::string& dir) {
     std::sort(files.begin(), files.end());
     return files;
 }
-
-class Cli : public ::testing::Test {
-protected:
-    void SetUp() override {
-        static int counter = 0;
-        tmp_ = fs::temp_directory_path() /
-               ("vit_test_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(tmp_);
-        ASSERT_TRUE(fs::exists(kBinary)) << "vit binary not built: " << kBinary;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(tmp_, ec);
-    }
-
-    // Runs `vit ARGS` with stdout captured and stderr in a file. `exec` makes the shell replace itself
-    // with vit, so a crash shows up as a signal here instead of as the shell's exit status 128+N.
-    Result run(const std::string& args) {
-        const fs::path err = tmp_ / "stderr.txt";
-        const std::string cmd = "exec " + quote(kBinary) + " " + args + " 2>" + quote(err.string());
-        Result r;
-        FILE* pipe = ::popen(cmd.c_str(), "r");
-        if (!pipe) {
-            ADD_FAILURE() << "popen failed for " << cmd;
-            return r;
-        }
-        char buf[4096];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-        const int status = ::pclose(pipe);
-        r.exited = WIFEXITED(status);
-        r.signaled = WIFSIGNALED(status);
-        r.code = r.exited ? WEXITSTATUS(status) : -1;
-        r.err = read_file(err);
-        return r;
-    }
-
-    fs::path tmp_;
-};
-
-#define EXPECT_CLEAN_EXIT(r, expected)                                                    \
-    do {                                                                                  \
-        EXPECT_FALSE((r).signaled) << "vit was killed by a signal; stderr:\n" << (r).err; \
-        EXPECT_TRUE((r).exited);                                                          \
-        EXPECT_EQ((r).code, (expected)) << "stderr:\n" << (r).err;                        \
-    } while (0)
 
 TEST_F(Cli, ClassifySamplesCsvTopAllClasses) {
     const std::vector<std::string> expected = images_under(kSamples);

@@ -16,6 +16,7 @@
 #include "vit/data.hpp"
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
+#include "vit/explain.hpp"
 #include "vit/fit.hpp"
 #include "vit/model.hpp"
 #include "vit/preprocess.hpp"

@@ -29,12 +29,13 @@ void Attention::forward(const float* qkv, float* att, float* ctx) {
     av_.run(att, qkv + 2 * D_, nullptr, ctx);
 }
 
-void Attention::backward(const float* qkv, const float* att, const float* dctx, float* scratch, float* dqkv) {
-    d_att_.run(dctx, qkv + 2 * D_, nullptr, scratch);
+void Attention::backward(const float* qkv, const float* att, const float* dctx, float* datt, float* dscores,
+                         float* dqkv) {
+    d_att_.run(dctx, qkv + 2 * D_, nullptr, datt);
     d_v_.run(att, dctx, nullptr, dqkv + 2 * D_);
-    softmax_.backward(att, scratch, scratch);
-    d_q_.run(scratch, qkv + D_, nullptr, dqkv);
-    d_k_.run(scratch, qkv, nullptr, dqkv + D_);
+    softmax_.backward(att, datt, dscores);
+    d_q_.run(dscores, qkv + D_, nullptr, dqkv);
+    d_k_.run(dscores, qkv, nullptr, dqkv + D_);
 }
 
 }  // namespace vit::layers

@@ -4,15 +4,11 @@
 // model, so JPEG decoding overlaps with the forward pass; results still come out in input order.
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <numeric>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -20,8 +16,8 @@
 #include <opencv2/core.hpp>
 
 #include "common.hpp"
+#include "image_batches.hpp"
 
-namespace fs = std::filesystem;
 
 namespace vit_cli {
 namespace {
@@ -31,164 +27,6 @@ const char* const kUsage =
     "Classifies images. INPUTs are image files or folders; folders are searched recursively for\n"
     "jpg jpeg png bmp tif tiff webp ppm pgm pnm files (any case), in sorted path order.\n"
     "Unreadable images are skipped with a warning and make the exit status 1.\n\n";
-
-// Extensions looked for inside folders. Files named explicitly are always tried, whatever their name.
-bool has_image_extension(const fs::path& p) {
-    static const std::set<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
-                                                      ".webp", ".ppm", ".pgm", ".pnm"};
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    return kExtensions.count(ext) > 0;
-}
-
-// Expands INPUTs to image paths. Missing inputs and unreadable folders are reported here and counted
-// as failures rather than aborting the run: one bad argument should not cost the other results.
-std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs, size_t& failed) {
-    std::vector<std::string> files;
-    for (const auto& input : inputs) {
-        std::error_code ec;
-        const fs::file_status st = fs::status(input, ec);
-        if (ec || !fs::exists(st)) {
-            warn("skipping " + input + ": no such file or directory");
-            ++failed;
-            continue;
-        }
-        if (!fs::is_directory(st)) {
-            files.push_back(input);
-            continue;
-        }
-        std::vector<std::string> found;
-        try {
-            fs::recursive_directory_iterator it(input, fs::directory_options::skip_permission_denied), end;
-            for (; it != end; ++it) {
-                std::error_code type_ec;
-                if (it->is_regular_file(type_ec) && has_image_extension(it->path()))
-                    found.push_back(it->path().string());
-            }
-        } catch (const fs::filesystem_error& e) {
-            warn("cannot read folder " + input + " completely: " + e.code().message());
-            ++failed;
-        }
-        std::sort(found.begin(), found.end());
-        files.insert(files.end(), found.begin(), found.end());
-    }
-    return files;
-}
-
-// Decodes and preprocesses images on worker threads into a ring of `depth` batch buffers. Batch k is
-// written only while k < released + depth, which bounds memory and keeps the workers just ahead of the
-// model.
-class BatchLoader {
-public:
-    BatchLoader(const std::vector<std::string>& paths, const vit::PreprocessConfig& pre, int batch, int workers,
-                int depth = 3)
-        : paths_(paths), pre_(pre), batch_(batch), depth_(depth),
-          image_floats_(static_cast<size_t>(pre.channels) * pre.height * pre.width) {
-        for (int s = 0; s < depth_; ++s) {
-            slots_.push_back(Slot{std::vector<float>(image_floats_ * batch_), std::vector<std::string>(batch_), 0});
-        }
-        const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(workers, 1)), paths.size()));
-        try {
-            for (int i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
-        } catch (...) {
-            // The destructor does not run for a half-built object; joinable threads would terminate().
-            stop_and_join();
-            throw;
-        }
-    }
-
-    ~BatchLoader() { stop_and_join(); }
-
-    int num_batches() const { return static_cast<int>((paths_.size() + batch_ - 1) / batch_); }
-    int batch_count(int k) const { return static_cast<int>(std::min<size_t>(batch_, paths_.size() - size_t(k) * batch_)); }
-    size_t image_floats() const { return image_floats_; }
-
-    // Blocks until every image of batch k is decoded (or has failed). errors[j] is empty on success.
-    float* wait(int k, std::vector<std::string>& errors) {
-        Slot& slot = slots_[k % depth_];
-        std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait(lock, [&] { return slot.done == batch_count(k); });
-        errors.assign(slot.errors.begin(), slot.errors.begin() + batch_count(k));
-        return slot.data.data();
-    }
-
-    // Hands batch k's buffer back to the workers for batch k + depth.
-    void release(int k) {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            Slot& slot = slots_[k % depth_];
-            slot.done = 0;
-            std::fill(slot.errors.begin(), slot.errors.end(), std::string());
-            ++released_;
-        }
-        space_.notify_all();
-    }
-
-private:
-    struct Slot {
-        std::vector<float> data;
-        std::vector<std::string> errors;
-        int done;
-    };
-
-    void stop_and_join() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stop_ = true;
-        }
-        space_.notify_all();
-        for (auto& t : threads_)
-            if (t.joinable()) t.join();
-    }
-
-    void work() {
-        for (;;) {
-            size_t i;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                space_.wait(lock, [&] {
-                    return stop_ || next_ >= paths_.size() || static_cast<int>(next_ / batch_) < released_ + depth_;
-                });
-                if (stop_ || next_ >= paths_.size()) return;
-                i = next_++;
-            }
-            Slot& slot = slots_[(i / batch_) % depth_];
-            float* dst = slot.data.data() + (i % batch_) * image_floats_;
-            std::string error;
-            // A worker must never throw: the error becomes this image's warning instead.
-            try {
-                vit::preprocess(vit::load_image(paths_[i], pre_.channels), pre_, dst);
-            } catch (const vit::Error& e) {
-                error = e.what();
-            } catch (const cv::Exception& e) {
-                error = "OpenCV: " + e.err;
-            } catch (const std::exception& e) {
-                error = e.what();
-            } catch (...) {
-                error = "unknown failure";
-            }
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                slot.errors[i % batch_] = std::move(error);
-                ++slot.done;
-            }
-            ready_.notify_all();
-        }
-    }
-
-    const std::vector<std::string>& paths_;
-    const vit::PreprocessConfig pre_;
-    const size_t batch_;
-    const int depth_;
-    const size_t image_floats_;
-    std::vector<Slot> slots_;
-    std::vector<std::thread> threads_;
-    std::mutex mutex_;
-    std::condition_variable space_, ready_;
-    size_t next_ = 0;
-    int released_ = 0;
-    bool stop_ = false;
-};
 
 // RFC 4180: quote fields holding a separator, quote or line break; double the quotes inside.
 std::string csv_field(const std::string& s) {
@@ -331,7 +169,7 @@ int run_classify(const std::vector<std::string>& args) {
         const auto start = std::chrono::steady_clock::now();
         const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
         vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads});
-        BatchLoader loader(paths, model.preprocess(), runner_batch, workers);
+        ImageBatches loader(paths, model.preprocess(), runner_batch, workers);
         std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
         std::vector<std::string> errors;
         std::vector<size_t> ok;

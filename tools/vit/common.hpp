@@ -34,10 +34,12 @@ struct Command {
 
 int run_classify(const std::vector<std::string>& args);
 int run_forward(const std::vector<std::string>& args);
+int run_explain(const std::vector<std::string>& args);
 int run_init(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_train_step(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
+int run_bench(const std::vector<std::string>& args);
 
 // Runs body and maps every exception to a message on stderr and an exit code, so that no exception
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.

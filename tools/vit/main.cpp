@@ -16,11 +16,15 @@ const Command kCommands[] = {
     {"classify", "classify images or folders of images, top-k labels as CSV or JSON", vit_cli::run_classify},
     {"forward", "run a tensor [N,C,H,W] from a .safetensors file through a model, save logits/attention",
      vit_cli::run_forward},
+    {"explain", "attention-rollout heat maps over images as PNG panels, and their faithfulness",
+     vit_cli::run_explain},
     {"init", "create a randomly initialised model from a JSON configuration", vit_cli::run_init},
     {"train", "train a model on an image folder, CIFAR or (Fashion-)MNIST", vit_cli::run_train},
     {"eval", "accuracy, per-class accuracy and confusion matrix on a labelled dataset", vit_cli::run_eval},
     {"train-step", "one optimizer step on a batch from a .safetensors file; writes loss, gradients, parameters",
      vit_cli::run_train_step},
+    {"bench", "images/s of inference or training steps, as one JSON line (compare with the PyTorch anchor)",
+     vit_cli::run_bench},
 };
 
 std::string usage() {

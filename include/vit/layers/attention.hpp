@@ -19,8 +19,9 @@ public:
 
     // qkv (B*T, 3D) -> att (B, H, T, T), ctx (B*T, D)
     void forward(const float* qkv, float* att, float* ctx);
-    // dctx (B*T, D) -> dqkv (B*T, 3D) written; scratch holds (B, H, T, T).
-    void backward(const float* qkv, const float* att, const float* dctx, float* scratch, float* dqkv);
+    // dctx (B*T, D) -> dqkv (B*T, 3D) written. datt receives dA and dscores dS, both (B, H, T, T);
+    // they may be the same buffer when dA is not wanted.
+    void backward(const float* qkv, const float* att, const float* dctx, float* datt, float* dscores, float* dqkv);
 
 private:
     int64_t D_ = 0;

@@ -1,0 +1,46 @@
+// Attention rollout (Abnar & Zuidema 2020) and gradient rollout: which patches the class token drew
+// on, block after block.
+//
+// Rollout, per block: fuse the heads (mean, max or min) into F (T, T); with a discard ratio r zero
+// the floor(T*T*r) smallest entries of F (flat index 0, CLS->CLS, is never zeroed); A = (F + I) / 2;
+// divide each row by its sum; R = A_last ... A_first. The map is row 0 (the class token) without
+// column 0: T-1 values in patch order. Models without a class token have no such row: their map is
+// the mean of R's rows (every token's view of the patches), again T values in patch order.
+// Gradient rollout for class c: F = mean over heads of max(0, A ⊙ d logit_c / dA), then the same
+// discard, identity, normalisation and product.
+#pragma once
+#include <vector>
+
+#include "vit/model.hpp"
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+enum class HeadFusion { Mean, Max, Min };
+HeadFusion parse_head_fusion(const std::string& s);  // "mean" | "max" | "min"; ConfigError otherwise
+const char* to_string(HeadFusion f);
+
+struct RolloutOptions {
+    HeadFusion fusion = HeadFusion::Mean;  // ignored by gradient rollout (always the mean)
+    float discard_ratio = 0.0f;            // in [0, 1); ConfigError otherwise
+    int first_block = 0;                   // blocks first_block .. last_block (inclusive) are used
+    int last_block = -1;                   // -1: the last block
+};
+
+// Forward (and for gradients, one backward) pass keeping every block's attention and, when classes
+// is given, d (Σ_i logit_{classes[i]} of image i) / d attention.
+struct AttentionCapture {
+    Tensor logits;                // (N, classes)
+    std::vector<Tensor> attn;     // depth x (N, heads, T, T)
+    std::vector<Tensor> grad;     // depth x (N, heads, T, T); empty without classes
+};
+// x (N, C, H, W). classes: one class per image, or empty for no gradients. Works in chunks of batch.
+AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
+                                   bool gradients);
+
+// (N, patches) maps. attn, grad: depth x (N, heads, T, T). prefix = number of prefix tokens (0 or 1).
+Tensor attention_rollout(const std::vector<Tensor>& attn, int prefix, const RolloutOptions& opts);
+Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, int prefix,
+                        const RolloutOptions& opts);
+
+}  // namespace vit

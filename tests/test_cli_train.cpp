@@ -1,0 +1,182 @@
+// End-to-end runs of `vit train`, `vit eval`, `vit train-step` and `vit bench` on small real files:
+// a PNG image folder written here, the PyTorch train-step fixture, and broken inputs.
+#include <csignal>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_helpers.hpp"
+#include "vit/vit.hpp"
+
+using namespace vit_test;
+
+namespace {
+
+// train/ and test/ folders with three classes of 8x8 PNGs: a bright bar at the top, middle or bottom.
+void write_image_folder(const fs::path& root, int train_per_class, int test_per_class) {
+    const char* classes[] = {"bottom", "middle", "top"};
+    int seed = 0;
+    for (const auto& [split, count] : {std::pair{"train", train_per_class}, std::pair{"test", test_per_class}})
+        for (int k = 0; k < 3; ++k) {
+            const fs::path dir = root / split / classes[k];
+            fs::create_directories(dir);
+            for (int i = 0; i < count; ++i) {
+                cv::Mat img(8, 8, CV_8UC3);
+                cv::randu(img, cv::Scalar::all(0), cv::Scalar::all(60 + seed++ % 7));
+                const int row = k == 0 ? 5 : k == 1 ? 3 : 1;
+                img.rowRange(row, row + 2).setTo(cv::Scalar(40, 220, 240));
+                cv::imwrite((dir / (std::to_string(i) + ".png")).string(), img);
+            }
+        }
+}
+
+void write_config(const fs::path& path, int dim) {
+    std::ofstream(path) << R"({"img_size": 8, "patch_size": 4, "in_chans": 3, "num_classes": 3, "embed_dim": )"
+                        << dim << R"(, "depth": 2, "num_heads": 2, "mlp_ratio": 2.0,
+                           "preprocess": {"crop_pct": 1.0}})";
+}
+
+int count_lines(const fs::path& p) {
+    std::ifstream in(p);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += !line.empty();
+    return n;
+}
+
+class CliTrain : public Cli {
+protected:
+    void SetUp() override {
+        Cli::SetUp();
+        data_ = tmp_ / "data";
+        write_image_folder(data_, 16, 4);
+        config_ = tmp_ / "tiny.json";
+        write_config(config_, 16);
+    }
+    std::string train_args(const fs::path& run, int epochs) const {
+        return "train --data " + quote(data_.string()) + " --model-config " + quote(config_.string()) +
+               " --epochs " + std::to_string(epochs) + " --batch 8 --lr 3e-3 --output " + quote(run.string());
+    }
+    fs::path data_, config_;
+};
+
+}  // namespace
+
+TEST_F(CliTrain, TrainThenEvaluate) {
+    const fs::path run = tmp_ / "run";
+    const Result r = this->run(train_args(run, 3));
+    EXPECT_CLEAN_EXIT(r, 0);
+    for (const char* f : {"last.safetensors", "best.safetensors", "metrics.csv"}) EXPECT_TRUE(fs::exists(run / f)) << f;
+    EXPECT_EQ(count_lines(run / "metrics.csv"), 4);
+    for (const char* word : {"img/s", "ETA", "loss", "test loss", "lr"}) EXPECT_NE(r.err.find(word), std::string::npos) << word;
+
+    const fs::path csv = tmp_ / "eval.csv";
+    const Result e = this->run("eval --model " + quote((run / "best.safetensors").string()) + " --data " +
+                               quote(data_.string()) + " --csv " + quote(csv.string()));
+    EXPECT_CLEAN_EXIT(e, 0);
+    EXPECT_NE(e.out.find("accuracy"), std::string::npos);
+    EXPECT_NE(e.out.find("confusion matrix"), std::string::npos);
+    for (const char* c : {"bottom", "middle", "top"}) EXPECT_NE(e.out.find(c), std::string::npos) << c;
+    EXPECT_EQ(count_lines(csv), 5);  // header, 3 classes, total
+
+    // The trained model classifies the test images like eval counted them.
+    const Result c = this->run("classify --top-k 1 --model " + quote((run / "best.safetensors").string()) + " " +
+                               quote((data_ / "test").string()));
+    EXPECT_CLEAN_EXIT(c, 0);
+    EXPECT_EQ(lines_of(c.out).size(), 13u);  // header + 12 images
+}
+
+TEST_F(CliTrain, InterruptWritesCheckpointAndResumeFinishes) {
+    const fs::path run = tmp_ / "run";
+    // Many epochs, stopped by SIGINT after a moment: the run must save and exit with 130.
+    const std::string cmd = "timeout --preserve-status -s INT 3 " + quote(kBinary) + " " + train_args(run, 500) +
+                            " 2>" + quote((tmp_ / "err.txt").string());
+    const int status = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(tmp_ / "err.txt");
+    EXPECT_TRUE(fs::exists(run / "last.safetensors"));
+    EXPECT_NE(read_file(tmp_ / "err.txt").find("--resume"), std::string::npos);
+    // No temporary file is left behind by the checkpoint writer.
+    for (const auto& e : fs::directory_iterator(run))
+        EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+    // Resume a shorter run from it: it is already past the end or finishes cleanly.
+    const vit::Checkpoint ck = vit::load_checkpoint((run / "last.safetensors").string());
+    EXPECT_FALSE(ck.train_state.empty());
+    const Result r = this->run(train_args(run, 500).replace(train_args(run, 500).find("--epochs 500"), 12, "--epochs 1") + " --resume");
+    EXPECT_CLEAN_EXIT(r, 0);
+}
+
+TEST_F(CliTrain, BadInputsGetClearMessages) {
+    // --resume with no checkpoint
+    Result r = this->run(train_args(tmp_ / "empty-run", 1) + " --resume");
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("no checkpoint"), std::string::npos) << r.err;
+
+    // an empty data folder
+    fs::create_directories(tmp_ / "nothing");
+    r = this->run("train --data " + quote((tmp_ / "nothing").string()) + " --model-config " + quote(config_.string()) +
+                  " --output " + quote((tmp_ / "r2").string()));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("nothing"), std::string::npos) << r.err;
+
+    // a checkpoint whose shapes do not match the configuration
+    const fs::path run = tmp_ / "run";
+    EXPECT_CLEAN_EXIT(this->run(train_args(run, 1)), 0);
+    write_config(config_, 24);
+    r = this->run(train_args(run, 2) + " --resume");
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("patch_embed.proj.weight"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("[24, 3, 4, 4]"), std::string::npos) << r.err;
+
+    // an unknown named configuration, a bad flag value
+    r = this->run("train --data " + quote(data_.string()) + " --model-config no-such-model --output " +
+                  quote((tmp_ / "r3").string()));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("no-such-model"), std::string::npos) << r.err;
+    r = this->run(train_args(tmp_ / "r4", 1) + " --label-smoothing 1.5");
+    EXPECT_CLEAN_EXIT(r, 2);
+}
+
+TEST_F(Cli, TrainStepMatchesPyTorchFixture) {
+    const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
+    const fs::path out = tmp_ / "step.safetensors";
+    const Result r = run("train-step --model " + quote(dir) + " --batch " + quote(dir + "/train_step.safetensors") +
+                         " --output " + quote(out.string()) + " --lr 1e-3 --weight-decay 0.05 --label-smoothing 0.1");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const vit::SafeTensors ours = vit::read_safetensors(out.string());
+    const vit::SafeTensors ref = vit::read_safetensors(dir + "/train_step.safetensors");
+    EXPECT_NEAR(ours.tensors.at("loss").data[0], ref.tensors.at("loss").data[0], 1e-5);
+    int compared = 0;
+    for (const auto& [name, t] : ref.tensors) {
+        if (name.rfind("grad.", 0) != 0) continue;
+        const vit::Tensor& g = ours.tensors.at(name);
+        ASSERT_EQ(g.shape, t.shape) << name;
+        float gmax = 0;
+        for (float v : t.data) gmax = std::max(gmax, std::fabs(v));
+        for (size_t i = 0; i < t.data.size(); ++i) ASSERT_NEAR(g.data[i], t.data[i], 1e-4f * gmax) << name;
+        const vit::Tensor& after = ours.tensors.at("after." + name.substr(5));
+        const vit::Tensor& want = ref.tensors.at("after." + name.substr(5));
+        for (size_t i = 0; i < t.data.size(); ++i)
+            ASSERT_NEAR(after.data[i], want.data[i], std::fabs(t.data[i]) > 1e-6f ? 1e-6f : 1e-3f + 1e-6f) << name;
+        ++compared;
+    }
+    EXPECT_EQ(compared, 32);
+
+    // A batch with the wrong image size names the tensor and both shapes.
+    vit::write_safetensors((tmp_ / "bad.safetensors").string(),
+                           {{"x", vit::Tensor({2, 3, 16, 16})}, {"y", vit::Tensor({2})}});
+    const Result bad = run("train-step --model " + quote(dir) + " --batch " + quote((tmp_ / "bad.safetensors").string()) +
+                           " --output " + quote((tmp_ / "o.safetensors").string()));
+    EXPECT_CLEAN_EXIT(bad, 1);
+    EXPECT_NE(bad.err.find("[2, 3, 16, 16]"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("[N, 3, 32, 32]"), std::string::npos) << bad.err;
+}
+
+TEST_F(Cli, BenchPrintsOneJsonLine) {
+    const Result r = run("bench --model-config cifar-t --batch 4 --reps 2 --train");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("mode"), "train");
+    EXPECT_GT(j.at("img_per_s").get<double>(), 0.0);
+}

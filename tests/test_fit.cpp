@@ -1,0 +1,186 @@
+// The training loop: learning on a small synthetic problem, exact resume after an interruption,
+// and clear errors for a missing or mismatched checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "vit/vit.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Three classes of 8x8 colour images: a bright square in one of three places, on noise.
+vit::Dataset synthetic(size_t n, uint64_t seed) {
+    vit::Dataset d;
+    d.channels = 3;
+    d.height = d.width = 8;
+    d.classes = {"left", "middle", "right"};
+    std::mt19937 rng(static_cast<unsigned>(seed));
+    std::uniform_int_distribution<int> noise(0, 80);
+    for (size_t i = 0; i < n; ++i) {
+        const int label = static_cast<int>(i % 3);
+        for (int y = 0; y < 8; ++y)
+            for (int x = 0; x < 8; ++x)
+                for (int c = 0; c < 3; ++c) {
+                    const bool on = y >= 2 && y < 6 && x >= 3 * label - (label == 2) && x < 3 * label + 3 - (label == 2);
+                    d.pixels.push_back(static_cast<uint8_t>(on ? 230 : noise(rng)));
+                }
+        d.labels.push_back(label);
+    }
+    return d;
+}
+
+vit::ViTConfig tiny_config() {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 8;
+    c.patch_size = 4;
+    c.embed_dim = 16;
+    c.depth = 2;
+    c.num_heads = 2;
+    c.num_classes = 3;
+    c.mlp_ratio = 2.0;
+    return c;
+}
+
+vit::Model tiny_model() {
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 8;
+    pre.crop_pct = 1.0;
+    return vit::Model(tiny_config(), pre, {"left", "middle", "right"}, 3);
+}
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name)
+        : path(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+        fs::remove_all(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+vit::FitConfig small_fit(const fs::path& dir) {
+    vit::FitConfig f;
+    f.epochs = 3;
+    f.batch = 8;
+    f.lr = 3e-3f;
+    f.optim.label_smoothing = 0.1f;
+    f.optim.weight_decay = 0.05f;
+    f.augment.random_crop = true;
+    f.augment.padding = 1;
+    f.augment.hflip = true;
+    f.seed = 9;
+    f.workers = 2;
+    f.run_dir = dir.string();
+    return f;
+}
+
+}  // namespace
+
+TEST(Fit, LearnsAndWritesRunFolder) {
+    TempDir dir("vit-fit-learn");
+    vit::DataSplit data{synthetic(96, 1), synthetic(30, 2)};
+    vit::Model model = tiny_model();
+    vit::FitConfig f = small_fit(dir.path);
+    f.epochs = 8;
+    f.augment = vit::Augment{};
+    std::vector<vit::EpochMetrics> seen;
+    vit::FitCallbacks cb;
+    cb.on_epoch = [&](const vit::EpochMetrics& m) { seen.push_back(m); };
+    ASSERT_EQ(vit::fit(model, data, f, cb), vit::FitOutcome::Completed);
+    ASSERT_EQ(seen.size(), 8u);
+    EXPECT_LT(seen.back().train_loss, seen.front().train_loss);
+    EXPECT_GT(seen.back().test_acc, 0.9) << "a linear problem should be learnt";
+    for (const char* f : {"last.safetensors", "best.safetensors", "metrics.csv"}) EXPECT_TRUE(fs::exists(dir.path / f)) << f;
+    std::ifstream csv(dir.path / "metrics.csv");
+    std::string line;
+    int rows = 0;
+    while (std::getline(csv, line)) ++rows;
+    EXPECT_EQ(rows, 9);  // header + one per epoch
+    // The best checkpoint is a plain model that classifies as well as the final one.
+    const vit::Model best(vit::load_checkpoint((dir.path / "best.safetensors").string()));
+    EXPECT_GE(vit::evaluate(best, data.test, 16).accuracy(), 0.9);
+    EXPECT_EQ(best.labels(), data.train.classes);
+}
+
+TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
+    const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
+    TempDir a("vit-fit-a"), b("vit-fit-b");
+
+    vit::Model straight = tiny_model();
+    ASSERT_EQ(vit::fit(straight, data, small_fit(a.path)), vit::FitOutcome::Completed);
+
+    // Stop in the middle of the second epoch (6 steps per epoch), as Ctrl-C would.
+    vit::Model first = tiny_model();
+    int steps = 0;
+    vit::FitCallbacks cb;
+    cb.on_step = [&](const vit::StepProgress&) { ++steps; };
+    cb.stop_requested = [&] { return steps == 9; };
+    ASSERT_EQ(vit::fit(first, data, small_fit(b.path), cb), vit::FitOutcome::Stopped);
+    ASSERT_TRUE(fs::exists(b.path / "last.safetensors"));
+
+    vit::Model resumed = tiny_model();  // fresh weights: everything must come from the checkpoint
+    vit::FitConfig f = small_fit(b.path);
+    f.resume = true;
+    ASSERT_EQ(vit::fit(resumed, data, f), vit::FitOutcome::Completed);
+
+    float worst = 0;
+    for (size_t i = 0; i < straight.params().size(); ++i)
+        worst = std::max(worst, std::fabs(straight.params().data()[i] - resumed.params().data()[i]));
+    EXPECT_EQ(worst, 0.0f) << "resumed weights differ from the uninterrupted run";
+}
+
+TEST(Fit, ResumeWithoutCheckpointIsAClearError) {
+    TempDir dir("vit-fit-none");
+    vit::Model model = tiny_model();
+    vit::FitConfig f = small_fit(dir.path);
+    f.resume = true;
+    try {
+        vit::fit(model, {synthetic(24, 1), synthetic(6, 2)}, f);
+        FAIL() << "expected ConfigError";
+    } catch (const vit::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("no checkpoint"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Fit, ResumeWithMismatchedShapesNamesTheTensor) {
+    TempDir dir("vit-fit-shape");
+    const vit::DataSplit data{synthetic(24, 1), synthetic(6, 2)};
+    vit::Model model = tiny_model();
+    vit::FitConfig f = small_fit(dir.path);
+    f.epochs = 1;
+    vit::fit(model, data, f);
+    vit::ViTConfig wider = tiny_config();
+    wider.embed_dim = 24;
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 8;
+    vit::Model other(wider, pre, {"left", "middle", "right"}, 1);
+    f.resume = true;
+    f.epochs = 2;
+    try {
+        vit::fit(other, data, f);
+        FAIL() << "expected ShapeError";
+    } catch (const vit::ShapeError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("patch_embed.proj.weight"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("[24, 3, 4, 4]"), std::string::npos) << msg;
+    }
+    f.batch = 4;  // a different batch would replay other batches: refused
+    EXPECT_THROW(vit::fit(model, data, f), vit::ConfigError);
+}
+
+TEST(Fit, EvaluateCountsConfusion) {
+    vit::Model model = tiny_model();
+    const vit::Dataset d = synthetic(9, 4);
+    const vit::EvalResult r = vit::evaluate(model, d, 4);
+    EXPECT_EQ(r.total, 9);
+    int64_t sum = 0;
+    for (int64_t v : r.confusion) sum += v;
+    EXPECT_EQ(sum, 9);
+    for (size_t k = 0; k < 3; ++k) EXPECT_EQ(r.class_total(k), 3);
+    int64_t diag = 0;
+    for (size_t k = 0; k < 3; ++k) diag += r.confusion[k * 3 + k];
+    EXPECT_EQ(diag, r.correct);
+}

@@ -1,0 +1,95 @@
+// `vit bench`: images/s of inference or of full training steps for a model configuration, printed as
+// one JSON line in the form of the PyTorch anchor's bench_infer.py / bench_train.py, so the two can be
+// run side by side on the same machine. Inputs are random; weights are timm's initialisation.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "model_spec.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit bench --model-config NAME|FILE [--batch B] [--threads T] [--reps N] [--train]\n\n"
+    "Times the median of N forward passes (or, with --train, full training steps: forward,\n"
+    "cross-entropy, backward, AdamW) after one warm-up, and prints one JSON line.\n\n";
+
+}  // namespace
+
+int run_bench(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("model-config,c", po::value<std::string>(), "model configuration (required)")
+        ("batch,b", po::value<int>()->default_value(1), "batch size")
+        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
+        ("reps,r", po::value<int>()->default_value(10), "timed repetitions")
+        ("train", po::bool_switch(), "time training steps instead of inference");
+    // clang-format on
+    std::ostringstream usage_text;
+    usage_text << kUsage << options;
+    const std::string usage = usage_text.str();
+
+    return guarded("bench", usage, [&]() -> int {
+        po::variables_map vm;
+        parse_args(args, options, nullptr, vm);
+        if (vm.count("help")) {
+            std::cout << usage;
+            return kExitOk;
+        }
+        if (!vm.count("model-config")) throw UsageError("the option '--model-config' is required but missing");
+        const int batch = vm["batch"].as<int>(), reps = vm["reps"].as<int>(), threads = vm["threads"].as<int>();
+        if (batch <= 0 || reps <= 0) throw UsageError("--batch and --reps must be positive");
+        set_threads(threads);
+        const std::string name = vm["model-config"].as<std::string>();
+        const ModelSpec spec = load_model_spec(name);
+        vit::Model model(spec.config, spec.preprocess, spec.labels, 0);
+        const vit::ViTConfig& c = model.config();
+        std::vector<float> x(size_t(batch) * c.in_chans * c.img_h * c.img_w);
+        std::mt19937 rng(0);
+        std::normal_distribution<float> nd;
+        for (float& v : x) v = nd(rng);
+        std::vector<int> y(static_cast<size_t>(batch), 0);
+        for (int i = 0; i < batch; ++i) y[size_t(i)] = i % c.num_classes;
+
+        std::function<void()> step;
+        std::unique_ptr<vit::Runner> runner;
+        std::unique_ptr<vit::Trainer> trainer;
+        const bool train = vm["train"].as<bool>();
+        if (train) {
+            vit::OptimConfig oc;
+            oc.label_smoothing = 0.1f;
+            trainer = std::make_unique<vit::Trainer>(model, batch, oc);
+            step = [&] { trainer->step(x.data(), y.data(), batch, 1e-3f); };
+        } else {
+            runner = std::make_unique<vit::Runner>(model, batch);
+            step = [&] { runner->forward(x.data(), batch); };
+        }
+        step();  // warm-up: first-touch of buffers, kernel JIT
+        std::vector<double> times;
+        for (int r = 0; r < reps; ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            step();
+            times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::nth_element(times.begin(), times.begin() + reps / 2, times.end());
+        const double dt = times[size_t(reps / 2)];
+        nlohmann::json out{{"config", name},
+                           {"batch", batch},
+                           {"threads", threads},
+                           {"mode", train ? "train" : "infer"},
+                           {train ? "ms_per_step" : "ms_per_batch", std::round(dt * 1e5) / 100},
+                           {"img_per_s", std::round(batch / dt * 100) / 100}};
+        std::cout << out.dump() << std::endl;
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli
