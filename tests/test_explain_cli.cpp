@@ -15,40 +15,22 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli_helpers.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
 
+using namespace vit_test;
+
 namespace {
 
-const std::string kBinary = VIT_BINARY;
-const std::string kSource = VIT_SOURCE_DIR;
 const std::string kModel = kSource + "/models/random-cifar-t.safetensors";
 const std::string kSamples = kSource + "/datasets/samples";
 const std::string kFixture = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 
-std::string quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-struct Result {
-    bool exited = false, signaled = false;
-    int code = -1;
-    std::string out, err;
-};
-
 // Reads a float32 .npy written by `vit explain --save-mask`: checks the header, returns the values.
 std::vector<float> read_npy(const fs::path& p, std::string& header) {
-    const std::string bytes = slurp(p);
+    const std::string bytes = read_file(p);
     if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return {};
     const size_t len = size_t(uint8_t(bytes[8])) | size_t(uint8_t(bytes[9])) << 8;
     header = bytes.substr(10, len);
@@ -57,38 +39,8 @@ std::vector<float> read_npy(const fs::path& p, std::string& header) {
     return v;
 }
 
-class ExplainCli : public ::testing::Test {
+class ExplainCli : public Cli {
 protected:
-    void SetUp() override {
-        static int counter = 0;
-        tmp_ = fs::temp_directory_path() /
-               ("vit_test_explain_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(tmp_);
-        ASSERT_TRUE(fs::exists(kBinary)) << "vit binary not built: " << kBinary;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(tmp_, ec);
-    }
-
-    // `vit ARGS`, stdout captured, stderr via a file; exec so that a crash shows as a signal.
-    Result run(const std::string& args) {
-        const fs::path err = tmp_ / "stderr.txt";
-        const std::string cmd = "exec " + quote(kBinary) + " " + args + " 2>" + quote(err.string());
-        Result r;
-        FILE* pipe = ::popen(cmd.c_str(), "r");
-        if (!pipe) return r;
-        char buf[4096];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-        const int status = ::pclose(pipe);
-        r.exited = WIFEXITED(status);
-        r.signaled = WIFSIGNALED(status);
-        r.code = r.exited ? WEXITSTATUS(status) : -1;
-        r.err = slurp(err);
-        return r;
-    }
-
     // Expects a usage error (exit 2) whose message contains `needle`.
     void expect_usage_error(const std::string& args, const std::string& needle) {
         const Result r = run(args);
@@ -96,8 +48,6 @@ protected:
         EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
         EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
     }
-
-    fs::path tmp_;
 };
 
 float worst_error(const vit::Tensor& a, const vit::Tensor& b, bool relative) {
@@ -278,7 +228,7 @@ TEST_F(ExplainCli, EvaluatePrintsAucTable) {
     const Result r = run("explain --model " + quote(kModel) + " --evaluate --data " + quote(kSamples) +
                          " --limit 6 --batch 4 --threads 1 --csv " + quote(csv.string()));
     ASSERT_EQ(r.code, 0) << r.err;
-    std::istringstream lines(slurp(csv));
+    std::istringstream lines(read_file(csv));
     std::string line;
     std::getline(lines, line);
     EXPECT_EQ(line, "map,deletion_auc,insertion_auc,central_mass,images");

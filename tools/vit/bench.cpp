@@ -33,18 +33,11 @@ int run_bench(const std::vector<std::string>& args) {
         ("reps,r", po::value<int>()->default_value(10), "timed repetitions")
         ("train", po::bool_switch(), "time training steps instead of inference");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("bench", usage, [&]() -> int {
+    return guarded("bench", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        if (!vm.count("model-config")) throw UsageError("the option '--model-config' is required but missing");
+        if (!cl.parse(args, {"model-config"}, vm)) return kExitOk;
         const int batch = vm["batch"].as<int>(), reps = vm["reps"].as<int>(), threads = vm["threads"].as<int>();
         if (batch <= 0 || reps <= 0) throw UsageError("--batch and --reps must be positive");
         set_threads(threads);

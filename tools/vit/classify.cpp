@@ -110,25 +110,11 @@ int run_classify(const std::vector<std::string>& args) {
         ("format,f", po::value<std::string>()->default_value("csv"), "csv or json")
         ("output,o", po::value<std::string>(), "write results to FILE (atomically) instead of stdout");
     // clang-format on
-    // INPUTs are positional only; kept out of the help text, which lists flags.
-    po::options_description hidden;
-    hidden.add_options()("input", po::value<std::vector<std::string>>());
-    po::options_description all;
-    all.add(options).add(hidden);
-    po::positional_options_description positional;
-    positional.add("input", -1);
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options, true);
 
-    return guarded("classify", usage, [&]() -> int {
+    return guarded("classify", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, all, &positional, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        if (!vm.count("model")) throw UsageError("the option '--model' is required but missing");
+        if (!cl.parse(args, {"model"}, vm)) return kExitOk;
         if (!vm.count("input")) throw UsageError("no INPUT given (image files or folders)");
         const int top_k = vm["top-k"].as<int>();
         const int batch = vm["batch"].as<int>();

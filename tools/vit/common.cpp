@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iostream>
 #include <new>
+#include <sstream>
 
 #include <omp.h>
 #include <opencv2/core.hpp>
@@ -38,15 +39,36 @@ int guarded(const std::string& command, const std::string& usage, const std::fun
     return kExitFailure;
 }
 
-void parse_args(const std::vector<std::string>& args, const po::options_description& options,
-                const po::positional_options_description* positional, po::variables_map& vm) {
+CommandLine::CommandLine(const char* synopsis, const po::options_description& flags, bool inputs)
+    : inputs_(inputs) {
+    all_.add(flags);
+    if (inputs) {
+        po::options_description hidden;
+        hidden.add_options()("input", po::value<std::vector<std::string>>());
+        all_.add(hidden);
+        positional_.add("input", -1);
+    }
+    std::ostringstream text;
+    text << synopsis << flags;
+    usage_ = text.str();
+}
+
+bool CommandLine::parse(const std::vector<std::string>& args, std::initializer_list<const char*> required,
+                        po::variables_map& vm) const {
     po::command_line_parser parser(args);
-    parser.options(options);
-    if (positional) parser.positional(*positional);
+    parser.options(all_);
+    if (inputs_) parser.positional(positional_);
     // No guessing of abbreviated flags: a typo must be reported, not matched to a similar flag.
     parser.style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
     po::store(parser.run(), vm);
     po::notify(vm);
+    if (vm.count("help")) {
+        std::cout << usage_;
+        return false;
+    }
+    for (const char* flag : required)
+        if (!vm.count(flag)) throw UsageError(std::string("the option '--") + flag + "' is required but missing");
+    return true;
 }
 
 void warn(const std::string& message) { std::cerr << "vit: warning: " << message << "\n"; }

@@ -2,6 +2,7 @@
 // settings, model loading and atomic text output. Only this program turns library errors into messages.
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -45,9 +46,23 @@ int run_bench(const std::vector<std::string>& args);
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.
 int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body);
 
-// Parses args against options (+ positional), storing into vm; throws po::error on bad input.
-void parse_args(const std::vector<std::string>& args, const po::options_description& options,
-                const po::positional_options_description* positional, po::variables_map& vm);
+// A subcommand's command line: its flags (listed by --help), optionally positional INPUTs (kept out
+// of the help text) and the usage text shown by --help and after usage errors.
+class CommandLine {
+public:
+    CommandLine(const char* synopsis, const po::options_description& flags, bool inputs = false);
+    const std::string& usage() const { return usage_; }
+    // Parses args into vm. Returns false when --help was asked for (the usage is then printed on
+    // stdout); throws po::error for bad flags and UsageError when a flag in `required` is missing.
+    bool parse(const std::vector<std::string>& args, std::initializer_list<const char*> required,
+               po::variables_map& vm) const;
+
+private:
+    po::options_description all_;
+    po::positional_options_description positional_;
+    bool inputs_ = false;
+    std::string usage_;
+};
 
 void warn(const std::string& message);  // "vit: warning: ..." on stderr
 void info(const std::string& message);  // progress line on stderr

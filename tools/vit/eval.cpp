@@ -50,20 +50,11 @@ int run_eval(const std::vector<std::string>& args) {
         ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("eval", usage, [&]() -> int {
+    return guarded("eval", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        for (const char* required : {"model", "data"})
-            if (!vm.count(required))
-                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (!cl.parse(args, {"model", "data"}, vm)) return kExitOk;
         const std::string split = vm["split"].as<std::string>();
         if (split != "test" && split != "train") throw UsageError("--split must be test or train, got '" + split + "'");
         const int batch = vm["batch"].as<int>();

@@ -255,24 +255,11 @@ int run_explain(const std::vector<std::string>& args) {
         ("csv", po::value<std::string>(), "--evaluate: also write the table as CSV to FILE")
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value<std::vector<std::string>>());
-    po::options_description all;
-    all.add(options).add(hidden);
-    po::positional_options_description positional;
-    positional.add("input", -1);
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options, true);
 
-    return guarded("explain", usage, [&]() -> int {
+    return guarded("explain", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, all, &positional, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        if (!vm.count("model")) throw UsageError("the option '--model' is required but missing");
+        if (!cl.parse(args, {"model"}, vm)) return kExitOk;
         const bool evaluate = vm["evaluate"].as<bool>();
         const int batch = vm["batch"].as<int>(), workers = vm["workers"].as<int>();
         if (batch < 1) throw UsageError("--batch must be >= 1, got " + std::to_string(batch));

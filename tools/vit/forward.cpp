@@ -56,20 +56,11 @@ int run_forward(const std::vector<std::string>& args) {
         ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("img-size", po::value<std::string>(), "run at another input size, N or HxW (resamples pos_embed)");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("forward", usage, [&]() -> int {
+    return guarded("forward", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        for (const char* required : {"model", "input", "output"})
-            if (!vm.count(required))
-                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (!cl.parse(args, {"model", "input", "output"}, vm)) return kExitOk;
         const int batch_flag = vm["batch"].as<int>();
         if (batch_flag < 0) throw UsageError("--batch must be >= 0, got " + std::to_string(batch_flag));
         const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";

@@ -32,20 +32,11 @@ int run_init(const std::vector<std::string>& args) {
         ("seed,s", po::value<uint64_t>()->default_value(0), "random seed")
         ("labels", po::value<std::string>(), "comma-separated class names (default: the file's \"labels\" or class_<i>)");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("init", usage, [&]() -> int {
+    return guarded("init", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        for (const char* required : {"model-config", "output"})
-            if (!vm.count(required))
-                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (!cl.parse(args, {"model-config", "output"}, vm)) return kExitOk;
         const std::string output = vm["output"].as<std::string>();
         ModelSpec spec = load_model_spec(vm["model-config"].as<std::string>());
         if (vm.count("labels")) {

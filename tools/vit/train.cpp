@@ -104,20 +104,11 @@ int run_train(const std::vector<std::string>& args) {
         ("workers", po::value<int>()->default_value(2), "data loader threads")
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("train", usage, [&]() -> int {
+    return guarded("train", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        for (const char* required : {"data", "output"})
-            if (!vm.count(required))
-                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (!cl.parse(args, {"data", "output"}, vm)) return kExitOk;
         if (vm.count("model-config") == vm.count("init-from"))
             throw UsageError("give exactly one of --model-config and --init-from");
         set_threads(vm["threads"].as<int>());

@@ -30,20 +30,11 @@ int run_train_step(const std::vector<std::string>& args) {
         ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
         ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
     // clang-format on
-    std::ostringstream usage_text;
-    usage_text << kUsage << options;
-    const std::string usage = usage_text.str();
+    const CommandLine cl(kUsage, options);
 
-    return guarded("train-step", usage, [&]() -> int {
+    return guarded("train-step", cl.usage(), [&]() -> int {
         po::variables_map vm;
-        parse_args(args, options, nullptr, vm);
-        if (vm.count("help")) {
-            std::cout << usage;
-            return kExitOk;
-        }
-        for (const char* required : {"model", "batch", "output"})
-            if (!vm.count(required))
-                throw UsageError(std::string("the option '--") + required + "' is required but missing");
+        if (!cl.parse(args, {"model", "batch", "output"}, vm)) return kExitOk;
         set_threads(vm["threads"].as<int>());
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         vit::Model model(ck);
