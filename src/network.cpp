@@ -13,21 +13,42 @@ float* at(std::vector<float>& buf, int i, int64_t size, bool per_block) { return
 const float* at(const std::vector<float>& buf, int i, int64_t size, bool per_block) {
     return buf.data() + (per_block ? i * size : 0);
 }
-std::string blk(int i) { return "blocks." + std::to_string(i) + "."; }
+// A parameter (or its gradient) in the flat buffer; null where the model has no such parameter.
+const float* at(const Parameters& p, size_t off) { return off == size_t(-1) ? nullptr : p.data() + off; }
+float* at(Parameters& p, size_t off) { return off == size_t(-1) ? nullptr : p.data() + off; }
 void add_into(float* dst, const float* src, int64_t n) {
 #pragma omp parallel for simd
     for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 }  // namespace
 
+Network::Offsets Network::resolve(const ViTConfig& cfg) {
+    const std::vector<ParamView> layout = param_layout(cfg);
+    auto off = [&](const std::string& name) {
+        for (const ParamView& v : layout)
+            if (v.name == name) return v.offset;
+        return kNone;
+    };
+    const std::string fin = cfg.fc_norm ? "fc_norm" : "norm";
+    Offsets o{off("patch_embed.proj.weight"), off("patch_embed.proj.bias"), off("cls_token"), off("pos_embed"),
+              off(fin + ".weight"), off(fin + ".bias"), off("head.weight"), off("head.bias"), {}};
+    for (int i = 0; i < cfg.depth; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        o.blocks.push_back({off(b + "norm1.weight"), off(b + "norm1.bias"), off(b + "attn.qkv.weight"),
+                            off(b + "attn.qkv.bias"), off(b + "attn.proj.weight"), off(b + "attn.proj.bias"),
+                            off(b + "norm2.weight"), off(b + "norm2.bias"), off(b + "mlp.fc1.weight"),
+                            off(b + "mlp.fc1.bias"), off(b + "mlp.fc2.weight"), off(b + "mlp.fc2.bias")});
+    }
+    return o;
+}
+
 Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad)
-    : c_(cfg), training_(training), per_block_(training || capture_attention),
+    : c_((cfg.validate(), cfg)), off_(resolve(cfg)), training_(training), per_block_(training || capture_attention),
       keep_att_grad_(training && keep_attention_grad), B_(batch), P_(cfg.num_patches()),
       T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
       M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
       prefix_(cfg.num_prefix()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
-    cfg.validate();
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
     tokens_.resize(B_ * P_ * D_);
@@ -99,14 +120,13 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     if (n <= 0 || n > B_)
         throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
                           std::to_string(B_));
-    auto w = [&](const std::string& name) { return p.get(name); };
     im2col(img, n);
-    patch_.forward(patches_.data(), w("patch_embed.proj.weight"), w("patch_embed.proj.bias"), tokens_.data());
+    patch_.forward(patches_.data(), at(p, off_.patch_w), at(p, off_.patch_b), tokens_.data());
 
     // Prepend the class token, then add the position embedding to every token.
     float* x0 = stream(0);
-    const float* pos = w("pos_embed");
-    const float* cls = c_.class_token ? w("cls_token") : nullptr;
+    const float* pos = at(p, off_.pos);
+    const float* cls = at(p, off_.cls);
 #pragma omp parallel for collapse(2)
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
@@ -117,7 +137,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
 
     const int64_t MD = M_ * D_;
     for (int i = 0; i < c_.depth; ++i) {
-        const std::string b = blk(i);
+        const BlockOffsets& o = off_.blocks[size_t(i)];
         float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
         float* ln1 = at(ln1_, i, MD, training_);
         float* ln2 = at(ln2_, i, MD, training_);
@@ -130,32 +150,31 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         float* m2 = training_ ? at(mean2_, i, M_, true) : nullptr;
         float* v2 = training_ ? at(var2_, i, M_, true) : nullptr;
 
-        ln_tokens_.forward(x_in, w(b + "norm1.weight"), w(b + "norm1.bias"), ln1, m1, v1);
-        qkv_l_.forward(ln1, w(b + "attn.qkv.weight"), c_.qkv_bias ? w(b + "attn.qkv.bias") : nullptr, qkv);
+        ln_tokens_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
+        qkv_l_.forward(ln1, at(p, o.qkv_w), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx);
         if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
-        proj_.forward(ctx, w(b + "attn.proj.weight"), w(b + "attn.proj.bias"), x_mid);
-        ln_tokens_.forward(x_mid, w(b + "norm2.weight"), w(b + "norm2.bias"), ln2, m2, v2);
+        proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), x_mid);
+        ln_tokens_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
             float* hpre = at(hpre_, i, M_ * Hd_, true);
-            fc1_.forward(ln2, w(b + "mlp.fc1.weight"), w(b + "mlp.fc1.bias"), hpre);
+            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, hact);
         } else {
-            fc1_.forward(ln2, w(b + "mlp.fc1.weight"), w(b + "mlp.fc1.bias"), hact);  // GELU fused
+            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // GELU fused
         }
         if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
-        fc2_.forward(hact, w(b + "mlp.fc2.weight"), w(b + "mlp.fc2.bias"), x_out);
+        fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), x_out);
     }
     pool_forward(p);
-    head_.forward(pooled_ln_.data(), w("head.weight"), w("head.bias"), logits_.data());
+    head_.forward(pooled_ln_.data(), at(p, off_.head_w), at(p, off_.head_b), logits_.data());
     return logits_.data();
 }
 
 // Pooling. With a class token only its row of the final LayerNorm is used; timm's avg pool averages
 // the patch tokens (prefix tokens excluded), normalised after (fc_norm) or before (norm).
 void Network::pool_forward(const Parameters& p) {
-    const std::string nrm = c_.fc_norm ? "fc_norm" : "norm";
-    const float *g = p.get(nrm + ".weight"), *bt = p.get(nrm + ".bias");
+    const float *g = at(p, off_.norm_w), *bt = at(p, off_.norm_b);
     const float* x = stream(training_ ? 2 * c_.depth : 0);
     float* mean = training_ ? fin_mean_.data() : nullptr;
     float* var = training_ ? fin_var_.data() : nullptr;
@@ -180,9 +199,8 @@ void Network::pool_forward(const Parameters& p) {
 
 // Mirror of pool_forward: dpooled_ln (B, D) -> dx (B*T, D), written.
 void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
-    const std::string nrm = c_.fc_norm ? "fc_norm" : "norm";
-    const float* g = p.get(nrm + ".weight");
-    float *dg = grads.get(nrm + ".weight"), *db = grads.get(nrm + ".bias");
+    const float* g = at(p, off_.norm_w);
+    float *dg = at(grads, off_.norm_w), *db = at(grads, off_.norm_b);
     const float* x = stream(2 * c_.depth);
     std::fill(dx, dx + M_ * D_, 0.0f);
     const float inv_p = 1.0f / static_cast<float>(P_);
@@ -205,54 +223,53 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
 
 void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads) {
     if (!training_) throw ConfigError("backward needs a network planned for training");
-    auto w = [&](const std::string& name) { return p.get(name); };
-    auto gr = [&](const std::string& name) { return grads.get(name); };
-    head_.backward(pooled_ln_.data(), w("head.weight"), dlogits, dpooled_ln_.data(), gr("head.weight"), gr("head.bias"));
+    head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
+                   at(grads, off_.head_b));
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx);
 
     const int64_t MD = M_ * D_;
     for (int i = c_.depth - 1; i >= 0; --i) {
-        const std::string b = blk(i);
+        const BlockOffsets& o = off_.blocks[size_t(i)];
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
         // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
-        fc2_.backward(at(hact_, i, M_ * Hd_, true), w(b + "mlp.fc2.weight"), dx, dh_.data(), gr(b + "mlp.fc2.weight"),
-                      gr(b + "mlp.fc2.bias"));
+        fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), dx, dh_.data(), at(grads, o.fc2_w),
+                      at(grads, o.fc2_b));
         gelu_.backward(at(hpre_, i, M_ * Hd_, true), dh_.data(), dpre_.data());
-        fc1_.backward(at(ln2_, i, MD, true), w(b + "mlp.fc1.weight"), dpre_.data(), dctx_.data(),
-                      gr(b + "mlp.fc1.weight"), gr(b + "mlp.fc1.bias"));
-        ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), w(b + "norm2.weight"), dctx_.data(),
-                            dtmp_.data(), gr(b + "norm2.weight"), gr(b + "norm2.bias"));
+        fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
+                      at(grads, o.fc1_w), at(grads, o.fc1_b));
+        ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
+                            dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
-        proj_.backward(at(ctx_, i, MD, true), w(b + "attn.proj.weight"), dx, dctx_.data(), gr(b + "attn.proj.weight"),
-                       gr(b + "attn.proj.bias"));
+        proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), dx, dctx_.data(), at(grads, o.proj_w),
+                       at(grads, o.proj_b));
         const int64_t BHTT = B_ * H_ * T_ * T_;
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
         attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data());
-        qkv_l_.backward(at(ln1_, i, MD, true), w(b + "attn.qkv.weight"), dqkv_.data(), dctx_.data(),
-                        gr(b + "attn.qkv.weight"), c_.qkv_bias ? gr(b + "attn.qkv.bias") : nullptr);
-        ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), w(b + "norm1.weight"), dctx_.data(),
-                            dtmp_.data(), gr(b + "norm1.weight"), gr(b + "norm1.bias"));
+        qkv_l_.backward(at(ln1_, i, MD, true), at(p, o.qkv_w), dqkv_.data(), dctx_.data(),
+                        at(grads, o.qkv_w), at(grads, o.qkv_b));
+        ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
+                            dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
 
     // Embedding: x0[b, t] = (t < prefix ? cls : tokens[b, t - prefix]) + pos[t]
-    float* dpos = gr("pos_embed");
+    float* dpos = at(grads, off_.pos);
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
             const float* src = dx + (b * T_ + t) * D_;
             for (int64_t j = 0; j < D_; ++j) dpos[t * D_ + j] += src[j];
             if (t < prefix_) {
-                float* dcls = gr("cls_token");
+                float* dcls = at(grads, off_.cls);
                 for (int64_t j = 0; j < D_; ++j) dcls[j] += src[j];
             } else {
                 std::copy_n(src, D_, dtokens_.data() + (b * P_ + t - prefix_) * D_);
             }
         }
-    patch_.backward(patches_.data(), w("patch_embed.proj.weight"), dtokens_.data(), nullptr,
-                    gr("patch_embed.proj.weight"), gr("patch_embed.proj.bias"));
+    patch_.backward(patches_.data(), at(p, off_.patch_w), dtokens_.data(), nullptr, at(grads, off_.patch_w),
+                    at(grads, off_.patch_b));
 }
 
 const float* Network::attention_grad(int block) const {

@@ -35,7 +35,20 @@ private:
     void pool_forward(const Parameters& p);
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
 
+    // Where each parameter sits in the flat parameter (and gradient) buffer, resolved once so that a
+    // pass does no name lookups. kNone marks an absent parameter (qkv bias, class token).
+    static constexpr size_t kNone = static_cast<size_t>(-1);
+    struct BlockOffsets {
+        size_t norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+    };
+    struct Offsets {
+        size_t patch_w, patch_b, cls, pos, norm_w, norm_b, head_w, head_b;
+        std::vector<BlockOffsets> blocks;
+    };
+    static Offsets resolve(const ViTConfig& cfg);
+
     const ViTConfig c_;
+    const Offsets off_;
     const bool training_, per_block_, keep_att_grad_;
     const int64_t B_, P_, T_, D_, H_, Hd_, K_, M_, patch_len_, prefix_;
 
