@@ -180,3 +180,29 @@ TEST_F(Cli, BenchPrintsOneJsonLine) {
     EXPECT_EQ(j.at("mode"), "train");
     EXPECT_GT(j.at("img_per_s").get<double>(), 0.0);
 }
+
+TEST_F(Cli, ShippedCifarModelClassifiesTheSamples) {
+    const std::string model = kSource + "/models/cifar-t.safetensors";
+    const Result r = run("classify --top-k 1 --model " + quote(model) + " " + quote(kSource + "/datasets/samples/cifar10"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    const auto rows = lines_of(r.out);
+    ASSERT_EQ(rows.size(), 9u);
+    int right = 0;
+    for (size_t i = 1; i < rows.size(); ++i) {
+        const auto f = csv_split(rows[i]);
+        const std::string file = fs::path(f[0]).filename().string();
+        right += file.rfind(f[1] + "_", 0) == 0;  // files are named <class>_NNNN.jpg
+    }
+    EXPECT_GE(right, 6) << r.out;
+}
+
+TEST_F(Cli, ShippedCifarModelReachesItsRecordedAccuracy) {
+    const std::string data = std::string(VIT_SHARED_DIR) + "/datasets/cifar10";
+    if (!fs::exists(data + "/test")) GTEST_SKIP() << "CIFAR-10 not found at " << data << " (../shared absent)";
+    const Result r = run("eval --model " + quote(kSource + "/models/cifar-t.safetensors") + " --data " + quote(data));
+    EXPECT_CLEAN_EXIT(r, 0);
+    const size_t at = r.out.find("accuracy ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const double acc = std::stod(r.out.substr(at + 9));
+    EXPECT_GE(acc, 77.5) << "models/README.md records 78.05%";
+}
