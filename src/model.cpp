@@ -109,7 +109,14 @@ void trunc_normal(float* p, size_t n, float std, std::mt19937_64& rng) {
 }
 }  // namespace
 
-Model::Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std::string> labels, uint64_t seed)
+Init parse_init(const std::string& s) {
+    if (s == "timm") return Init::Timm;
+    if (s == "torch") return Init::Torch;
+    throw ConfigError("unknown initialisation '" + s + "' (expected timm or torch)");
+}
+
+Model::Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std::string> labels, uint64_t seed,
+             Init init)
     : config_(cfg), preprocess_(pre), labels_(std::move(labels)), params_((cfg.validate(), cfg)) {
     preprocess_.validate();
     if (labels_.empty())
@@ -117,19 +124,36 @@ Model::Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std:
     if (labels_.size() != static_cast<size_t>(cfg.num_classes))
         throw ConfigError(std::to_string(labels_.size()) + " labels for " + std::to_string(cfg.num_classes) + " classes");
     std::mt19937_64 rng(seed);
+    // PyTorch's default for Linear and Conv2d (kaiming_uniform with a = sqrt(5), and the bias bound):
+    // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = the input features of the layer.
+    auto torch_uniform = [&](float* p, size_t n, int64_t fan_in) {
+        const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
+        std::uniform_real_distribution<float> dist(-bound, bound);
+        for (size_t i = 0; i < n; ++i) p[i] = dist(rng);
+    };
+    const int64_t patch_fan_in = int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size;
     for (const auto& v : params_.views()) {
         float* p = params_.data() + v.offset;
         const bool is_norm = v.name.find("norm") != std::string::npos;
         const bool is_bias = v.name.size() > 5 && v.name.compare(v.name.size() - 5, 5, ".bias") == 0;
-        if (v.name == "cls_token") {
-            trunc_normal(p, v.numel, 1e-6f, rng);
-        } else if (v.name.rfind("patch_embed.", 0) == 0) {
-            // PyTorch's Conv2d default (kaiming_uniform with a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-            const float bound = 1.0f / std::sqrt(static_cast<float>(cfg.in_chans * cfg.patch_size * cfg.patch_size));
-            std::uniform_real_distribution<float> dist(-bound, bound);
-            for (size_t i = 0; i < v.numel; ++i) p[i] = dist(rng);
-        } else if (is_norm) {
+        if (is_norm) {
             std::fill(p, p + v.numel, is_bias ? 0.0f : 1.0f);
+        } else if (v.name.rfind("patch_embed.", 0) == 0) {
+            torch_uniform(p, v.numel, patch_fan_in);
+        } else if (v.name == "cls_token") {
+            if (init == Init::Timm) trunc_normal(p, v.numel, 1e-6f, rng);
+            else std::fill(p, p + v.numel, 0.0f);
+        } else if (v.name == "pos_embed") {
+            if (init == Init::Timm) {
+                trunc_normal(p, v.numel, 0.02f, rng);
+            } else {
+                std::normal_distribution<float> nd(0.0f, 0.02f);
+                for (size_t i = 0; i < v.numel; ++i) p[i] = nd(rng);
+            }
+        } else if (init == Init::Torch) {
+            // Linear weight (out, in) and bias (out): both bounded by the layer's input width.
+            const ParamView& weight = is_bias ? params_.view(v.name.substr(0, v.name.size() - 5) + ".weight") : v;
+            torch_uniform(p, v.numel, weight.shape[1]);
         } else if (is_bias) {
             std::fill(p, p + v.numel, 0.0f);
         } else {

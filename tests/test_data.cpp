@@ -640,7 +640,7 @@ TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
     EXPECT_GE(one.wait_seconds(), 0.0);
 }
 
-TEST(DataLoader, AugmentationPadsWithZerosAndFlips) {
+TEST(DataLoader, AugmentationPadsAndFlips) {
     const int h = 5, w = 6;
     const vit::Dataset d = random_dataset(64, h, w, 1);
     const std::vector<float> mean{0.5f}, std{0.5f};
@@ -667,38 +667,43 @@ TEST(DataLoader, AugmentationPadsWithZerosAndFlips) {
     EXPECT_GT(flipped, 10);
     EXPECT_GT(straight, 10);
 
-    // Crops: the output is the image shifted by (dy, dx) in [-p, p]^2 with zeros shifted in.
-    vit::Augment crop;
-    crop.random_crop = true;
-    crop.padding = 2;
-    vit::BatchLoader cl(d, 64, crop, mean, std, false, false, 9);
-    const auto cb = epoch_batches(cl, 0);
-    int with_zeros = 0;
-    std::set<std::pair<int, int>> shifts;
-    for (int i = 0; i < 64; ++i) {
-        const float* out = cb[0].x.data() + i * h * w;
-        bool matched = false;
-        for (int dy = -2; dy <= 2 && !matched; ++dy)
-            for (int dx = -2; dx <= 2 && !matched; ++dx) {
-                bool ok = true;
-                for (int y = 0; y < h && ok; ++y)
-                    for (int x = 0; x < w && ok; ++x) {
-                        const int sy = y + dy, sx = x + dx;
-                        const float expect = (sy < 0 || sy >= h || sx < 0 || sx >= w)
-                                                 ? zero
-                                                 : (d.image(i)[sy * w + sx] / 255.f - 0.5f) / 0.5f;
-                        ok = std::fabs(out[y * w + x] - expect) < 1e-6;
+    // Crops: the output is the image shifted by (dy, dx) in [-p, p]^2 with padding shifted in: black
+    // pixels, or the dataset mean (0 once normalised) as the reference recipe pads.
+    for (const bool mean_fill : {false, true}) {
+        const float fill = mean_fill ? 0.0f : zero;
+        vit::Augment crop;
+        crop.random_crop = true;
+        crop.padding = 2;
+        crop.pad_with_mean = mean_fill;
+        vit::BatchLoader cl(d, 64, crop, mean, std, false, false, 9);
+        const auto cb = epoch_batches(cl, 0);
+        int with_zeros = 0;
+        std::set<std::pair<int, int>> shifts;
+        for (int i = 0; i < 64; ++i) {
+            const float* out = cb[0].x.data() + i * h * w;
+            bool matched = false;
+            for (int dy = -2; dy <= 2 && !matched; ++dy)
+                for (int dx = -2; dx <= 2 && !matched; ++dx) {
+                    bool ok = true;
+                    for (int y = 0; y < h && ok; ++y)
+                        for (int x = 0; x < w && ok; ++x) {
+                            const int sy = y + dy, sx = x + dx;
+                            const float expect = (sy < 0 || sy >= h || sx < 0 || sx >= w)
+                                                     ? fill
+                                                     : (d.image(i)[sy * w + sx] / 255.f - 0.5f) / 0.5f;
+                            ok = std::fabs(out[y * w + x] - expect) < 1e-6;
+                        }
+                    if (ok) {
+                        matched = true;
+                        with_zeros += (dy != 0 || dx != 0);
+                        shifts.insert({dy, dx});
                     }
-                if (ok) {
-                    matched = true;
-                    with_zeros += (dy != 0 || dx != 0);
-                    shifts.insert({dy, dx});
                 }
-            }
-        EXPECT_TRUE(matched) << i;
+            EXPECT_TRUE(matched) << i;
+        }
+        EXPECT_GT(with_zeros, 30);
+        EXPECT_GE(shifts.size(), 15u);  // of the 25 possible offsets
     }
-    EXPECT_GT(with_zeros, 30);
-    EXPECT_GE(shifts.size(), 15u);  // of the 25 possible offsets
 }
 
 TEST(DataLoader, DestructorWithUnconsumedEpoch) {

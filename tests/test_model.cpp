@@ -179,3 +179,40 @@ TEST(ForwardOptions, CheckpointShapeMismatchNamesTensor) {
     ck.weights.erase("head.bias");
     EXPECT_THROW(vit::Model m(ck), vit::ShapeError);
 }
+
+TEST(ModelInit, TimmAndTorchSchemes) {
+    const vit::ViTConfig c = small_config();
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 16;
+    const vit::Model timm(c, pre, {}, 5, vit::Init::Timm);
+    const vit::Model torch(c, pre, {}, 5, vit::Init::Torch);
+    auto stats = [](const vit::Model& m, const std::string& name) {
+        const vit::ParamView& v = m.params().view(name);
+        const float* p = m.params().get(name);
+        float lo = p[0], hi = p[0];
+        double sq = 0;
+        for (size_t i = 0; i < v.numel; ++i) {
+            lo = std::min(lo, p[i]);
+            hi = std::max(hi, p[i]);
+            sq += double(p[i]) * p[i];
+        }
+        return std::tuple{lo, hi, std::sqrt(sq / double(v.numel))};
+    };
+    // timm: weights ~ N(0, 0.02), biases zero.
+    EXPECT_NEAR(std::get<2>(stats(timm, "blocks.0.mlp.fc1.weight")), 0.02, 0.004);
+    EXPECT_EQ(std::get<1>(stats(timm, "blocks.0.mlp.fc1.bias")), 0.0f);
+    // torch: U(-1/sqrt(in), 1/sqrt(in)) for fc2 (in = 48): std = bound / sqrt(3); biases too; cls zero.
+    const float bound = 1.0f / std::sqrt(48.0f);
+    const auto [lo, hi, rms] = stats(torch, "blocks.1.mlp.fc2.weight");
+    EXPECT_GE(lo, -bound);
+    EXPECT_LE(hi, bound);
+    EXPECT_NEAR(rms, bound / std::sqrt(3.0f), 0.15 * bound);
+    EXPECT_GT(std::get<1>(stats(torch, "blocks.1.mlp.fc2.bias")), 0.0f);
+    EXPECT_LE(std::get<1>(stats(torch, "blocks.1.mlp.fc2.bias")), bound);
+    EXPECT_EQ(std::get<2>(stats(torch, "cls_token")), 0.0);
+    for (const vit::Model* m : {&timm, &torch}) {
+        EXPECT_EQ(std::get<0>(stats(*m, "norm.weight")), 1.0f);
+        EXPECT_EQ(std::get<1>(stats(*m, "norm.bias")), 0.0f);
+    }
+    EXPECT_THROW(vit::parse_init("xavier"), vit::ConfigError);
+}

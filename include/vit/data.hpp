@@ -53,6 +53,9 @@ struct Augment {
     bool random_crop = false;  // pad by `padding` (zeros) then crop back at a random offset
     int padding = 4;
     bool hflip = false;        // mirror with probability 1/2
+    // What the padding shows: black pixels (torchvision's RandomCrop, fill 0 before normalising), or
+    // the dataset mean (0 after normalising, as the PyTorch reference recipe pads normalised tensors).
+    bool pad_with_mean = false;
 };
 
 struct Batch {

@@ -53,12 +53,22 @@ private:
     std::vector<float> data_;
 };
 
+// Random initialisation schemes.
+enum class Init {
+    Timm,   // timm's VisionTransformer: trunc-normal(0.02) Linear weights, zero biases, normal(1e-6)
+            // cls_token, trunc-normal(0.02) pos_embed
+    Torch,  // PyTorch module defaults, as the plain-PyTorch anchor model has them: Linear weight and
+            // bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), zero cls_token, normal(0.02) pos_embed
+};
+Init parse_init(const std::string& s);  // "timm" | "torch"; ConfigError otherwise
+
 class Model {
 public:
     explicit Model(const Checkpoint& ckpt);
-    // A model with timm's initialisation (truncated normal std 0.02 for weights and embeddings, zero
-    // biases, unit LayerNorm scales), reproducible from the seed.
-    Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std::string> labels, uint64_t seed);
+    // A randomly initialised model (LayerNorm always unit scale, zero shift; the patch embedding always
+    // PyTorch's Conv2d default), reproducible from the seed.
+    Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std::string> labels, uint64_t seed,
+          Init init = Init::Timm);
 
     const ViTConfig& config() const { return config_; }
     const PreprocessConfig& preprocess() const { return preprocess_; }

@@ -112,7 +112,7 @@ struct BatchLoader::Impl {
             out.y[i] = data.labels[idx];
             // Crop window in the zero-padded (H + 2p) x (W + 2p) image at (top, left) in [0, 2p]^2:
             // output (y, x) reads padded (y + top, x + left), i.e. source (y + top - p, x + left - p),
-            // which is a zero pixel outside the source. No crop is the centred window top = left = p.
+            // which is padding outside the source. No crop is the centred window top = left = p.
             int top = pad, left = pad;
             if (aug.random_crop) {
                 top = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
@@ -124,7 +124,7 @@ struct BatchLoader::Impl {
             float* dst = out.x.data() + i * img;
             for (int c = 0; c < C; ++c) {
                 const float* l = lut[c].data();
-                const float zero = l[0];
+                const float zero = aug.pad_with_mean ? 0.0f : l[0];
                 float* dc = dst + c * plane;
                 for (int y = 0; y < H; ++y) {
                     const int sy = y + dy;

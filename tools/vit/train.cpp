@@ -94,12 +94,14 @@ int run_train(const std::vector<std::string>& args) {
         ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
         ("clip-grad", po::value<float>()->default_value(0.0f), "clip the global gradient norm (0: off)")
         ("no-crop", po::bool_switch(), "no random crop")
-        ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: image size / 8)")
+        ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: 2 below 32 pixels, else image size / 8, as the reference recipe)")
         ("no-flip", po::bool_switch(), "no horizontal flip")
+        ("pad-fill", po::value<std::string>()->default_value("mean"), "what the crop padding shows: mean (the dataset mean, as the reference recipe) or black")
         ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
         ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
         ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
         ("seed", po::value<uint64_t>()->default_value(0), "random seed (initialisation, order, augmentation)")
+        ("init", po::value<std::string>()->default_value("torch"), "initialisation: timm, or torch (PyTorch module defaults, as the anchor's reference model)")
         ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("workers", po::value<int>()->default_value(2), "data loader threads")
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
@@ -133,6 +135,12 @@ int run_train(const std::vector<std::string>& args) {
         if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
         if (fc.workers < 1) throw UsageError("--workers must be at least 1");
         const double val_split = vm["val-split"].as<double>();
+        vit::Init init_scheme;
+        try {
+            init_scheme = vit::parse_init(vm["init"].as<std::string>());
+        } catch (const vit::ConfigError& e) {
+            throw UsageError(std::string("--init: ") + e.what());
+        }
         if (val_split < 0 || val_split >= 1) throw UsageError("--val-split must be in [0, 1)");
 
         // The model: a configuration with random weights, or a checkpoint to fine-tune.
@@ -194,13 +202,17 @@ int run_train(const std::vector<std::string>& args) {
                      std::to_string(classes) + ": using " + std::to_string(classes));
                 c.num_classes = classes;
             }
-            model = std::make_unique<vit::Model>(c, pre, data.train.classes, fc.seed);
+            model = std::make_unique<vit::Model>(c, pre, data.train.classes, fc.seed, init_scheme);
         }
 
-        const int padding = vm["padding"].as<int>() >= 0 ? vm["padding"].as<int>() : cfg.img_h / 8;
+        // The reference recipe pads CIFAR's 32 pixels by 4 and Fashion-MNIST's 28 by 2.
+        const int padding = vm["padding"].as<int>() >= 0 ? vm["padding"].as<int>() : cfg.img_h < 32 ? 2 : cfg.img_h / 8;
         fc.augment.random_crop = !vm["no-crop"].as<bool>() && padding > 0;
         fc.augment.padding = padding;
         fc.augment.hflip = !vm["no-flip"].as<bool>();
+        const std::string fill = vm["pad-fill"].as<std::string>();
+        if (fill != "mean" && fill != "black") throw UsageError("--pad-fill must be mean or black, got '" + fill + "'");
+        fc.augment.pad_with_mean = fill == "mean";
 
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
