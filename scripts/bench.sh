@@ -13,7 +13,7 @@ anchor=${ANCHOR:-../shared/anchor}
 
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE hold OpenBLAS to old kernels on these machines: unset for the anchor.
 anchor_run() { (cd "$anchor" && env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$@"); }
-ips() { sed -n 's/.*"img_per_s": \([0-9.]*\).*/\1/p'; }
+ips() { sed -n 's/.*"img_per_s": *\([0-9.]*\).*/\1/p'; }
 
 compare() {  # MODE CONFIG BATCH
     local mode=$1 config=$2 batch=$3 ours theirs flag=() script=bench_infer.py
