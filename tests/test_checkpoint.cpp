@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 
+#include "temp_dir.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
 #include "vit/safetensors.hpp"
@@ -17,21 +18,7 @@ namespace {
 const std::string kTimm = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 const std::string kHf = std::string(VIT_TEST_DATA) + "/hf-vit-small32";
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("vit_ckpt_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using vit_test::TempDir;
 
 void write_text(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;

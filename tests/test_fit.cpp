@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "temp_dir.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
@@ -52,14 +53,7 @@ vit::Model tiny_model() {
     return vit::Model(tiny_config(), pre, {"left", "middle", "right"}, 3);
 }
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name)
-        : path(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using vit_test::TempDir;
 
 vit::FitConfig small_fit(const fs::path& dir) {
     vit::FitConfig f;

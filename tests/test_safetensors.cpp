@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "temp_dir.hpp"
 #include "vit/error.hpp"
 #include "vit/safetensors.hpp"
 
@@ -14,22 +15,7 @@ using namespace vit;
 
 namespace {
 
-// A fresh empty directory per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("vit_st_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using vit_test::TempDir;
 
 // A safetensors byte string from a literal header and raw data bytes.
 std::string make_bytes(const std::string& header, const std::string& data) {

@@ -157,24 +157,10 @@ int run_classify(const std::vector<std::string>& args) {
         vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads});
         ImageBatches loader(paths, model.preprocess(), runner_batch, workers);
         std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
-        std::vector<std::string> errors;
         std::vector<size_t> ok;
         size_t classified = 0;
-        const size_t floats = loader.image_floats();
         for (int b = 0; b < loader.num_batches(); ++b) {
-            float* x = loader.wait(b, errors);
-            // Failed images leave holes; close them so the model sees a contiguous batch.
-            ok.clear();
-            for (size_t j = 0; j < errors.size(); ++j) {
-                const size_t index = size_t(b) * runner_batch + j;
-                if (!errors[j].empty()) {
-                    warn("skipping " + paths[index] + ": " + errors[j]);
-                    ++failed;
-                    continue;
-                }
-                if (ok.size() != j) std::memmove(x + ok.size() * floats, x + j * floats, floats * sizeof(float));
-                ok.push_back(index);
-            }
+            float* x = loader.wait_decoded(b, ok, failed);
             const int n = static_cast<int>(ok.size());
             if (n > 0) {
                 const float* logits = runner.forward(x, n);

@@ -119,7 +119,6 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
     ImageBatches loader(paths, model.preprocess(), B, workers);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
-    std::vector<std::string> errors;
     std::vector<size_t> ok;
     size_t explained = 0;
     std::string subtitle = s.method == Method::Rollout
@@ -128,18 +127,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
                                : "gradient rollout, discard " + ratio_text(s.rollout.discard_ratio);
 
     for (int b = 0; b < loader.num_batches(); ++b) {
-        float* x = loader.wait(b, errors);
-        ok.clear();
-        for (size_t j = 0; j < errors.size(); ++j) {
-            const size_t index = size_t(b) * B + j;
-            if (!errors[j].empty()) {
-                warn("skipping " + paths[index] + ": " + errors[j]);
-                ++failed;
-                continue;
-            }
-            if (ok.size() != j) std::memmove(x + ok.size() * floats, x + j * floats, floats * sizeof(float));
-            ok.push_back(index);
-        }
+        float* x = loader.wait_decoded(b, ok, failed);
         const int n = static_cast<int>(ok.size());
         if (n == 0) {
             loader.release(b);

@@ -28,16 +28,10 @@ std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConf
     const size_t floats = loader.image_floats();
     std::vector<float> out;
     out.reserve(paths.size() * floats);
-    std::vector<std::string> errors;
+    std::vector<size_t> ok;
     for (int b = 0; b < loader.num_batches(); ++b) {
-        const float* x = loader.wait(b, errors);
-        for (size_t j = 0; j < errors.size(); ++j) {
-            if (!errors[j].empty()) {
-                warn("skipping " + paths[size_t(b) * batch + j] + ": " + errors[j]);
-                continue;
-            }
-            out.insert(out.end(), x + j * floats, x + (j + 1) * floats);
-        }
+        const float* x = loader.wait_decoded(b, ok, failed);
+        out.insert(out.end(), x, x + ok.size() * floats);
         loader.release(b);
     }
     count = out.size() / floats;

@@ -1,6 +1,7 @@
 #include "image_batches.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include <opencv2/core.hpp>
@@ -51,6 +52,23 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs, 
             for (const auto& f : found) relative->push_back(fs::path(f).lexically_relative(input).string());
     }
     return files;
+}
+
+float* ImageBatches::wait_decoded(int k, std::vector<size_t>& ok, size_t& failed) {
+    std::vector<std::string> errors;
+    float* x = wait(k, errors);
+    ok.clear();
+    for (size_t j = 0; j < errors.size(); ++j) {
+        const size_t index = size_t(k) * batch_ + j;
+        if (!errors[j].empty()) {
+            warn("skipping " + paths_[index] + ": " + errors[j]);
+            ++failed;
+            continue;
+        }
+        if (ok.size() != j) std::memmove(x + ok.size() * image_floats_, x + j * image_floats_, image_floats_ * sizeof(float));
+        ok.push_back(index);
+    }
+    return x;
 }
 
 void ImageBatches::work() {

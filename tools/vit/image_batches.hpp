@@ -60,6 +60,11 @@ public:
         return slot.data.data();
     }
 
+    // wait(), then the images that failed are reported ("skipping PATH: reason") and counted in
+    // failed, and the decoded ones moved together to the front of the buffer, so that the model sees
+    // a contiguous batch; ok receives their indices into paths.
+    float* wait_decoded(int k, std::vector<size_t>& ok, size_t& failed);
+
     // Hands batch k's buffer back to the workers for batch k + depth.
     void release(int k) {
         {
