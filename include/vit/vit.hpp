@@ -9,6 +9,18 @@
 //   vit::preprocess(vit::load_image("cat.jpg", 3), model.preprocess(), x.data());   // image 0
 //   const float* logits = runner.forward(x.data(), /*n=*/1);                     // (1, classes)
 //
+//   // Training (fit.hpp): a dataset in memory, the reference recipe, checkpoints in a run folder.
+//   vit::LoadOptions lo;
+//   lo.channels = 3, lo.height = lo.width = 32;
+//   vit::DataSplit data = vit::load_dataset("cifar10/", lo);
+//   vit::FitConfig fc;
+//   fc.run_dir = "runs/cifar";
+//   vit::fit(model, data, fc);
+//
+//   // Attention maps (explain.hpp): the class token's rollout over the patches, (N, patches).
+//   vit::AttentionCapture cap = vit::capture_attention(model, images, {}, 8, /*gradients=*/false);
+//   vit::Tensor maps = vit::attention_rollout(cap.attn, model.config().num_prefix(), vit::RolloutOptions{});
+//
 // Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
 #pragma once
 #include "vit/checkpoint.hpp"
