@@ -19,6 +19,9 @@ namespace fs = std::filesystem;
 
 inline const std::string kBinary = VIT_BINARY;
 inline const std::string kSource = VIT_SOURCE_DIR;
+inline const std::string kModel = kSource + "/models/random-cifar-t.safetensors";  // random weights
+inline const std::string kSamples = kSource + "/datasets/samples";
+inline const std::string kFixture = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 
 inline std::string quote(const std::string& s) {
     std::string out = "'";

@@ -26,9 +26,6 @@ using namespace vit_test;
 
 namespace {
 
-const std::string kModel = kSource + "/models/random-cifar-t.safetensors";
-const std::string kSamples = kSource + "/datasets/samples";
-const std::string kFixture = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 const std::vector<std::string> kCifarLabels = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                "dog",      "frog",       "horse", "ship", "truck"};
 

@@ -140,7 +140,7 @@ TEST_F(CliTrain, BadInputsGetClearMessages) {
 }
 
 TEST_F(Cli, TrainStepMatchesPyTorchFixture) {
-    const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
+    const std::string& dir = kFixture;
     const fs::path out = tmp_ / "step.safetensors";
     const Result r = run("train-step --model " + quote(dir) + " --batch " + quote(dir + "/train_step.safetensors") +
                          " --output " + quote(out.string()) + " --lr 1e-3 --weight-decay 0.05 --label-smoothing 0.1");

@@ -24,9 +24,6 @@ using namespace vit_test;
 
 namespace {
 
-const std::string kModel = kSource + "/models/random-cifar-t.safetensors";
-const std::string kSamples = kSource + "/datasets/samples";
-const std::string kFixture = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
 
 // Reads a float32 .npy written by `vit explain --save-mask`: checks the header, returns the values.
 std::vector<float> read_npy(const fs::path& p, std::string& header) {
