@@ -1,6 +1,7 @@
 #include "network.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "vit/error.hpp"
 
@@ -42,13 +43,16 @@ Network::Offsets Network::resolve(const ViTConfig& cfg) {
     return o;
 }
 
-Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad)
+Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad,
+                 float drop_path)
     : c_((cfg.validate(), cfg)), off_(resolve(cfg)), training_(training), per_block_(training || capture_attention),
-      keep_att_grad_(training && keep_attention_grad), B_(batch), P_(cfg.num_patches()),
+      keep_att_grad_(training && keep_attention_grad), drop_path_(training ? drop_path : 0.0f), B_(batch), P_(cfg.num_patches()),
       T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
       M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
       prefix_(cfg.num_prefix()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    if (!(drop_path >= 0.0f && drop_path < 1.0f))
+        throw ConfigError("drop-path rate must be in [0, 1), got " + std::to_string(drop_path));
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
     tokens_.resize(B_ * P_ * D_);
@@ -72,6 +76,11 @@ Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_at
         dqkv_.resize(M_ * 3 * D_);
         datt_.resize(BHTT);
         if (keep_att_grad_) datt_all_.resize(cfg.depth * BHTT);
+        if (drop_path_ > 0) {
+            branch_.resize(M_ * D_);
+            dbranch_.resize(M_ * D_);
+            drop_scale_.assign(size_t(cfg.depth) * 2 * B_, 1.0f);
+        }
         dh_.resize(M_ * Hd_);
         dpre_.resize(M_ * Hd_);
         dpooled_.resize(B_ * D_);
@@ -84,9 +93,11 @@ Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_at
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
     patch_ = layers::Linear(B_ * P_, patch_len_, D_, true, Epilogue::None, training);
     qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training);
-    proj_ = layers::Linear(M_, D_, D_, true, Epilogue::Accumulate, training);  // x += proj(ctx)
+    // The residual adds are fused into proj and fc2 (x += ...), unless drop-path scales the branch.
+    const Epilogue residual = drop_path_ > 0 ? Epilogue::None : Epilogue::Accumulate;
+    proj_ = layers::Linear(M_, D_, D_, true, residual, training);  // x += proj(ctx)
     fc1_ = layers::Linear(M_, D_, Hd_, true, training ? Epilogue::None : Epilogue::Gelu, training);
-    fc2_ = layers::Linear(M_, Hd_, D_, true, Epilogue::Accumulate, training);  // x += fc2(h)
+    fc2_ = layers::Linear(M_, Hd_, D_, true, residual, training);  // x += fc2(h)
     head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     attn_ = layers::Attention(B_, T_, D_, H_, training);
     if (training) gelu_ = layers::Gelu(M_ * Hd_);
@@ -153,8 +164,13 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         ln_tokens_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, at(p, o.qkv_w), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx);
-        if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
-        proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), x_mid);
+        if (drop_path_ > 0) {
+            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), branch_.data());
+            add_branch(x_in, drop_scale_.data() + (2 * i) * B_, x_mid);
+        } else {
+            if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
+            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), x_mid);
+        }
         ln_tokens_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
             float* hpre = at(hpre_, i, M_ * Hd_, true);
@@ -163,8 +179,13 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         } else {
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // GELU fused
         }
-        if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
-        fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), x_out);
+        if (drop_path_ > 0) {
+            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), branch_.data());
+            add_branch(x_mid, drop_scale_.data() + (2 * i + 1) * B_, x_out);
+        } else {
+            if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
+            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), x_out);
+        }
     }
     pool_forward(p);
     head_.forward(pooled_ln_.data(), at(p, off_.head_w), at(p, off_.head_b), logits_.data());
@@ -233,7 +254,9 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const BlockOffsets& o = off_.blocks[size_t(i)];
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
         // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
-        fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), dx, dh_.data(), at(grads, o.fc2_w),
+        // Under drop-path the branch sees the residual gradient scaled by its image's mask.
+        const float* d_mlp = drop_path_ > 0 ? scale_grad(dx, drop_scale_.data() + (2 * i + 1) * B_) : dx;
+        fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
         gelu_.backward(at(hpre_, i, M_ * Hd_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
@@ -243,7 +266,8 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
-        proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), dx, dctx_.data(), at(grads, o.proj_w),
+        const float* d_attn = drop_path_ > 0 ? scale_grad(dx, drop_scale_.data() + (2 * i) * B_) : dx;
+        proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), d_attn, dctx_.data(), at(grads, o.proj_w),
                        at(grads, o.proj_b));
         const int64_t BHTT = B_ * H_ * T_ * T_;
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
@@ -270,6 +294,33 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         }
     patch_.backward(patches_.data(), at(p, off_.patch_w), dtokens_.data(), nullptr, at(grads, off_.patch_w),
                     at(grads, off_.patch_b));
+}
+
+void Network::set_noise_seed(uint64_t seed) {
+    if (drop_path_ <= 0) return;
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (int i = 0; i < c_.depth; ++i) {
+        const float rate = drop_path_ * static_cast<float>(i) / static_cast<float>(std::max(1, c_.depth - 1));
+        const float keep = 1.0f - rate;
+        for (int64_t k = 0; k < 2 * B_; ++k)
+            drop_scale_[size_t(2 * i * B_ + k)] = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
+    }
+}
+
+void Network::add_branch(const float* x_in, const float* scale, float* x_out) const {
+    const int64_t TD = T_ * D_;
+#pragma omp parallel for
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t j = 0; j < TD; ++j) x_out[b * TD + j] = x_in[b * TD + j] + scale[b] * branch_[size_t(b * TD + j)];
+}
+
+const float* Network::scale_grad(const float* dy, const float* scale) {
+    const int64_t TD = T_ * D_;
+#pragma omp parallel for
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t j = 0; j < TD; ++j) dbranch_[size_t(b * TD + j)] = scale[b] * dy[b * TD + j];
+    return dbranch_.data();
 }
 
 const float* Network::attention_grad(int block) const {

@@ -16,7 +16,14 @@ namespace vit {
 class Network {
 public:
     // keep_attention_grad (training only): backward also keeps d loss / d attention of every block.
-    Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad = false);
+    // drop_path (training only): stochastic depth, timm's drop_path_rate: block i drops each image's
+    // attention and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by
+    // 1 / (1 - p); the draw is set by set_noise_seed.
+    Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad = false,
+            float drop_path = 0.0f);
+
+    // Draws the drop-path masks for the next forward/backward pair from seed (no-op without drop-path).
+    void set_noise_seed(uint64_t seed);
 
     int batch() const { return static_cast<int>(B_); }
     // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns logits (batch, classes).
@@ -32,6 +39,10 @@ public:
 private:
     float* stream(int k) { return xs_.data() + (training_ ? k * M_ * D_ : 0); }  // residual stream slot k
     void im2col(const float* img, int n);
+    // x_out[b] = x_in[b] + scale[b] * branch[b] for the B images (the residual add under drop-path).
+    void add_branch(const float* x_in, const float* scale, float* x_out) const;
+    // dbranch_[b] = scale[b] * dy[b]
+    const float* scale_grad(const float* dy, const float* scale);
     void pool_forward(const Parameters& p);
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
 
@@ -50,6 +61,7 @@ private:
     const ViTConfig c_;
     const Offsets off_;
     const bool training_, per_block_, keep_att_grad_;
+    const float drop_path_;
     const int64_t B_, P_, T_, D_, H_, Hd_, K_, M_, patch_len_, prefix_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
@@ -63,6 +75,8 @@ private:
     std::vector<float> pooled_, pooled_ln_, logits_;
     // Gradient scratch (training).
     std::vector<float> datt_all_;  // depth x (B, H, T, T) with keep_attention_grad
+    std::vector<float> branch_, dbranch_;  // (B*T, D) a residual branch's output and its gradient
+    std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_;
 
     layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_;

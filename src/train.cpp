@@ -87,7 +87,7 @@ struct Trainer::Impl {
     AdamW adam;
     std::vector<float> dlogits;
     Impl(Model& m, int batch, const OptimConfig& c)
-        : model(m), cfg(c), net(m.config(), batch, true, false), grads(m.config()), adam(m.params(), c),
+        : model(m), cfg(c), net(m.config(), batch, true, false, false, c.drop_path), grads(m.config()), adam(m.params(), c),
           dlogits(size_t(batch) * m.config().num_classes, 0.0f) {}
 };
 
@@ -116,6 +116,8 @@ StepResult Trainer::step(const float* x, const int* labels, int n, float lr) {
     impl_->adam.step(impl_->model.params(), impl_->grads, lr);
     return r;
 }
+
+void Trainer::set_noise_seed(uint64_t seed) { impl_->net.set_noise_seed(seed); }
 
 const Parameters& Trainer::grads() const { return impl_->grads; }
 AdamW& Trainer::optimizer() { return impl_->adam; }

@@ -137,6 +137,9 @@ TEST_F(CliTrain, BadInputsGetClearMessages) {
     EXPECT_NE(r.err.find("no-such-model"), std::string::npos) << r.err;
     r = this->run(train_args(tmp_ / "r4", 1) + " --label-smoothing 1.5");
     EXPECT_CLEAN_EXIT(r, 2);
+    r = this->run(train_args(tmp_ / "r5", 1) + " --drop-path 1.5");
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("--drop-path"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, TrainStepMatchesPyTorchFixture) {

@@ -102,6 +102,12 @@ TEST(Fit, LearnsAndWritesRunFolder) {
 TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
     TempDir a("vit-fit-a"), b("vit-fit-b");
+    // Drop-path on, so that its masks must be replayed too.
+    auto small_fit = [](const fs::path& dir) {
+        vit::FitConfig f = ::small_fit(dir);
+        f.optim.drop_path = 0.3f;
+        return f;
+    };
 
     vit::Model straight = tiny_model();
     ASSERT_EQ(vit::fit(straight, data, small_fit(a.path)), vit::FitOutcome::Completed);

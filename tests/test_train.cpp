@@ -190,3 +190,53 @@ TEST(Optim, CrossEntropyRejectsBadLabel) {
     int y = 7;
     EXPECT_THROW(vit::cross_entropy(z.data(), &y, 1, 4, 0.0f, d.data()), vit::ConfigError);
 }
+
+// Drop-path: the analytic gradient under a fixed set of masks against central differences of the
+// same masked forward (float32 here, so the tolerance is wider than the double-reference checks).
+TEST(GradCheck, DropPathWithFixedMasks) {
+    vit::ViTConfig c = tiny();
+    c.depth = 3;
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 8;
+    vit::Model model(c, pre, {}, 11);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    for (size_t i = 0; i < model.params().size(); ++i) model.params().data()[i] = nd(rng);
+    const int batch = 6;
+    std::vector<float> x(size_t(batch) * 3 * 8 * 8);
+    for (float& v : x) v = nd(rng) * 3.0f;
+    std::vector<int> y(batch);
+    for (int i = 0; i < batch; ++i) y[size_t(i)] = i % c.num_classes;
+
+    vit::OptimConfig oc;
+    oc.drop_path = 0.6f;
+    vit::Trainer trainer(model, batch, oc);
+    auto loss = [&](uint64_t seed) {
+        trainer.set_noise_seed(seed);
+        return trainer.compute_gradients(x.data(), y.data(), batch).loss;
+    };
+    // Different masks give different losses; without drop-path the loss is another one again.
+    const float l1 = loss(1), l2 = loss(2);
+    EXPECT_NE(l1, l2);
+    vit::Trainer plain(model, batch, vit::OptimConfig{});
+    EXPECT_NE(plain.compute_gradients(x.data(), y.data(), batch).loss, l1);
+
+    loss(1);
+    const vit::Parameters g = trainer.grads();
+    std::uniform_real_distribution<double> pick(0.0, 1.0);
+    for (const auto& v : model.params().views()) {
+        float gmax = 0;
+        for (size_t i = 0; i < v.numel; ++i) gmax = std::max(gmax, std::fabs(g.get(v.name)[i]));
+        for (int s = 0; s < 2; ++s) {
+            const size_t i = std::min(v.numel - 1, static_cast<size_t>(pick(rng) * v.numel));
+            float* p = model.params().get(v.name) + i;
+            const float orig = *p, h = 1e-2f;
+            *p = orig + h;
+            const double up = loss(1);
+            *p = orig - h;
+            const double down = loss(1);
+            *p = orig;
+            EXPECT_NEAR(g.get(v.name)[i], (up - down) / (2.0 * h), 3e-2 * gmax + 2e-4) << v.name << "[" << i << "]";
+        }
+    }
+}

@@ -21,6 +21,9 @@ struct OptimConfig {
     bool exclude_from_decay = false;
     float clip_grad_norm = 0.0f;  // 0: no clipping
     float label_smoothing = 0.0f;
+    // Stochastic depth (timm's drop_path_rate): the last block drops each image's attention and MLP
+    // branches with this probability, earlier blocks linearly less, block 0 never. 0: off.
+    float drop_path = 0.0f;
 };
 
 // Linear warmup from 0 (step 0) to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
@@ -74,6 +77,10 @@ public:
     StepResult compute_gradients(const float* x, const int* labels, int n);
     // compute_gradients, clipping, then one AdamW step at learning rate lr.
     StepResult step(const float* x, const int* labels, int n, float lr);
+
+    // Seeds the random choices (drop-path masks) of the next step; fit derives it from (seed, step)
+    // so that a resumed run repeats them.
+    void set_noise_seed(uint64_t seed);
 
     const Parameters& grads() const;
     AdamW& optimizer();

@@ -93,6 +93,7 @@ int run_train(const std::vector<std::string>& args) {
         ("exclude-decay", po::bool_switch(), "no weight decay on biases, norms, cls_token, pos_embed (as timm)")
         ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
         ("clip-grad", po::value<float>()->default_value(0.0f), "clip the global gradient norm (0: off)")
+        ("drop-path", po::value<float>()->default_value(0.0f), "stochastic depth rate of the last block (timm's drop_path_rate; 0: off)")
         ("no-crop", po::bool_switch(), "no random crop")
         ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: 2 below 32 pixels, else image size / 8, as the reference recipe)")
         ("no-flip", po::bool_switch(), "no horizontal flip")
@@ -125,6 +126,8 @@ int run_train(const std::vector<std::string>& args) {
         fc.optim.exclude_from_decay = vm["exclude-decay"].as<bool>();
         fc.optim.label_smoothing = vm["label-smoothing"].as<float>();
         fc.optim.clip_grad_norm = vm["clip-grad"].as<float>();
+        fc.optim.drop_path = vm["drop-path"].as<float>();
+        if (fc.optim.drop_path < 0 || fc.optim.drop_path >= 1) throw UsageError("--drop-path must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
         fc.run_dir = vm["output"].as<std::string>();
