@@ -2,12 +2,30 @@
 // against for every configuration option (no fixture needed).
 #pragma once
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "vit/model.hpp"
 
 namespace vit::reference {
+
+// A model of the given shape with every parameter drawn from N(0, 0.3) by std::mt19937(seed). timm's
+// init zeroes biases, sets LayerNorm to identity and makes attention rows nearly uniform, which would
+// hide bugs in those paths.
+inline Model random_model(const ViTConfig& cfg, unsigned seed) {
+    PreprocessConfig pre;
+    pre.channels = cfg.in_chans;
+    pre.height = cfg.img_h;
+    pre.width = cfg.img_w;
+    pre.mean.assign(size_t(cfg.in_chans), 0.5f);
+    pre.std.assign(size_t(cfg.in_chans), 0.5f);
+    Model m(cfg, pre, {}, seed);
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, 0.3f);
+    for (size_t i = 0; i < m.params().size(); ++i) m.params().data()[i] = d(rng);
+    return m;
+}
 
 using Mat = std::vector<double>;  // row-major (rows, cols)
 

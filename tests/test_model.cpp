@@ -58,19 +58,7 @@ TEST(ForwardParity, TimmTinyPatch16_224FromShared) {
 
 namespace {
 
-// A model of the given shape with every parameter random (timm's init zeroes biases and sets
-// LayerNorm to identity, which would hide bugs in those paths).
-vit::Model random_model(const vit::ViTConfig& cfg, uint64_t seed) {
-    vit::PreprocessConfig pre;
-    pre.channels = cfg.in_chans;
-    pre.mean.assign(cfg.in_chans, 0.5f);
-    pre.std.assign(cfg.in_chans, 0.5f);
-    vit::Model m(cfg, pre, {}, seed);
-    std::mt19937 rng(static_cast<unsigned>(seed));
-    std::normal_distribution<float> d(0.0f, 0.3f);
-    for (size_t i = 0; i < m.params().size(); ++i) m.params().data()[i] = d(rng);
-    return m;
-}
+using vit::reference::random_model;
 
 void check_against_reference(const vit::ViTConfig& cfg) {
     const vit::Model model = random_model(cfg, 7);

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "reference_vit.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
@@ -134,14 +135,7 @@ vit::Model avg_pool_model() {
     c.class_token = false;
     c.global_pool = vit::GlobalPool::Avg;
     c.fc_norm = true;
-    vit::PreprocessConfig pre;
-    pre.height = pre.width = 16;
-    vit::Model m(c, pre, {}, 5);
-    // Random values everywhere: timm's init would make every attention row almost uniform.
-    std::mt19937 rng(11);
-    std::normal_distribution<float> d(0.0f, 0.3f);
-    for (size_t i = 0; i < m.params().size(); ++i) m.params().data()[i] = d(rng);
-    return m;
+    return vit::reference::random_model(c, 11);
 }
 
 vit::Tensor random_input(const vit::ViTConfig& c, int64_t n, unsigned seed) {

@@ -65,14 +65,9 @@ namespace {
 // d loss / d theta by central differences on the double-precision reference forward, against the
 // Trainer's analytic gradient, for a few elements of every parameter tensor.
 void check_gradients(vit::ViTConfig c, int batch) {
-    vit::PreprocessConfig pre;
-    pre.channels = c.in_chans;
-    pre.mean.assign(c.in_chans, 0.5f);
-    pre.std.assign(c.in_chans, 0.5f);
-    vit::Model model(c, pre, {}, 11);
-    std::mt19937 rng(5);
+    vit::Model model = vit::reference::random_model(c, 5);
+    std::mt19937 rng(6);
     std::normal_distribution<float> nd(0.0f, 0.3f);
-    for (size_t i = 0; i < model.params().size(); ++i) model.params().data()[i] = nd(rng);
     const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w;
     std::vector<float> x(size_t(batch * image));
     for (float& v : x) v = nd(rng) * 3.0f;
@@ -196,12 +191,9 @@ TEST(Optim, CrossEntropyRejectsBadLabel) {
 TEST(GradCheck, DropPathWithFixedMasks) {
     vit::ViTConfig c = tiny();
     c.depth = 3;
-    vit::PreprocessConfig pre;
-    pre.height = pre.width = 8;
-    vit::Model model(c, pre, {}, 11);
-    std::mt19937 rng(5);
+    vit::Model model = vit::reference::random_model(c, 5);
+    std::mt19937 rng(6);
     std::normal_distribution<float> nd(0.0f, 0.3f);
-    for (size_t i = 0; i < model.params().size(); ++i) model.params().data()[i] = nd(rng);
     const int batch = 6;
     std::vector<float> x(size_t(batch) * 3 * 8 * 8);
     for (float& v : x) v = nd(rng) * 3.0f;
