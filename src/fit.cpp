@@ -137,7 +137,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         float lr = 0;
         while (loader.next(b)) {
             lr = sched.lr(p.global_step);
-            // Drop-path masks are a function of (seed, step), like the data: resume repeats them.
+            // Dropout and drop-path masks are a function of (seed, step), like the data: resume repeats them.
             trainer.set_noise_seed(cfg.seed * 0x9E3779B97F4A7C15ull + uint64_t(p.global_step));
             const StepResult r = trainer.step(b.x.data(), b.y.data(), b.n, lr);
             ++p.global_step;

@@ -44,15 +44,14 @@ Network::Offsets Network::resolve(const ViTConfig& cfg) {
 }
 
 Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad,
-                 float drop_path)
+                 const Regularization& reg)
     : c_((cfg.validate(), cfg)), off_(resolve(cfg)), training_(training), per_block_(training || capture_attention),
-      keep_att_grad_(training && keep_attention_grad), drop_path_(training ? drop_path : 0.0f), B_(batch), P_(cfg.num_patches()),
+      keep_att_grad_(training && keep_attention_grad), reg_(training ? (reg.validate(), reg) : Regularization{}),
+      branched_(reg_.drop_path > 0 || reg_.dropout > 0), B_(batch), P_(cfg.num_patches()),
       T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
       M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
       prefix_(cfg.num_prefix()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
-    if (!(drop_path >= 0.0f && drop_path < 1.0f))
-        throw ConfigError("drop-path rate must be in [0, 1), got " + std::to_string(drop_path));
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
     tokens_.resize(B_ * P_ * D_);
@@ -76,11 +75,12 @@ Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_at
         dqkv_.resize(M_ * 3 * D_);
         datt_.resize(BHTT);
         if (keep_att_grad_) datt_all_.resize(cfg.depth * BHTT);
-        if (drop_path_ > 0) {
+        if (branched_) {
             branch_.resize(M_ * D_);
             dbranch_.resize(M_ * D_);
             drop_scale_.assign(size_t(cfg.depth) * 2 * B_, 1.0f);
         }
+        if (reg_.attn_drop > 0) att_drop_.resize(BHTT);
         dh_.resize(M_ * Hd_);
         dpre_.resize(M_ * Hd_);
         dpooled_.resize(B_ * D_);
@@ -93,13 +93,15 @@ Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_at
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
     patch_ = layers::Linear(B_ * P_, patch_len_, D_, true, Epilogue::None, training);
     qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training);
-    // The residual adds are fused into proj and fc2 (x += ...), unless drop-path scales the branch.
-    const Epilogue residual = drop_path_ > 0 ? Epilogue::None : Epilogue::Accumulate;
+    // The residual adds are fused into proj and fc2 (x += ...), unless dropout or drop-path acts on the branch.
+    const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
     proj_ = layers::Linear(M_, D_, D_, true, residual, training);  // x += proj(ctx)
     fc1_ = layers::Linear(M_, D_, Hd_, true, training ? Epilogue::None : Epilogue::Gelu, training);
     fc2_ = layers::Linear(M_, Hd_, D_, true, residual, training);  // x += fc2(h)
     head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
-    attn_ = layers::Attention(B_, T_, D_, H_, training);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop);
+    drop_ = layers::Dropout(reg_.dropout);
+    head_drop_ = layers::Dropout(reg_.head_drop);
     if (training) gelu_ = layers::Gelu(M_ * Hd_);
     ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
     ln_rows_ = layers::LayerNorm(B_, D_, cfg.ln_eps, training);
@@ -145,6 +147,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
             float* dst = x0 + (b * T_ + t) * D_;
             for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pos[t * D_ + j];
         }
+    drop_.apply(x0, x0, M_ * D_, key(Site::Pos, 0));
 
     const int64_t MD = M_ * D_;
     for (int i = 0; i < c_.depth; ++i) {
@@ -163,9 +166,10 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
 
         ln_tokens_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, at(p, o.qkv_w), at(p, o.qkv_b), qkv);
-        attn_.forward(qkv, att, ctx);
-        if (drop_path_ > 0) {
+        attn_.forward(qkv, att, ctx, key(Site::Attention, i), att_drop_.data());
+        if (branched_) {
             proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), branch_.data());
+            drop_.apply(branch_.data(), branch_.data(), MD, key(Site::Proj, i));
             add_branch(x_in, drop_scale_.data() + (2 * i) * B_, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
@@ -176,11 +180,13 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
             float* hpre = at(hpre_, i, M_ * Hd_, true);
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, hact);
+            drop_.apply(hact, hact, M_ * Hd_, key(Site::Hidden, i));
         } else {
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // GELU fused
         }
-        if (drop_path_ > 0) {
+        if (branched_) {
             fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), branch_.data());
+            drop_.apply(branch_.data(), branch_.data(), MD, key(Site::Mlp, i));
             add_branch(x_mid, drop_scale_.data() + (2 * i + 1) * B_, x_out);
         } else {
             if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
@@ -188,6 +194,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         }
     }
     pool_forward(p);
+    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), B_ * D_, key(Site::Head, 0));
     head_.forward(pooled_ln_.data(), at(p, off_.head_w), at(p, off_.head_b), logits_.data());
     return logits_.data();
 }
@@ -246,6 +253,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
     if (!training_) throw ConfigError("backward needs a network planned for training");
     head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
                    at(grads, off_.head_b));
+    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), B_ * D_, key(Site::Head, 0));
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx);
 
@@ -255,9 +263,10 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
         // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
         // Under drop-path the branch sees the residual gradient scaled by its image's mask.
-        const float* d_mlp = drop_path_ > 0 ? scale_grad(dx, drop_scale_.data() + (2 * i + 1) * B_) : dx;
+        const float* d_mlp = branched_ ? branch_grad(dx, drop_scale_.data() + (2 * i + 1) * B_, key(Site::Mlp, i)) : dx;
         fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
+        drop_.apply(dh_.data(), dh_.data(), M_ * Hd_, key(Site::Hidden, i));
         gelu_.backward(at(hpre_, i, M_ * Hd_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
@@ -266,12 +275,13 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
-        const float* d_attn = drop_path_ > 0 ? scale_grad(dx, drop_scale_.data() + (2 * i) * B_) : dx;
+        const float* d_attn = branched_ ? branch_grad(dx, drop_scale_.data() + (2 * i) * B_, key(Site::Proj, i)) : dx;
         proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), d_attn, dctx_.data(), at(grads, o.proj_w),
                        at(grads, o.proj_b));
         const int64_t BHTT = B_ * H_ * T_ * T_;
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
-        attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data());
+        attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data(),
+                       key(Site::Attention, i), att_drop_.data());
         qkv_l_.backward(at(ln1_, i, MD, true), at(p, o.qkv_w), dqkv_.data(), dctx_.data(),
                         at(grads, o.qkv_w), at(grads, o.qkv_b));
         ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
@@ -279,7 +289,8 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
 
-    // Embedding: x0[b, t] = (t < prefix ? cls : tokens[b, t - prefix]) + pos[t]
+    // Embedding: x0[b, t] = dropout((t < prefix ? cls : tokens[b, t - prefix]) + pos[t])
+    drop_.apply(dx, dx, MD, key(Site::Pos, 0));
     float* dpos = at(grads, off_.pos);
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
@@ -297,11 +308,12 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
 }
 
 void Network::set_noise_seed(uint64_t seed) {
-    if (drop_path_ <= 0) return;
+    noise_seed_ = seed;
+    if (reg_.drop_path <= 0) return;
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     for (int i = 0; i < c_.depth; ++i) {
-        const float rate = drop_path_ * static_cast<float>(i) / static_cast<float>(std::max(1, c_.depth - 1));
+        const float rate = reg_.drop_path * static_cast<float>(i) / static_cast<float>(std::max(1, c_.depth - 1));
         const float keep = 1.0f - rate;
         for (int64_t k = 0; k < 2 * B_; ++k)
             drop_scale_[size_t(2 * i * B_ + k)] = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
@@ -315,12 +327,17 @@ void Network::add_branch(const float* x_in, const float* scale, float* x_out) co
         for (int64_t j = 0; j < TD; ++j) x_out[b * TD + j] = x_in[b * TD + j] + scale[b] * branch_[size_t(b * TD + j)];
 }
 
-const float* Network::scale_grad(const float* dy, const float* scale) {
+const float* Network::branch_grad(const float* dy, const float* scale, uint64_t key) {
     const int64_t TD = T_ * D_;
 #pragma omp parallel for
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t j = 0; j < TD; ++j) dbranch_[size_t(b * TD + j)] = scale[b] * dy[b * TD + j];
+    drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key);
     return dbranch_.data();
+}
+
+uint64_t Network::key(Site site, int block) const {
+    return layers::mix64(noise_seed_ ^ layers::mix64((static_cast<uint64_t>(site) << 32) + static_cast<uint64_t>(block)));
 }
 
 const float* Network::attention_grad(int block) const {

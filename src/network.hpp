@@ -6,23 +6,25 @@
 #include <vector>
 
 #include "vit/layers/attention.hpp"
+#include "vit/layers/dropout.hpp"
 #include "vit/layers/gelu.hpp"
 #include "vit/layers/layernorm.hpp"
 #include "vit/layers/linear.hpp"
 #include "vit/model.hpp"
+#include "vit/train.hpp"
 
 namespace vit {
 
 class Network {
 public:
     // keep_attention_grad (training only): backward also keeps d loss / d attention of every block.
-    // drop_path (training only): stochastic depth, timm's drop_path_rate: block i drops each image's
+    // reg (training only): dropout and stochastic depth. Drop-path makes block i drop each image's
     // attention and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by
-    // 1 / (1 - p); the draw is set by set_noise_seed.
+    // 1 / (1 - p). The masks are drawn from set_noise_seed's seed.
     Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad = false,
-            float drop_path = 0.0f);
+            const Regularization& reg = {});
 
-    // Draws the drop-path masks for the next forward/backward pair from seed (no-op without drop-path).
+    // Seeds the dropout and drop-path masks of the next forward/backward pair.
     void set_noise_seed(uint64_t seed);
 
     int batch() const { return static_cast<int>(B_); }
@@ -41,8 +43,12 @@ private:
     void im2col(const float* img, int n);
     // x_out[b] = x_in[b] + scale[b] * branch[b] for the B images (the residual add under drop-path).
     void add_branch(const float* x_in, const float* scale, float* x_out) const;
-    // dbranch_[b] = scale[b] * dy[b]
-    const float* scale_grad(const float* dy, const float* scale);
+    // dbranch_ = dropout_key(scale[b] * dy[b]): the gradient of a branch's output, mirroring add_branch
+    // and the branch's dropout.
+    const float* branch_grad(const float* dy, const float* scale, uint64_t key);
+    // Where a mask is drawn; each (step, site, block) has its own dropout key.
+    enum class Site : uint64_t { Pos, Attention, Proj, Hidden, Mlp, Head };
+    uint64_t key(Site site, int block) const;
     void pool_forward(const Parameters& p);
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
 
@@ -61,7 +67,10 @@ private:
     const ViTConfig c_;
     const Offsets off_;
     const bool training_, per_block_, keep_att_grad_;
-    const float drop_path_;
+    const Regularization reg_;  // all zero unless training
+    // The residual branches (proj, fc2) write their own buffer, to be dropped and scaled before the add,
+    // instead of accumulating into the residual stream.
+    const bool branched_;
     const int64_t B_, P_, T_, D_, H_, Hd_, K_, M_, patch_len_, prefix_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
@@ -77,11 +86,14 @@ private:
     std::vector<float> datt_all_;  // depth x (B, H, T, T) with keep_attention_grad
     std::vector<float> branch_, dbranch_;  // (B*T, D) a residual branch's output and its gradient
     std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
+    std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
+    uint64_t noise_seed_ = 0;
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_;
 
     layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_;
     layers::Attention attn_;
     layers::Gelu gelu_;
+    layers::Dropout drop_, head_drop_;
     layers::LayerNorm ln_tokens_, ln_rows_;
 };
 

@@ -2,11 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "network.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
+
+void Regularization::validate() const {
+    for (auto [name, rate] : {std::pair{"drop-path", drop_path}, std::pair{"dropout", dropout},
+                              std::pair{"attention dropout", attn_drop}, std::pair{"head dropout", head_drop}})
+        if (!(rate >= 0.0f && rate < 1.0f))
+            throw ConfigError(std::string(name) + " rate must be in [0, 1), got " + std::to_string(rate));
+}
 
 float Schedule::lr(int64_t step) const {
     if (step < warmup_steps) return base_lr * static_cast<float>(step) / static_cast<float>(warmup_steps);
@@ -87,7 +96,7 @@ struct Trainer::Impl {
     AdamW adam;
     std::vector<float> dlogits;
     Impl(Model& m, int batch, const OptimConfig& c)
-        : model(m), cfg(c), net(m.config(), batch, true, false, false, c.drop_path), grads(m.config()), adam(m.params(), c),
+        : model(m), cfg(c), net(m.config(), batch, true, false, false, c.regularization), grads(m.config()), adam(m.params(), c),
           dlogits(size_t(batch) * m.config().num_classes, 0.0f) {}
 };
 

@@ -140,6 +140,9 @@ TEST_F(CliTrain, BadInputsGetClearMessages) {
     r = this->run(train_args(tmp_ / "r5", 1) + " --drop-path 1.5");
     EXPECT_CLEAN_EXIT(r, 2);
     EXPECT_NE(r.err.find("--drop-path"), std::string::npos) << r.err;
+    r = this->run(train_args(tmp_ / "r5", 1) + " --attn-drop -0.1");
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("--attn-drop"), std::string::npos) << r.err;
     r = this->run(train_args(tmp_ / "r6", 1) + " --init xavier");
     EXPECT_CLEAN_EXIT(r, 2);
     EXPECT_NE(r.err.find("xavier"), std::string::npos) << r.err;

@@ -102,10 +102,13 @@ TEST(Fit, LearnsAndWritesRunFolder) {
 TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
     TempDir a("vit-fit-a"), b("vit-fit-b");
-    // Drop-path on, so that its masks must be replayed too.
+    // Dropout and drop-path on, so that their masks must be replayed too.
     auto small_fit = [](const fs::path& dir) {
         vit::FitConfig f = ::small_fit(dir);
-        f.optim.drop_path = 0.3f;
+        f.optim.regularization.drop_path = 0.3f;
+        f.optim.regularization.dropout = 0.1f;
+        f.optim.regularization.attn_drop = 0.1f;
+        f.optim.regularization.head_drop = 0.1f;
         return f;
     };
 

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "reference_vit.hpp"
+#include "vit/layers/dropout.hpp"
 #include "vit/vit.hpp"
 
 namespace {
@@ -186,9 +187,11 @@ TEST(Optim, CrossEntropyRejectsBadLabel) {
     EXPECT_THROW(vit::cross_entropy(z.data(), &y, 1, 4, 0.0f, d.data()), vit::ConfigError);
 }
 
-// Drop-path: the analytic gradient under a fixed set of masks against central differences of the
-// same masked forward (float32 here, so the tolerance is wider than the double-reference checks).
-TEST(GradCheck, DropPathWithFixedMasks) {
+// Dropout and drop-path: the analytic gradient under a fixed set of masks against central differences
+// of the same masked forward (float32 here, so the tolerance is wider than the double-reference checks).
+namespace {
+
+void check_gradients_under_masks(const vit::Regularization& reg) {
     vit::ViTConfig c = tiny();
     c.depth = 3;
     vit::Model model = vit::reference::random_model(c, 5);
@@ -201,15 +204,17 @@ TEST(GradCheck, DropPathWithFixedMasks) {
     for (int i = 0; i < batch; ++i) y[size_t(i)] = i % c.num_classes;
 
     vit::OptimConfig oc;
-    oc.drop_path = 0.6f;
+    oc.regularization = reg;
     vit::Trainer trainer(model, batch, oc);
     auto loss = [&](uint64_t seed) {
         trainer.set_noise_seed(seed);
         return trainer.compute_gradients(x.data(), y.data(), batch).loss;
     };
-    // Different masks give different losses; without drop-path the loss is another one again.
+    // Different masks give different losses, the same seed the same one; without noise the loss is
+    // another one again.
     const float l1 = loss(1), l2 = loss(2);
     EXPECT_NE(l1, l2);
+    EXPECT_EQ(loss(1), l1);
     vit::Trainer plain(model, batch, vit::OptimConfig{});
     EXPECT_NE(plain.compute_gradients(x.data(), y.data(), batch).loss, l1);
 
@@ -231,4 +236,50 @@ TEST(GradCheck, DropPathWithFixedMasks) {
             EXPECT_NEAR(g.get(v.name)[i], (up - down) / (2.0 * h), 3e-2 * gmax + 2e-4) << v.name << "[" << i << "]";
         }
     }
+}
+
+vit::Regularization only(float vit::Regularization::*rate, float value) {
+    vit::Regularization r;
+    r.*rate = value;
+    return r;
+}
+
+}  // namespace
+
+TEST(GradCheck, DropPathWithFixedMasks) { check_gradients_under_masks(only(&vit::Regularization::drop_path, 0.6f)); }
+TEST(GradCheck, DropoutWithFixedMasks) { check_gradients_under_masks(only(&vit::Regularization::dropout, 0.3f)); }
+TEST(GradCheck, AttentionDropoutWithFixedMasks) {
+    check_gradients_under_masks(only(&vit::Regularization::attn_drop, 0.3f));
+}
+TEST(GradCheck, HeadDropoutWithFixedMasks) { check_gradients_under_masks(only(&vit::Regularization::head_drop, 0.3f)); }
+TEST(GradCheck, AllNoiseTogetherWithFixedMasks) { check_gradients_under_masks({0.4f, 0.2f, 0.2f, 0.2f}); }
+
+// The mask is Bernoulli(1 - p) per element, scaled by 1 / (1 - p), and a function of the key alone.
+TEST(Dropout, KeepsTheRightFractionAndMeanAndRepeatsPerKey) {
+    const vit::layers::Dropout drop(0.25f);
+    const int64_t n = 1 << 20;
+    const size_t len = static_cast<size_t>(n);
+    std::vector<float> x(len, 2.0f), y(len), z(len);
+    drop.apply(x.data(), y.data(), n, 42);
+    int64_t kept = 0;
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        kept += y[size_t(i)] != 0.0f;
+        sum += y[size_t(i)];
+        ASSERT_TRUE(y[size_t(i)] == 0.0f || std::fabs(y[size_t(i)] - 2.0f / 0.75f) < 1e-6f) << i;
+        ASSERT_EQ(y[size_t(i)] != 0.0f, drop.kept(42, i)) << i;
+    }
+    // Binomial(n, 0.75): sd of the fraction is sqrt(0.75 * 0.25 / n) = 4.2e-4; allow 5 sd.
+    EXPECT_NEAR(double(kept) / double(n), 0.75, 2.2e-3);
+    EXPECT_NEAR(sum / double(n), 2.0, 2.0 * 2.2e-3 / 0.75);
+    drop.apply(x.data(), z.data(), n, 42);
+    EXPECT_EQ(y, z);
+    drop.apply(x.data(), z.data(), n, 43);
+    EXPECT_NE(y, z);
+    // Neighbouring elements are independent: P(both kept) is 0.75^2.
+    int64_t pairs = 0;
+    for (int64_t i = 0; i + 1 < n; i += 2) pairs += y[size_t(i)] != 0.0f && y[size_t(i + 1)] != 0.0f;
+    EXPECT_NEAR(double(pairs) / double(n / 2), 0.5625, 5e-3);
+    EXPECT_THROW(vit::layers::Dropout(1.0f), vit::ConfigError);
+    EXPECT_THROW(vit::layers::Dropout(-0.1f), vit::ConfigError);
 }

@@ -14,6 +14,24 @@
 
 namespace vit {
 
+// Training-time noise, each off at 0 and named after timm's VisionTransformer arguments. Masks are a
+// function of the seed given to Trainer::set_noise_seed, so a resumed run repeats them; evaluation and
+// inference never apply them.
+struct Regularization {
+    // Stochastic depth (drop_path_rate): the last block drops each image's attention and MLP branches
+    // with this probability, earlier blocks linearly less, block 0 never.
+    float drop_path = 0.0f;
+    // The ViT paper's dropout (timm's pos_drop_rate and proj_drop_rate together): on the tokens after
+    // the position embedding, after the attention's output projection, after the MLP's GELU and after
+    // its second layer.
+    float dropout = 0.0f;
+    float attn_drop = 0.0f;  // attn_drop_rate: on the attention probabilities
+    float head_drop = 0.0f;  // drop_rate: on the pooled features before the classifier head
+    // Throws ConfigError unless every rate is in [0, 1).
+    void validate() const;
+    bool any() const { return drop_path > 0 || dropout > 0 || attn_drop > 0 || head_drop > 0; }
+};
+
 struct OptimConfig {
     float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
     float weight_decay = 0.05f;
@@ -21,9 +39,7 @@ struct OptimConfig {
     bool exclude_from_decay = false;
     float clip_grad_norm = 0.0f;  // 0: no clipping
     float label_smoothing = 0.0f;
-    // Stochastic depth (timm's drop_path_rate): the last block drops each image's attention and MLP
-    // branches with this probability, earlier blocks linearly less, block 0 never. 0: off.
-    float drop_path = 0.0f;
+    Regularization regularization;
 };
 
 // Linear warmup from 0 (step 0) to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
@@ -78,7 +94,7 @@ public:
     // compute_gradients, clipping, then one AdamW step at learning rate lr.
     StepResult step(const float* x, const int* labels, int n, float lr);
 
-    // Seeds the random choices (drop-path masks) of the next step; fit derives it from (seed, step)
+    // Seeds the random choices (dropout and drop-path masks) of the next step; fit derives it from (seed, step)
     // so that a resumed run repeats them.
     void set_noise_seed(uint64_t seed);
 

@@ -2,9 +2,12 @@
 
 #include <cmath>
 
+#include "vit/error.hpp"
+
 namespace vit::layers {
 
-Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward) : D_(D) {
+Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop)
+    : D_(D), BHTT_(B * H * T * T), drop_(backward ? attn_drop : 0.0f) {
     const int64_t hd = D / H, row = 3 * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     // Element (b, t, s, h, j) of the qkv buffer, s in {q, k, v}, sits at b*T*3D + t*3D + s*D + h*hd + j.
@@ -23,16 +26,25 @@ Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward) 
     d_k_ = Matmul(attT, q, q, false, Epilogue::None, scale);  // dK = dSᵀ Q / √hd
 }
 
-void Attention::forward(const float* qkv, float* att, float* ctx) {
+// A' for the A V product: A itself, or its dropout drawn from key into dropped.
+const float* Attention::drop(const float* att, uint64_t key, float* dropped) const {
+    if (!drop_.active()) return att;
+    if (dropped == nullptr) throw ConfigError("attention dropout needs a (B, H, T, T) buffer for the dropped probabilities");
+    drop_.apply(att, dropped, BHTT_, key);
+    return dropped;
+}
+
+void Attention::forward(const float* qkv, float* att, float* ctx, uint64_t key, float* dropped) {
     qk_.run(qkv, qkv + D_, nullptr, att);
     softmax_.forward(att, att);
-    av_.run(att, qkv + 2 * D_, nullptr, ctx);
+    av_.run(drop(att, key, dropped), qkv + 2 * D_, nullptr, ctx);
 }
 
 void Attention::backward(const float* qkv, const float* att, const float* dctx, float* datt, float* dscores,
-                         float* dqkv) {
+                         float* dqkv, uint64_t key, float* dropped) {
     d_att_.run(dctx, qkv + 2 * D_, nullptr, datt);
-    d_v_.run(att, dctx, nullptr, dqkv + 2 * D_);
+    d_v_.run(drop(att, key, dropped), dctx, nullptr, dqkv + 2 * D_);
+    drop_.apply(datt, datt, BHTT_, key);
     softmax_.backward(att, datt, dscores);
     d_q_.run(dscores, qkv + D_, nullptr, dqkv);
     d_k_.run(dscores, qkv, nullptr, dqkv + D_);

@@ -10,6 +10,8 @@
 #include <iostream>
 #include <random>
 #include <sstream>
+#include <string>
+#include <utility>
 
 #include "common.hpp"
 #include "model_spec.hpp"
@@ -94,6 +96,9 @@ int run_train(const std::vector<std::string>& args) {
         ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
         ("clip-grad", po::value<float>()->default_value(0.0f), "clip the global gradient norm (0: off)")
         ("drop-path", po::value<float>()->default_value(0.0f), "stochastic depth rate of the last block (timm's drop_path_rate; 0: off)")
+        ("dropout", po::value<float>()->default_value(0.0f), "dropout after the position embedding, the attention projection and both MLP layers (the ViT paper's; timm's pos_drop_rate and proj_drop_rate; 0: off)")
+        ("attn-drop", po::value<float>()->default_value(0.0f), "dropout on the attention probabilities (timm's attn_drop_rate; 0: off)")
+        ("head-drop", po::value<float>()->default_value(0.0f), "dropout on the pooled features before the head (timm's drop_rate; 0: off)")
         ("no-crop", po::bool_switch(), "no random crop")
         ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: 2 below 32 pixels, else image size / 8, as the reference recipe)")
         ("no-flip", po::bool_switch(), "no horizontal flip")
@@ -126,8 +131,12 @@ int run_train(const std::vector<std::string>& args) {
         fc.optim.exclude_from_decay = vm["exclude-decay"].as<bool>();
         fc.optim.label_smoothing = vm["label-smoothing"].as<float>();
         fc.optim.clip_grad_norm = vm["clip-grad"].as<float>();
-        fc.optim.drop_path = vm["drop-path"].as<float>();
-        if (fc.optim.drop_path < 0 || fc.optim.drop_path >= 1) throw UsageError("--drop-path must be in [0, 1)");
+        vit::Regularization& reg = fc.optim.regularization;
+        for (auto [flag, rate] : {std::pair{"drop-path", &reg.drop_path}, std::pair{"dropout", &reg.dropout},
+                                  std::pair{"attn-drop", &reg.attn_drop}, std::pair{"head-drop", &reg.head_drop}}) {
+            *rate = vm[flag].as<float>();
+            if (!(*rate >= 0 && *rate < 1)) throw UsageError(std::string("--") + flag + " must be in [0, 1)");
+        }
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
         fc.run_dir = vm["output"].as<std::string>();

@@ -1,0 +1,40 @@
+// Inverted dropout: y = m ⊙ x / (1 - p) with m_i ~ Bernoulli(1 - p), so E[y] = x and evaluation
+// needs no rescaling. Its backward is the same map applied to dy, dx = m ⊙ dy / (1 - p).
+//
+// The mask is a pure function of (key, i): m_i = [hash(key, i) >= p · 2^32] with a counter-based
+// hash (splitmix64's finaliser), rather than a sequential generator. Backward recomputes the mask
+// instead of storing one per activation, any number of threads draws the same mask, and a training
+// run that derives keys from (seed, step) repeats its masks exactly after a resume.
+#pragma once
+#include <cstdint>
+
+namespace vit::layers {
+
+// splitmix64's finaliser: a bijection of 64-bit words whose outputs for consecutive inputs look
+// independent; also used to derive one key per (step, site, block).
+inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+class Dropout {
+public:
+    Dropout() = default;
+    // rate p in [0, 1); 0 makes apply a copy (or nothing, in place).
+    explicit Dropout(float rate);
+    bool active() const { return rate_ > 0.0f; }
+    float rate() const { return rate_; }
+
+    // y = m(key) ⊙ x / (1 - p) over n elements; y may be x. Forward and backward both call this,
+    // with the same key.
+    void apply(const float* x, float* y, int64_t n, uint64_t key) const;
+    // Whether element i is kept under key (the mask apply uses).
+    bool kept(uint64_t key, int64_t i) const;
+
+private:
+    float rate_ = 0.0f;
+    uint64_t threshold_ = 0;  // p · 2^32: element i is dropped when the hash's top 32 bits fall below it
+};
+
+}  // namespace vit::layers
