@@ -262,7 +262,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const BlockOffsets& o = off_.blocks[size_t(i)];
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
         // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
-        // Under drop-path the branch sees the residual gradient scaled by its image's mask.
+        // With dropout or drop-path the branch sees the residual gradient through its masks.
         const float* d_mlp = branched_ ? branch_grad(dx, drop_scale_.data() + (2 * i + 1) * B_, key(Site::Mlp, i)) : dx;
         fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
