@@ -29,7 +29,6 @@ struct Regularization {
     float head_drop = 0.0f;  // drop_rate: on the pooled features before the classifier head
     // Throws ConfigError unless every rate is in [0, 1).
     void validate() const;
-    bool any() const { return drop_path > 0 || dropout > 0 || attn_drop > 0 || head_drop > 0; }
 };
 
 struct OptimConfig {

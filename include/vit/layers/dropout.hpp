@@ -26,7 +26,6 @@ public:
     // rate p in [0, 1); 0 makes apply a copy (or nothing, in place).
     explicit Dropout(float rate);
     bool active() const { return rate_ > 0.0f; }
-    float rate() const { return rate_; }
 
     // y = m(key) ⊙ x / (1 - p) over n < 2^32 elements; y may be x. Forward and backward both call
     // this, with the same key.
