@@ -22,7 +22,11 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
         if (k < 0 || k >= K)
             throw ConfigError("class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
-    Network net(c, batch, gradients, true, gradients);
+    NetworkOptions opts;
+    opts.training = gradients;  // the backward pass reaches the attention gradients
+    opts.capture_attention = true;
+    opts.keep_attention_grad = gradients;
+    Network net(c, batch, opts);
     Parameters grads(c);  // parameter gradients are a by-product here
     std::vector<float> dlogits(size_t(batch) * K);
 

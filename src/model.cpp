@@ -9,61 +9,89 @@
 
 namespace vit {
 
-std::vector<ParamView> param_layout(const ViTConfig& c) {
-    const int64_t D = c.embed_dim, Hd = c.mlp_hidden(), p = c.patch_size;
-    std::vector<ParamView> v;
-    auto add = [&](std::string name, Shape shape) { v.push_back({std::move(name), std::move(shape), 0, 0}); };
-    add("patch_embed.proj.weight", {D, c.in_chans, p, p});
-    add("patch_embed.proj.bias", {D});
-    if (c.class_token) add("cls_token", {1, 1, D});
-    add("pos_embed", {1, c.num_tokens(), D});
+ParamLayout param_layout(const ViTConfig& c) {
+    const int64_t D = c.embed_dim, Hd = c.mlp_hidden(), p = c.patch_size, K = c.num_classes;
+    ParamLayout L;
+    size_t offset = 0;
+    // Appends a tensor and returns its offset; 16-float (64-byte) alignment keeps vector loads aligned.
+    auto add = [&](std::string name, Shape shape, ParamRole role, int64_t fan_in = 0) {
+        ParamView v{std::move(name), std::move(shape), role, fan_in, offset, 0};
+        v.numel = static_cast<size_t>(shape_numel(v.shape));
+        offset += (v.numel + 15) / 16 * 16;
+        L.views.push_back(std::move(v));
+        return L.views.back().offset;
+    };
+    auto linear = [&](const std::string& name, int64_t out, int64_t in, bool bias, size_t& w, size_t& b) {
+        w = add(name + ".weight", {out, in}, ParamRole::Weight, in);
+        b = bias ? add(name + ".bias", {out}, ParamRole::Bias, in) : kNoParam;
+    };
+    auto norm = [&](const std::string& name, size_t& w, size_t& b) {
+        w = add(name + ".weight", {D}, ParamRole::NormWeight);
+        b = add(name + ".bias", {D}, ParamRole::NormBias);
+    };
+    ParamSlots& s = L.slots;
+    s = ParamSlots{};
+    const size_t none = kNoParam;
+    s.cls = s.dist = s.reg = s.norm_pre_w = s.norm_pre_b = s.head_w = s.head_b = s.head_dist_w = s.head_dist_b = none;
+    s.pool = AttnPoolParams{none, none, none, none, none, none, none, none, none, none, none, none, none};
+
+    const int64_t patch_fan_in = int64_t(c.in_chans) * p * p;
+    // (The order fixes the random initialisation's draws: plain models keep the one they always had.)
+    s.patch_w = add("patch_embed.proj.weight", {D, c.in_chans, p, p}, ParamRole::Weight, patch_fan_in);
+    s.patch_b = c.patch_bias() ? add("patch_embed.proj.bias", {D}, ParamRole::Bias, patch_fan_in) : none;
+    if (c.class_token) s.cls = add("cls_token", {1, 1, D}, ParamRole::Token);
+    if (c.distilled) s.dist = add("dist_token", {1, 1, D}, ParamRole::Token);
+    if (c.reg_tokens > 0) s.reg = add("reg_token", {1, c.reg_tokens, D}, ParamRole::Token);
+    s.pos = add("pos_embed", {1, c.pos_tokens(), D}, ParamRole::PosEmbed);
+    if (c.pre_norm) norm("norm_pre", s.norm_pre_w, s.norm_pre_b);
     for (int i = 0; i < c.depth; ++i) {
         const std::string b = "blocks." + std::to_string(i) + ".";
-        add(b + "norm1.weight", {D});
-        add(b + "norm1.bias", {D});
-        add(b + "attn.qkv.weight", {3 * D, D});
-        if (c.qkv_bias) add(b + "attn.qkv.bias", {3 * D});
-        add(b + "attn.proj.weight", {D, D});
-        add(b + "attn.proj.bias", {D});
-        add(b + "norm2.weight", {D});
-        add(b + "norm2.bias", {D});
-        add(b + "mlp.fc1.weight", {Hd, D});
-        add(b + "mlp.fc1.bias", {Hd});
-        add(b + "mlp.fc2.weight", {D, Hd});
-        add(b + "mlp.fc2.bias", {D});
+        BlockParams o{};
+        norm(b + "norm1", o.norm1_w, o.norm1_b);
+        linear(b + "attn.qkv", 3 * D, D, c.qkv_bias, o.qkv_w, o.qkv_b);
+        linear(b + "attn.proj", D, D, true, o.proj_w, o.proj_b);
+        o.ls1 = c.layer_scale() ? add(b + "ls1.gamma", {D}, ParamRole::LayerScale) : none;
+        norm(b + "norm2", o.norm2_w, o.norm2_b);
+        linear(b + "mlp.fc1", Hd, D, true, o.fc1_w, o.fc1_b);
+        linear(b + "mlp.fc2", D, Hd, true, o.fc2_w, o.fc2_b);
+        o.ls2 = c.layer_scale() ? add(b + "ls2.gamma", {D}, ParamRole::LayerScale) : none;
+        s.blocks.push_back(o);
     }
-    const std::string final_norm = c.fc_norm ? "fc_norm" : "norm";
-    add(final_norm + ".weight", {D});
-    add(final_norm + ".bias", {D});
-    add("head.weight", {c.num_classes, D});
-    add("head.bias", {c.num_classes});
-    size_t offset = 0;
-    for (auto& p : v) {
-        p.offset = offset;
-        p.numel = static_cast<size_t>(shape_numel(p.shape));
-        // 16-float (64-byte) alignment of every tensor keeps vector loads aligned.
-        offset += (p.numel + 15) / 16 * 16;
+    // timm keeps exactly one of `norm` (before pooling) and `fc_norm` (after it).
+    norm(c.fc_norm ? "fc_norm" : "norm", s.norm_w, s.norm_b);
+    if (c.global_pool == GlobalPool::Map) {
+        AttnPoolParams& a = s.pool;
+        a.latent = add("attn_pool.latent", {1, 1, D}, ParamRole::Latent);
+        linear("attn_pool.q", D, D, true, a.q_w, a.q_b);
+        linear("attn_pool.kv", 2 * D, D, true, a.kv_w, a.kv_b);
+        linear("attn_pool.proj", D, D, true, a.proj_w, a.proj_b);
+        norm("attn_pool.norm", a.norm_w, a.norm_b);
+        linear("attn_pool.mlp.fc1", Hd, D, true, a.fc1_w, a.fc1_b);
+        linear("attn_pool.mlp.fc2", D, Hd, true, a.fc2_w, a.fc2_b);
     }
-    return v;
+    if (K > 0) {
+        linear("head", K, D, true, s.head_w, s.head_b);
+        if (c.distilled) linear("head_dist", K, D, true, s.head_dist_w, s.head_dist_b);
+    }
+    L.size = offset;
+    return L;
 }
 
-Parameters::Parameters(const ViTConfig& cfg) : views_(param_layout(cfg)) {
-    const auto& last = views_.back();
-    data_.assign(last.offset + (last.numel + 15) / 16 * 16, 0.0f);
-}
+Parameters::Parameters(const ViTConfig& cfg) : layout_(param_layout(cfg)) { data_.assign(layout_.size, 0.0f); }
 
 const ParamView& Parameters::view(const std::string& name) const {
-    for (const auto& v : views_)
+    for (const auto& v : layout_.views)
         if (v.name == name) return v;
     throw ShapeError("the model has no parameter '" + name + "'");
 }
 
 bool Parameters::has(const std::string& name) const {
-    return std::any_of(views_.begin(), views_.end(), [&](const ParamView& v) { return v.name == name; });
+    const auto& v = layout_.views;
+    return std::any_of(v.begin(), v.end(), [&](const ParamView& p) { return p.name == name; });
 }
 
 std::vector<std::string> Parameters::load(const TensorMap& weights, const std::string& source) {
-    for (const auto& v : views_) {
+    for (const auto& v : layout_.views) {
         const auto it = weights.find(v.name);
         if (it == weights.end())
             throw ShapeError(source + ": missing tensor '" + v.name + "' (expected shape " + shape_str(v.shape) + ")");
@@ -80,7 +108,7 @@ std::vector<std::string> Parameters::load(const TensorMap& weights, const std::s
 
 TensorMap Parameters::to_map() const {
     TensorMap m;
-    for (const auto& v : views_) {
+    for (const auto& v : layout_.views) {
         const float* p = data_.data() + v.offset;
         m.emplace(v.name, Tensor(v.shape, std::vector<float>(p, p + v.numel)));
     }
@@ -131,35 +159,55 @@ Model::Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std:
         std::uniform_real_distribution<float> dist(-bound, bound);
         for (size_t i = 0; i < n; ++i) p[i] = dist(rng);
     };
-    const int64_t patch_fan_in = int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size;
+    const ParamSlots& slots = params_.slots();
     for (const auto& v : params_.views()) {
         float* p = params_.data() + v.offset;
-        const bool is_norm = v.name.find("norm") != std::string::npos;
-        const bool is_bias = v.name.size() > 5 && v.name.compare(v.name.size() - 5, 5, ".bias") == 0;
-        if (is_norm) {
-            std::fill(p, p + v.numel, is_bias ? 0.0f : 1.0f);
-        } else if (v.name.rfind("patch_embed.", 0) == 0) {
-            torch_uniform(p, v.numel, patch_fan_in);
-        } else if (v.name == "cls_token") {
+        const bool patch = v.offset == slots.patch_w || v.offset == slots.patch_b;
+        switch (v.role) {
+        case ParamRole::NormWeight: std::fill(p, p + v.numel, 1.0f); break;
+        case ParamRole::NormBias: std::fill(p, p + v.numel, 0.0f); break;
+        case ParamRole::LayerScale: std::fill(p, p + v.numel, cfg.init_values); break;
+        case ParamRole::Token:
             if (init == Init::Timm) trunc_normal(p, v.numel, 1e-6f, rng);
             else std::fill(p, p + v.numel, 0.0f);
-        } else if (v.name == "pos_embed") {
+            break;
+        case ParamRole::Latent:  // timm: trunc_normal_tf_(latent, std=latent_dim^-0.5)
+            trunc_normal(p, v.numel, 1.0f / std::sqrt(static_cast<float>(cfg.embed_dim)), rng);
+            break;
+        case ParamRole::PosEmbed:
             if (init == Init::Timm) {
                 trunc_normal(p, v.numel, 0.02f, rng);
             } else {
                 std::normal_distribution<float> nd(0.0f, 0.02f);
                 for (size_t i = 0; i < v.numel; ++i) p[i] = nd(rng);
             }
-        } else if (init == Init::Torch) {
-            // Linear weight (out, in) and bias (out): both bounded by the layer's input width.
-            const ParamView& weight = is_bias ? params_.view(v.name.substr(0, v.name.size() - 5) + ".weight") : v;
-            torch_uniform(p, v.numel, weight.shape[1]);
-        } else if (is_bias) {
-            std::fill(p, p + v.numel, 0.0f);
-        } else {
-            trunc_normal(p, v.numel, 0.02f, rng);
+            break;
+        case ParamRole::Weight:
+        case ParamRole::Bias:
+            // The patch embedding is always PyTorch's Conv2d default; Linear layers follow `init`.
+            if (patch || init == Init::Torch) torch_uniform(p, v.numel, v.fan_in);
+            else if (v.role == ParamRole::Bias) std::fill(p, p + v.numel, 0.0f);
+            else trunc_normal(p, v.numel, 0.02f, rng);
+            break;
         }
     }
+}
+
+void replace_head(Checkpoint& ck, int classes, uint64_t seed) {
+    const ParamLayout old = param_layout(ck.config);
+    for (size_t off : {old.slots.head_w, old.slots.head_b, old.slots.head_dist_w, old.slots.head_dist_b})
+        for (const ParamView& v : old.views)
+            if (v.offset == off) ck.weights.erase(v.name);
+    ck.config.num_classes = classes;
+    const ParamLayout now = param_layout(ck.config);
+    std::mt19937_64 rng(seed);
+    for (size_t off : {now.slots.head_w, now.slots.head_b, now.slots.head_dist_w, now.slots.head_dist_b})
+        for (const ParamView& v : now.views) {
+            if (v.offset != off) continue;
+            Tensor t(v.shape);
+            if (v.role == ParamRole::Weight) trunc_normal(t.ptr(), t.data.size(), 0.02f, rng);
+            ck.weights[v.name] = std::move(t);
+        }
 }
 
 Checkpoint Model::to_checkpoint() const {
@@ -185,7 +233,8 @@ Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<T
     Runner runner(model, batch, opts);
     const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w;
     const int64_t T = c.num_tokens(), H = c.num_heads;
-    Tensor logits({N, c.num_classes});
+    const int64_t O = c.num_outputs();
+    Tensor logits({N, O});
     if (attention) {
         attention->clear();
         for (int i = 0; i < c.depth; ++i) attention->emplace_back(Shape{N, H, T, T});
@@ -193,7 +242,7 @@ Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<T
     for (int64_t i = 0; i < N; i += batch) {
         const int n = static_cast<int>(std::min<int64_t>(batch, N - i));
         const float* out = runner.forward(x.ptr() + i * image, n);
-        std::copy(out, out + int64_t(n) * c.num_classes, logits.ptr() + i * c.num_classes);
+        std::copy(out, out + int64_t(n) * O, logits.ptr() + i * O);
         if (attention)
             for (int b = 0; b < c.depth; ++b) {
                 const float* a = runner.attention(b);

@@ -23,88 +23,84 @@ void add_into(float* dst, const float* src, int64_t n) {
 }
 }  // namespace
 
-Network::Offsets Network::resolve(const ViTConfig& cfg) {
-    const std::vector<ParamView> layout = param_layout(cfg);
-    auto off = [&](const std::string& name) {
-        for (const ParamView& v : layout)
-            if (v.name == name) return v.offset;
-        return kNone;
-    };
-    const std::string fin = cfg.fc_norm ? "fc_norm" : "norm";
-    Offsets o{off("patch_embed.proj.weight"), off("patch_embed.proj.bias"), off("cls_token"), off("pos_embed"),
-              off(fin + ".weight"), off(fin + ".bias"), off("head.weight"), off("head.bias"), {}};
-    for (int i = 0; i < cfg.depth; ++i) {
-        const std::string b = "blocks." + std::to_string(i) + ".";
-        o.blocks.push_back({off(b + "norm1.weight"), off(b + "norm1.bias"), off(b + "attn.qkv.weight"),
-                            off(b + "attn.qkv.bias"), off(b + "attn.proj.weight"), off(b + "attn.proj.bias"),
-                            off(b + "norm2.weight"), off(b + "norm2.bias"), off(b + "mlp.fc1.weight"),
-                            off(b + "mlp.fc1.bias"), off(b + "mlp.fc2.weight"), off(b + "mlp.fc2.bias")});
-    }
-    return o;
-}
-
-Network::Network(const ViTConfig& cfg, int batch, bool training, bool capture_attention, bool keep_attention_grad,
-                 const Regularization& reg)
-    : c_((cfg.validate(), cfg)), off_(resolve(cfg)), training_(training), per_block_(training || capture_attention),
-      keep_att_grad_(training && keep_attention_grad), reg_(training ? (reg.validate(), reg) : Regularization{}),
-      branched_(reg_.drop_path > 0 || reg_.dropout > 0), B_(batch), P_(cfg.num_patches()),
-      T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hd_(cfg.mlp_hidden()), K_(cfg.num_classes),
-      M_(int64_t(batch) * cfg.num_tokens()), patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size),
-      prefix_(cfg.num_prefix()) {
+Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
+    : c_((cfg.validate(), cfg)), off_(param_layout(cfg).slots), training_(opts.training),
+      per_block_(opts.training || opts.capture_attention), keep_att_grad_(opts.training && opts.keep_attention_grad),
+      reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
+      branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
+      per_branch_(opts.training && cfg.layer_scale()), B_(batch), P_(cfg.num_patches()), T_(cfg.num_tokens()),
+      D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()), K_(cfg.num_classes), O_(cfg.num_outputs()),
+      M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
+      patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    const bool training = opts.training;
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
     tokens_.resize(B_ * P_ * D_);
+    if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
     ln1_.resize(L * M_ * D_);
     ln2_.resize(L * M_ * D_);
     qkv_.resize(L * M_ * 3 * D_);
     att_.resize(A * BHTT);
     ctx_.resize(L * M_ * D_);
-    hact_.resize(L * M_ * Hd_);
-    pooled_.resize(B_ * D_);
-    pooled_ln_.resize(B_ * D_);
+    hact_.resize(L * M_ * Hm_);
+    pooled_.resize(R_ * B_ * D_);
+    pooled_ln_.resize(R_ * B_ * D_);
     logits_.resize(B_ * K_);
-    if (cfg.global_pool == GlobalPool::Avg && !cfg.fc_norm) fin_.resize(M_ * D_);
+    if (cfg.distilled) logits_dist_.resize(B_ * K_);
+    if (K_ == 0 && cfg.distilled) features_.resize(B_ * D_);
+    const bool norm_all = !cfg.fc_norm && cfg.global_pool != GlobalPool::Token;  // the final norm on every token
+    if (norm_all) fin_.resize(M_ * D_);
+    if (branched_) branch_.resize((per_branch_ ? 2 * cfg.depth : 1) * M_ * D_);
     if (training) {
         for (auto* v : {&mean1_, &var1_, &mean2_, &var2_}) v->resize(L * M_);
+        if (cfg.pre_norm) {
+            emb_mean_.resize(M_);
+            emb_var_.resize(M_);
+        }
         fin_mean_.resize(M_);
         fin_var_.resize(M_);
-        hpre_.resize(L * M_ * Hd_);
+        hpre_.resize(L * M_ * Hm_);
         for (auto* v : {&dx_, &dtmp_, &dctx_}) v->resize(M_ * D_);
         dqkv_.resize(M_ * 3 * D_);
         datt_.resize(BHTT);
         if (keep_att_grad_) datt_all_.resize(cfg.depth * BHTT);
         if (branched_) {
-            branch_.resize(M_ * D_);
             dbranch_.resize(M_ * D_);
             drop_scale_.assign(size_t(cfg.depth) * 2 * B_, 1.0f);
         }
         if (reg_.attn_drop > 0) att_drop_.resize(BHTT);
-        dh_.resize(M_ * Hd_);
-        dpre_.resize(M_ * Hd_);
-        dpooled_.resize(B_ * D_);
-        dpooled_ln_.resize(B_ * D_);
+        dh_.resize(M_ * Hm_);
+        dpre_.resize(M_ * Hm_);
+        dpooled_.resize(R_ * B_ * D_);
+        dpooled_ln_.resize(R_ * B_ * D_);
+        dhalf_.resize(B_ * K_);
         dtokens_.resize(B_ * P_ * D_);
         dfin_.resize(fin_.size());
     }
 
     // A convolution whose stride equals its kernel sees every pixel once: it is the matmul of the
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
-    patch_ = layers::Linear(B_ * P_, patch_len_, D_, true, Epilogue::None, training);
+    patch_ = layers::Linear(B_ * P_, patch_len_, D_, cfg.patch_bias(), Epilogue::None, training);
     qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training);
-    // The residual adds are fused into proj and fc2 (x += ...), unless dropout or drop-path acts on the branch.
+    // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
     proj_ = layers::Linear(M_, D_, D_, true, residual, training);  // x += proj(ctx)
-    fc1_ = layers::Linear(M_, D_, Hd_, true, training ? Epilogue::None : Epilogue::Gelu, training);
-    fc2_ = layers::Linear(M_, Hd_, D_, true, residual, training);  // x += fc2(h)
-    head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
+    fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act);
+    fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training);  // x += fc2(h)
+    if (K_ > 0) {
+        head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
+        if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
+    }
     attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop);
+    if (cfg.global_pool == GlobalPool::Map)
+        attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
     head_drop_ = layers::Dropout(reg_.head_drop);
-    if (training) gelu_ = layers::Gelu(M_ * Hd_);
+    if (training) gelu_ = layers::Gelu(M_ * Hm_, cfg.act);
     ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
-    ln_rows_ = layers::LayerNorm(B_, D_, cfg.ln_eps, training);
+    ln_rows_ = layers::LayerNorm(R_ * B_, D_, cfg.ln_eps, training);
 }
 
 // (n, C, H, W) images -> (B*P, C*p*p) rows, each one patch in (channel, y, x) order: the order of the
@@ -129,35 +125,52 @@ void Network::im2col(const float* img, int n) {
         }
 }
 
+// Prefix tokens (class, distillation, registers) and the patch tokens, plus the position embedding:
+// on every token, or on the patches only (no_embed_class); then dropout and, with pre_norm, norm_pre.
+void Network::embed_forward(const Parameters& p) {
+    float* x = c_.pre_norm ? emb_.data() : stream(0);
+    const float* pos = at(p, off_.pos);
+    const float *cls = at(p, off_.cls), *dist = at(p, off_.dist), *reg = at(p, off_.reg);
+    const int64_t n_cls = c_.class_token ? 1 : 0, n_dist = c_.distilled ? 1 : 0;
+    const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;  // the first token with a position row
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < B_; ++b)
+        for (int64_t t = 0; t < T_; ++t) {
+            const float* src = t >= prefix_       ? tokens_.data() + (b * P_ + t - prefix_) * D_
+                               : t < n_cls        ? cls
+                               : t < n_cls + n_dist ? dist
+                                                  : reg + (t - n_cls - n_dist) * D_;
+            float* dst = x + (b * T_ + t) * D_;
+            if (t < pos_first) {
+                std::copy_n(src, D_, dst);
+            } else {
+                const float* pe = pos + (t - pos_first) * D_;
+                for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pe[j];
+            }
+        }
+    drop_.apply(x, x, M_ * D_, key(Site::Pos, 0));
+    if (c_.pre_norm)
+        ln_tokens_.forward(x, at(p, off_.norm_pre_w), at(p, off_.norm_pre_b), stream(0),
+                           training_ ? emb_mean_.data() : nullptr, training_ ? emb_var_.data() : nullptr);
+}
+
 const float* Network::forward(const Parameters& p, const float* img, int n) {
     if (n <= 0 || n > B_)
         throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
                           std::to_string(B_));
     im2col(img, n);
     patch_.forward(patches_.data(), at(p, off_.patch_w), at(p, off_.patch_b), tokens_.data());
-
-    // Prepend the class token, then add the position embedding to every token.
-    float* x0 = stream(0);
-    const float* pos = at(p, off_.pos);
-    const float* cls = at(p, off_.cls);
-#pragma omp parallel for collapse(2)
-    for (int64_t b = 0; b < B_; ++b)
-        for (int64_t t = 0; t < T_; ++t) {
-            const float* src = t < prefix_ ? cls : tokens_.data() + (b * P_ + t - prefix_) * D_;
-            float* dst = x0 + (b * T_ + t) * D_;
-            for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pos[t * D_ + j];
-        }
-    drop_.apply(x0, x0, M_ * D_, key(Site::Pos, 0));
+    embed_forward(p);
 
     const int64_t MD = M_ * D_;
     for (int i = 0; i < c_.depth; ++i) {
-        const BlockOffsets& o = off_.blocks[size_t(i)];
+        const BlockParams& o = off_.blocks[size_t(i)];
         float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
         float* ln1 = at(ln1_, i, MD, training_);
         float* ln2 = at(ln2_, i, MD, training_);
         float* qkv = at(qkv_, i, 3 * MD, training_);
         float* ctx = at(ctx_, i, MD, training_);
-        float* hact = at(hact_, i, M_ * Hd_, training_);
+        float* hact = at(hact_, i, M_ * Hm_, training_);
         float* att = at(att_, i, B_ * H_ * T_ * T_, per_block_);
         float* m1 = training_ ? at(mean1_, i, M_, true) : nullptr;
         float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
@@ -168,46 +181,77 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         qkv_l_.forward(ln1, at(p, o.qkv_w), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx, key(Site::Attention, i), att_drop_.data());
         if (branched_) {
-            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), branch_.data());
-            drop_.apply(branch_.data(), branch_.data(), MD, key(Site::Proj, i));
-            add_branch(x_in, drop_scale_.data() + (2 * i) * B_, x_mid);
+            float* br = branch(2 * i);
+            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), br);
+            drop_.apply(br, br, MD, key(Site::Proj, i));
+            add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
             proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), x_mid);
         }
         ln_tokens_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
-            float* hpre = at(hpre_, i, M_ * Hd_, true);
+            float* hpre = at(hpre_, i, M_ * Hm_, true);
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, hact);
-            drop_.apply(hact, hact, M_ * Hd_, key(Site::Hidden, i));
+            drop_.apply(hact, hact, M_ * Hm_, key(Site::Hidden, i));
         } else {
-            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // GELU fused
+            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // activation fused
         }
         if (branched_) {
-            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), branch_.data());
-            drop_.apply(branch_.data(), branch_.data(), MD, key(Site::Mlp, i));
-            add_branch(x_mid, drop_scale_.data() + (2 * i + 1) * B_, x_out);
+            float* br = branch(2 * i + 1);
+            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), br);
+            drop_.apply(br, br, MD, key(Site::Mlp, i));
+            add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
+                       x_out);
         } else {
             if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
             fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), x_out);
         }
     }
     pool_forward(p);
-    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), B_ * D_, key(Site::Head, 0));
+    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), R_ * B_ * D_, key(Site::Head, 0));
+    if (K_ == 0) {
+        if (R_ == 1) return pooled_ln_.data();
+        // Distilled without heads: timm returns the mean of the class and distillation features.
+        for (int64_t i = 0; i < B_ * D_; ++i) features_[size_t(i)] = 0.5f * (pooled_ln_[size_t(i)] + pooled_ln_[size_t(B_ * D_ + i)]);
+        return features_.data();
+    }
     head_.forward(pooled_ln_.data(), at(p, off_.head_w), at(p, off_.head_b), logits_.data());
+    if (R_ == 2) {  // DeiT: the class and distillation heads, averaged (as timm outside distilled training)
+        head_dist_.forward(pooled_ln_.data() + B_ * D_, at(p, off_.head_dist_w), at(p, off_.head_dist_b),
+                           logits_dist_.data());
+        for (int64_t i = 0; i < B_ * K_; ++i) logits_[size_t(i)] = 0.5f * (logits_[size_t(i)] + logits_dist_[size_t(i)]);
+    }
     return logits_.data();
 }
 
-// Pooling. With a class token only its row of the final LayerNorm is used; timm's avg pool averages
-// the patch tokens (prefix tokens excluded), normalised after (fc_norm) or before (norm).
+layers::AttentionPool::Params Network::pool_params(const Parameters& p) const {
+    const AttnPoolParams& a = off_.pool;
+    return {at(p, a.latent), at(p, a.q_w),    at(p, a.q_b),    at(p, a.kv_w),  at(p, a.kv_b),
+            at(p, a.proj_w), at(p, a.proj_b), at(p, a.norm_w), at(p, a.norm_b), at(p, a.fc1_w),
+            at(p, a.fc1_b),  at(p, a.fc2_w),  at(p, a.fc2_b)};
+}
+
+layers::AttentionPool::Grads Network::pool_grads(Parameters& g) const {
+    const AttnPoolParams& a = off_.pool;
+    return {at(g, a.latent), at(g, a.q_w),    at(g, a.q_b),    at(g, a.kv_w),  at(g, a.kv_b),
+            at(g, a.proj_w), at(g, a.proj_b), at(g, a.norm_w), at(g, a.norm_b), at(g, a.fc1_w),
+            at(g, a.fc1_b),  at(g, a.fc2_w),  at(g, a.fc2_b)};
+}
+
+// Pooling, as timm: with token pooling only the class token's row (and the distillation token's) goes
+// through the final norm; avg pooling averages the patch tokens (prefix tokens excluded) and map pooling
+// attends over them, each normalised before (norm) or after (fc_norm).
 void Network::pool_forward(const Parameters& p) {
     const float *g = at(p, off_.norm_w), *bt = at(p, off_.norm_b);
     const float* x = stream(training_ ? 2 * c_.depth : 0);
     float* mean = training_ ? fin_mean_.data() : nullptr;
     float* var = training_ ? fin_var_.data() : nullptr;
     if (c_.global_pool == GlobalPool::Token) {
-        for (int64_t b = 0; b < B_; ++b) std::copy_n(x + b * T_ * D_, D_, pooled_.data() + b * D_);
+        // pooled_ rows (r, b): token r of image b.
+        for (int64_t r = 0; r < R_; ++r)
+            for (int64_t b = 0; b < B_; ++b) std::copy_n(x + (b * T_ + r) * D_, D_, pooled_.data() + (r * B_ + b) * D_);
         ln_rows_.forward(pooled_.data(), g, bt, pooled_ln_.data(), mean, var);
         return;
     }
@@ -215,67 +259,94 @@ void Network::pool_forward(const Parameters& p) {
     if (norm_first) ln_tokens_.forward(x, g, bt, fin_.data(), mean, var);
     const float* src = norm_first ? fin_.data() : x;
     float* dst = norm_first ? pooled_ln_.data() : pooled_.data();
-    for (int64_t b = 0; b < B_; ++b) {
-        float* out = dst + b * D_;
-        std::fill(out, out + D_, 0.0f);
-        for (int64_t t = prefix_; t < T_; ++t)
-            for (int64_t j = 0; j < D_; ++j) out[j] += src[(b * T_ + t) * D_ + j];
-        for (int64_t j = 0; j < D_; ++j) out[j] /= static_cast<float>(P_);
+    if (c_.global_pool == GlobalPool::Map) {
+        attn_pool_.forward(pool_params(p), src, dst);
+    } else {
+        for (int64_t b = 0; b < B_; ++b) {
+            float* out = dst + b * D_;
+            std::fill(out, out + D_, 0.0f);
+            for (int64_t t = prefix_; t < T_; ++t)
+                for (int64_t j = 0; j < D_; ++j) out[j] += src[(b * T_ + t) * D_ + j];
+            for (int64_t j = 0; j < D_; ++j) out[j] /= static_cast<float>(P_);
+        }
     }
     if (!norm_first) ln_rows_.forward(pooled_.data(), g, bt, pooled_ln_.data(), mean, var);
 }
 
-// Mirror of pool_forward: dpooled_ln (B, D) -> dx (B*T, D), written.
+// Mirror of pool_forward: dpooled_ln (R*B, D) -> dx (B*T, D), written.
 void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     const float* g = at(p, off_.norm_w);
     float *dg = at(grads, off_.norm_w), *db = at(grads, off_.norm_b);
     const float* x = stream(2 * c_.depth);
     std::fill(dx, dx + M_ * D_, 0.0f);
-    const float inv_p = 1.0f / static_cast<float>(P_);
     if (c_.global_pool == GlobalPool::Token) {
         ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
-        for (int64_t b = 0; b < B_; ++b) std::copy_n(dpooled_.data() + b * D_, D_, dx + b * T_ * D_);
-    } else if (c_.fc_norm) {
-        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
-        for (int64_t b = 0; b < B_; ++b)
-            for (int64_t t = prefix_; t < T_; ++t)
-                for (int64_t j = 0; j < D_; ++j) dx[(b * T_ + t) * D_ + j] = dpooled_[b * D_ + j] * inv_p;
-    } else {
-        std::fill(dfin_.begin(), dfin_.end(), 0.0f);
-        for (int64_t b = 0; b < B_; ++b)
-            for (int64_t t = prefix_; t < T_; ++t)
-                for (int64_t j = 0; j < D_; ++j) dfin_[(b * T_ + t) * D_ + j] = dpooled_ln_[b * D_ + j] * inv_p;
-        ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
+        for (int64_t r = 0; r < R_; ++r)
+            for (int64_t b = 0; b < B_; ++b) std::copy_n(dpooled_.data() + (r * B_ + b) * D_, D_, dx + (b * T_ + r) * D_);
+        return;
     }
+    // d pooled features: after fc_norm's backward, or straight from the head.
+    const float* dpool = dpooled_ln_.data();
+    if (c_.fc_norm) {
+        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        dpool = dpooled_.data();
+    }
+    // d pool input (B*T, D): into dx directly with fc_norm, else into dfin_ for the final norm's backward.
+    float* dsrc = c_.fc_norm ? dx : dfin_.data();
+    if (c_.global_pool == GlobalPool::Map) {
+        attn_pool_.backward(pool_params(p), c_.fc_norm ? x : fin_.data(), dpool, dsrc, pool_grads(grads));
+    } else {
+        const float inv_p = 1.0f / static_cast<float>(P_);
+        std::fill(dsrc, dsrc + M_ * D_, 0.0f);
+        for (int64_t b = 0; b < B_; ++b)
+            for (int64_t t = prefix_; t < T_; ++t)
+                for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = dpool[b * D_ + j] * inv_p;
+    }
+    if (!c_.fc_norm) ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
 }
 
 void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads) {
     if (!training_) throw ConfigError("backward needs a network planned for training");
-    head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
-                   at(grads, off_.head_b));
-    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), B_ * D_, key(Site::Head, 0));
+    if (K_ == 0) throw ConfigError("backward needs a classifier head (the model has num_classes 0)");
+    if (R_ == 2) {  // logits = (head + head_dist) / 2: each head sees half the gradient
+        for (int64_t i = 0; i < B_ * K_; ++i) dhalf_[size_t(i)] = 0.5f * dlogits[i];
+        head_.backward(pooled_ln_.data(), at(p, off_.head_w), dhalf_.data(), dpooled_ln_.data(), at(grads, off_.head_w),
+                       at(grads, off_.head_b));
+        head_dist_.backward(pooled_ln_.data() + B_ * D_, at(p, off_.head_dist_w), dhalf_.data(),
+                            dpooled_ln_.data() + B_ * D_, at(grads, off_.head_dist_w), at(grads, off_.head_dist_b));
+    } else {
+        head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
+                       at(grads, off_.head_b));
+    }
+    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), R_ * B_ * D_, key(Site::Head, 0));
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx);
 
     const int64_t MD = M_ * D_;
     for (int i = c_.depth - 1; i >= 0; --i) {
-        const BlockOffsets& o = off_.blocks[size_t(i)];
+        const BlockParams& o = off_.blocks[size_t(i)];
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
-        // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid))))
-        // With dropout or drop-path the branch sees the residual gradient through its masks.
-        const float* d_mlp = branched_ ? branch_grad(dx, drop_scale_.data() + (2 * i + 1) * B_, key(Site::Mlp, i)) : dx;
-        fc2_.backward(at(hact_, i, M_ * Hd_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
+        const float* scale_attn = drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_;
+        const float* scale_mlp = drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_;
+        // MLP: x_out = x_mid + ls2 ⊙ fc2(act(fc1(norm2(x_mid))))
+        // With dropout, drop-path or LayerScale the branch sees the residual gradient through them.
+        const float* d_mlp = branched_ ? branch_grad(dx, scale_mlp, at(p, o.ls2), branch(2 * i + 1), at(grads, o.ls2),
+                                                     key(Site::Mlp, i))
+                                       : dx;
+        fc2_.backward(at(hact_, i, M_ * Hm_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
-        drop_.apply(dh_.data(), dh_.data(), M_ * Hd_, key(Site::Hidden, i));
-        gelu_.backward(at(hpre_, i, M_ * Hd_, true), dh_.data(), dpre_.data());
+        drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i));
+        gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
         ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
                             dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
-        // Attention: x_mid = x_in + proj(attn(qkv(norm1(x_in))))
+        // Attention: x_mid = x_in + ls1 ⊙ proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
-        const float* d_attn = branched_ ? branch_grad(dx, drop_scale_.data() + (2 * i) * B_, key(Site::Proj, i)) : dx;
+        const float* d_attn = branched_ ? branch_grad(dx, scale_attn, at(p, o.ls1), branch(2 * i), at(grads, o.ls1),
+                                                      key(Site::Proj, i))
+                                        : dx;
         proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), d_attn, dctx_.data(), at(grads, o.proj_w),
                        at(grads, o.proj_b));
         const int64_t BHTT = B_ * H_ * T_ * T_;
@@ -288,23 +359,38 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
                             dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
+    if (c_.pre_norm) {  // x_in of block 0 = norm_pre(emb)
+        ln_tokens_.backward(emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx, dtmp_.data(),
+                            at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
+        std::copy_n(dtmp_.data(), MD, dx);
+    }
+    embed_backward(grads, dx);
+    patch_.backward(patches_.data(), at(p, off_.patch_w), dtokens_.data(), nullptr, at(grads, off_.patch_w),
+                    at(grads, off_.patch_b));
+}
 
-    // Embedding: x0[b, t] = dropout((t < prefix ? cls : tokens[b, t - prefix]) + pos[t])
-    drop_.apply(dx, dx, MD, key(Site::Pos, 0));
+// Mirror of embed_forward (before norm_pre): dx (B*T, D) -> the prefix tokens' and the position
+// embedding's gradients (accumulated) and dtokens_ (B*P, D), the patch embedding's output gradient.
+void Network::embed_backward(Parameters& grads, float* dx) {
+    drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0));
     float* dpos = at(grads, off_.pos);
+    float *dcls = at(grads, off_.cls), *ddist = at(grads, off_.dist), *dreg = at(grads, off_.reg);
+    const int64_t n_cls = c_.class_token ? 1 : 0, n_dist = c_.distilled ? 1 : 0;
+    const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
             const float* src = dx + (b * T_ + t) * D_;
-            for (int64_t j = 0; j < D_; ++j) dpos[t * D_ + j] += src[j];
-            if (t < prefix_) {
-                float* dcls = at(grads, off_.cls);
-                for (int64_t j = 0; j < D_; ++j) dcls[j] += src[j];
-            } else {
-                std::copy_n(src, D_, dtokens_.data() + (b * P_ + t - prefix_) * D_);
+            if (t >= pos_first) {
+                float* dpe = dpos + (t - pos_first) * D_;
+                for (int64_t j = 0; j < D_; ++j) dpe[j] += src[j];
             }
+            if (t >= prefix_) {
+                std::copy_n(src, D_, dtokens_.data() + (b * P_ + t - prefix_) * D_);
+                continue;
+            }
+            float* dtok = t < n_cls ? dcls : t < n_cls + n_dist ? ddist : dreg + (t - n_cls - n_dist) * D_;
+            for (int64_t j = 0; j < D_; ++j) dtok[j] += src[j];
         }
-    patch_.backward(patches_.data(), at(p, off_.patch_w), dtokens_.data(), nullptr, at(grads, off_.patch_w),
-                    at(grads, off_.patch_b));
 }
 
 void Network::set_noise_seed(uint64_t seed) {
@@ -320,18 +406,39 @@ void Network::set_noise_seed(uint64_t seed) {
     }
 }
 
-void Network::add_branch(const float* x_in, const float* scale, float* x_out) const {
+void Network::add_branch(const float* x_in, const float* scale, const float* gamma, const float* br,
+                         float* x_out) const {
     const int64_t TD = T_ * D_;
 #pragma omp parallel for
-    for (int64_t b = 0; b < B_; ++b)
-        for (int64_t j = 0; j < TD; ++j) x_out[b * TD + j] = x_in[b * TD + j] + scale[b] * branch_[size_t(b * TD + j)];
+    for (int64_t b = 0; b < B_; ++b) {
+        const float s = scale ? scale[b] : 1.0f;
+        for (int64_t t = 0; t < T_; ++t) {
+            const int64_t row = b * TD + t * D_;
+            if (gamma)
+                for (int64_t j = 0; j < D_; ++j) x_out[row + j] = x_in[row + j] + s * gamma[j] * br[row + j];
+            else
+                for (int64_t j = 0; j < D_; ++j) x_out[row + j] = x_in[row + j] + s * br[row + j];
+        }
+    }
 }
 
-const float* Network::branch_grad(const float* dy, const float* scale, uint64_t key) {
+const float* Network::branch_grad(const float* dy, const float* scale, const float* gamma, const float* br,
+                                  float* dgamma, uint64_t key) {
     const int64_t TD = T_ * D_;
+    if (dgamma)  // dgamma_j = Σ_{b,t} scale_b dy_{b,t,j} branch_{b,t,j}, summed serially per channel
+        for (int64_t b = 0; b < B_; ++b) {
+            const float s = scale ? scale[b] : 1.0f;
+            for (int64_t t = 0; t < T_; ++t)
+                for (int64_t j = 0; j < D_; ++j) dgamma[j] += s * dy[b * TD + t * D_ + j] * br[b * TD + t * D_ + j];
+        }
 #pragma omp parallel for
-    for (int64_t b = 0; b < B_; ++b)
-        for (int64_t j = 0; j < TD; ++j) dbranch_[size_t(b * TD + j)] = scale[b] * dy[b * TD + j];
+    for (int64_t b = 0; b < B_; ++b) {
+        const float s = scale ? scale[b] : 1.0f;
+        for (int64_t t = 0; t < T_; ++t) {
+            const int64_t row = b * TD + t * D_;
+            for (int64_t j = 0; j < D_; ++j) dbranch_[size_t(row + j)] = s * (gamma ? gamma[j] : 1.0f) * dy[row + j];
+        }
+    }
     drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key);
     return dbranch_.data();
 }
@@ -345,6 +452,11 @@ const float* Network::attention_grad(int block) const {
     if (block < 0 || block >= c_.depth)
         throw ConfigError("block " + std::to_string(block) + " out of range [0, " + std::to_string(c_.depth) + ")");
     return at(datt_all_, block, B_ * H_ * T_ * T_, true);
+}
+
+const float* Network::pool_attention() const {
+    if (c_.global_pool != GlobalPool::Map) throw ConfigError("the model has no attention pool (global_pool is not map)");
+    return attn_pool_.attention();
 }
 
 const float* Network::attention(int block) const {

@@ -33,11 +33,13 @@ struct Dims {
     int first, last;
 };
 
-Dims check_inputs(const std::vector<Tensor>& attn, const std::vector<Tensor>* grad, int prefix,
+Dims check_inputs(const std::vector<Tensor>& attn, const std::vector<Tensor>* grad, const PrefixTokens& pt,
                   const RolloutOptions& opts) {
     if (attn.empty()) throw ShapeError("rollout needs the attention of at least one block, got none");
-    if (prefix != 0 && prefix != 1)
-        throw ConfigError("rollout supports 0 or 1 prefix (class) tokens, got " + std::to_string(prefix));
+    const int prefix = pt.count;
+    if (prefix < 0 || (pt.class_token && prefix < 1))
+        throw ConfigError("invalid prefix tokens: " + std::to_string(prefix) +
+                          (pt.class_token ? " with a class token" : " without a class token"));
     if (!(opts.discard_ratio >= 0.0f && opts.discard_ratio < 1.0f))
         throw ConfigError("discard ratio must be in [0, 1), got " + std::to_string(opts.discard_ratio));
     const Shape& s = attn[0].shape;
@@ -108,14 +110,14 @@ void apply_block(const std::vector<double>& f, int64_t T, std::vector<double>& v
 // instead of the matrix product the row vector e_0 (or the uniform vector 1/T) is pushed through the
 // blocks from the last to the first: v A_last ... A_first. That is T^2 work per block instead of T^3.
 template <typename Fuse>
-Tensor rollout(const Dims& d, int prefix, float discard_ratio, Fuse fuse) {
-    const int64_t T = d.T, P = T - prefix;
+Tensor rollout(const Dims& d, const PrefixTokens& pt, float discard_ratio, Fuse fuse) {
+    const int64_t T = d.T, prefix = pt.count, P = T - prefix;
     Tensor out({d.N, P});
     const int64_t count = discard_count(T * T, discard_ratio);
 #pragma omp parallel for schedule(dynamic)
     for (int64_t n = 0; n < d.N; ++n) {
-        std::vector<double> f(size_t(T * T)), v(size_t(T), prefix == 1 ? 0.0 : 1.0 / double(T)), tmp;
-        if (prefix == 1) v[0] = 1.0;
+        std::vector<double> f(size_t(T * T)), v(size_t(T), pt.class_token ? 0.0 : 1.0 / double(T)), tmp;
+        if (pt.class_token) v[0] = 1.0;
         std::vector<int64_t> order;
         for (int b = d.last; b >= d.first; --b) {
             fuse(n, b, f);
@@ -129,7 +131,9 @@ Tensor rollout(const Dims& d, int prefix, float discard_ratio, Fuse fuse) {
 
 }  // namespace
 
-Tensor attention_rollout(const std::vector<Tensor>& attn, int prefix, const RolloutOptions& opts) {
+PrefixTokens prefix_tokens(const ViTConfig& cfg) { return PrefixTokens{cfg.num_prefix(), cfg.class_token}; }
+
+Tensor attention_rollout(const std::vector<Tensor>& attn, const PrefixTokens& prefix, const RolloutOptions& opts) {
     const Dims d = check_inputs(attn, nullptr, prefix, opts);
     const int64_t TT = d.T * d.T;
     return rollout(d, prefix, opts.discard_ratio, [&](int64_t n, int b, std::vector<double>& f) {
@@ -147,7 +151,7 @@ Tensor attention_rollout(const std::vector<Tensor>& attn, int prefix, const Roll
     });
 }
 
-Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, int prefix,
+Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
                         const RolloutOptions& opts) {
     const Dims d = check_inputs(attn, &grad, prefix, opts);
     const int64_t TT = d.T * d.T;

@@ -9,7 +9,7 @@ namespace vit {
 struct Runner::Impl {
     const Model& model;
     Network net;
-    Impl(const Model& m, int batch, const RunOptions& o) : model(m), net(m.config(), batch, false, o.capture_attention) {}
+    Impl(const Model& m, int batch, const RunOptions& o) : model(m), net(m.config(), batch, NetworkOptions{false, o.capture_attention, false, {}}) {}
 };
 
 Runner::Runner(const Model& model, int batch, RunOptions opts) {

@@ -63,7 +63,10 @@ float clip_grad_norm(Parameters& grads, float max_norm) {
 AdamW::AdamW(const Parameters& params, const OptimConfig& cfg)
     : cfg_(cfg), m_(params.size(), 0.0f), v_(params.size(), 0.0f), decay_(params.size(), 0.0f) {
     for (const auto& p : params.views()) {
-        const bool exempt = cfg.exclude_from_decay && (p.shape.size() <= 1 || p.name == "cls_token" || p.name == "pos_embed");
+        // timm's rule: no decay for 1-D tensors (biases, norms, LayerScale) and no_weight_decay()'s
+        // position embedding and prefix tokens.
+        const bool decays = p.role == ParamRole::Weight || p.role == ParamRole::Latent;
+        const bool exempt = cfg.exclude_from_decay && !decays;
         std::fill_n(decay_.begin() + static_cast<long>(p.offset), p.numel, exempt ? 0.0f : 1.0f);
     }
 }
@@ -88,6 +91,16 @@ void AdamW::step(Parameters& params, const Parameters& grads, float lr) {
     }
 }
 
+namespace {
+NetworkOptions training_options(const ViTConfig& cfg, const OptimConfig& c) {
+    if (cfg.num_classes == 0) throw ConfigError("training needs a classifier head, but the model has num_classes 0");
+    NetworkOptions o;
+    o.training = true;
+    o.reg = c.regularization;
+    return o;
+}
+}  // namespace
+
 struct Trainer::Impl {
     Model& model;
     OptimConfig cfg;
@@ -96,7 +109,7 @@ struct Trainer::Impl {
     AdamW adam;
     std::vector<float> dlogits;
     Impl(Model& m, int batch, const OptimConfig& c)
-        : model(m), cfg(c), net(m.config(), batch, true, false, false, c.regularization), grads(m.config()), adam(m.params(), c),
+        : model(m), cfg(c), net(m.config(), batch, training_options(m.config(), c)), grads(m.config()), adam(m.params(), c),
           dlogits(size_t(batch) * m.config().num_classes, 0.0f) {}
 };
 

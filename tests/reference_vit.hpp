@@ -54,7 +54,46 @@ inline Mat layernorm(const Mat& x, int M, int C, const float* g, const float* b,
     return y;
 }
 
-inline double gelu(double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }
+inline double activation(double v, Activation act) {
+    switch (act) {
+    case Activation::QuickGelu: return v / (1.0 + std::exp(-1.702 * v));
+    case Activation::GeluTanh:
+        return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+    case Activation::Gelu: break;
+    }
+    return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+}
+
+// timm's AttentionPoolLatent over rows [first, T) of x (T, D): one latent query, then proj and a
+// residual MLP.
+inline Mat attention_pool(const Parameters& P, const ViTConfig& c, const Mat& x, int T, int first) {
+    auto p = [&](const std::string& n) { return P.get("attn_pool." + n); };
+    const int D = c.embed_dim, H = c.num_heads, hd = c.head_dim(), Hd = c.mlp_hidden(), N = T - first;
+    const Mat latent(p("latent"), p("latent") + D);
+    const Mat q = linear(latent, 1, D, p("q.weight"), p("q.bias"), D);
+    const Mat kv = linear(Mat(x.begin() + size_t(first) * D, x.end()), N, D, p("kv.weight"), p("kv.bias"), 2 * D);
+    Mat o(size_t(D), 0.0);
+    for (int h = 0; h < H; ++h) {
+        std::vector<double> s(static_cast<size_t>(N), 0.0);
+        double mx = -1e300, sum = 0;
+        for (int n = 0; n < N; ++n) {
+            double v = 0;
+            for (int e = 0; e < hd; ++e) v += q[size_t(h * hd + e)] * kv[size_t(n) * 2 * D + h * hd + e];
+            s[size_t(n)] = v / std::sqrt(double(hd));
+            mx = std::max(mx, s[size_t(n)]);
+        }
+        for (double& v : s) sum += v = std::exp(v - mx);
+        for (int n = 0; n < N; ++n)
+            for (int e = 0; e < hd; ++e) o[size_t(h * hd + e)] += s[size_t(n)] / sum * kv[size_t(n) * 2 * D + D + h * hd + e];
+    }
+    Mat y = linear(o, 1, D, p("proj.weight"), p("proj.bias"), D);
+    Mat f = linear(layernorm(y, 1, D, p("norm.weight"), p("norm.bias"), c.ln_eps), 1, D, p("mlp.fc1.weight"),
+                   p("mlp.fc1.bias"), Hd);
+    for (double& v : f) v = activation(v, c.act);
+    const Mat m = linear(f, 1, Hd, p("mlp.fc2.weight"), p("mlp.fc2.bias"), D);
+    for (int d = 0; d < D; ++d) y[size_t(d)] += m[size_t(d)];
+    return y;
+}
 
 // Logits (1, K) of one image (C, H, W); attention maps (H, T, T) per block appended to attn.
 inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn = nullptr) {
@@ -68,7 +107,7 @@ inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn 
     for (int pi = 0; pi < NP; ++pi) {
         const int y0 = pi / c.grid_w() * ps, x0 = pi % c.grid_w() * ps;
         for (int d = 0; d < D; ++d) {
-            double s = p("patch_embed.proj.bias")[d];
+            double s = c.patch_bias() ? p("patch_embed.proj.bias")[d] : 0.0;
             for (int ci = 0; ci < c.in_chans; ++ci)
                 for (int ky = 0; ky < ps; ++ky)
                     for (int kx = 0; kx < ps; ++kx)
@@ -77,9 +116,19 @@ inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn 
             x[size_t(pi + pre) * D + d] = s;
         }
     }
+    // Prefix tokens in timm's order: class, distillation, registers.
+    int t0 = 0;
     if (c.class_token)
-        for (int d = 0; d < D; ++d) x[d] = p("cls_token")[d];
-    for (size_t i = 0; i < x.size(); ++i) x[i] += p("pos_embed")[i];
+        for (int d = 0; d < D; ++d) x[size_t(t0 * D + d)] = p("cls_token")[d];
+    t0 += c.class_token ? 1 : 0;
+    if (c.distilled)
+        for (int d = 0; d < D; ++d) x[size_t(t0 * D + d)] = p("dist_token")[d];
+    t0 += c.distilled ? 1 : 0;
+    for (int r = 0; r < c.reg_tokens; ++r)
+        for (int d = 0; d < D; ++d) x[size_t((t0 + r) * D + d)] = p("reg_token")[r * D + d];
+    const size_t pos_first = c.no_embed_class ? size_t(pre) * D : 0;  // no_embed_class: patches only
+    for (size_t i = pos_first; i < x.size(); ++i) x[i] += p("pos_embed")[i - pos_first];
+    if (c.pre_norm) x = layernorm(x, T, D, p("norm_pre.weight"), p("norm_pre.bias"), c.ln_eps);
     for (int blk = 0; blk < c.depth; ++blk) {
         const std::string b = "blocks." + std::to_string(blk) + ".";
         Mat h = layernorm(x, T, D, p(b + "norm1.weight"), p(b + "norm1.bias"), c.ln_eps);
@@ -106,24 +155,41 @@ inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn 
             }
         if (attn) attn->push_back(A);
         Mat o = linear(ctx, T, D, p(b + "attn.proj.weight"), p(b + "attn.proj.bias"), D);
-        for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+        const float* ls1 = c.layer_scale() ? p(b + "ls1.gamma") : nullptr;
+        for (size_t i = 0; i < x.size(); ++i) x[i] += (ls1 ? ls1[i % size_t(D)] : 1.0) * o[i];
         h = layernorm(x, T, D, p(b + "norm2.weight"), p(b + "norm2.bias"), c.ln_eps);
         Mat f = linear(h, T, D, p(b + "mlp.fc1.weight"), p(b + "mlp.fc1.bias"), Hd);
-        for (double& v : f) v = gelu(v);
+        for (double& v : f) v = activation(v, c.act);
         o = linear(f, T, Hd, p(b + "mlp.fc2.weight"), p(b + "mlp.fc2.bias"), D);
-        for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+        const float* ls2 = c.layer_scale() ? p(b + "ls2.gamma") : nullptr;
+        for (size_t i = 0; i < x.size(); ++i) x[i] += (ls2 ? ls2[i % size_t(D)] : 1.0) * o[i];
     }
+    const std::string fin = c.fc_norm ? "fc_norm" : "norm";
     Mat pooled(D, 0.0);
     if (c.global_pool == GlobalPool::Token) {
-        Mat cls(x.begin(), x.begin() + D);
-        pooled = c.fc_norm ? layernorm(cls, 1, D, p("fc_norm.weight"), p("fc_norm.bias"), c.ln_eps)
-                           : layernorm(cls, 1, D, p("norm.weight"), p("norm.bias"), c.ln_eps);
+        // The class token's row (and the distillation token's): normalised, then one head each, averaged.
+        const int rows = c.distilled ? 2 : 1;
+        const Mat tok = layernorm(Mat(x.begin(), x.begin() + rows * D), rows, D, p(fin + ".weight"), p(fin + ".bias"), c.ln_eps);
+        if (c.num_classes == 0) {
+            for (int d = 0; d < D; ++d) pooled[size_t(d)] = rows == 2 ? 0.5 * (tok[size_t(d)] + tok[size_t(D + d)]) : tok[size_t(d)];
+            return pooled;
+        }
+        Mat z = linear(Mat(tok.begin(), tok.begin() + D), 1, D, p("head.weight"), p("head.bias"), c.num_classes);
+        if (rows == 2) {
+            const Mat zd = linear(Mat(tok.begin() + D, tok.end()), 1, D, p("head_dist.weight"), p("head_dist.bias"), c.num_classes);
+            for (size_t k = 0; k < z.size(); ++k) z[k] = 0.5 * (z[k] + zd[k]);
+        }
+        return z;
+    }
+    Mat src = c.fc_norm ? x : layernorm(x, T, D, p("norm.weight"), p("norm.bias"), c.ln_eps);
+    if (c.global_pool == GlobalPool::Map) {
+        pooled = attention_pool(P, c, src, T, pre);
     } else {
-        Mat src = c.fc_norm ? x : layernorm(x, T, D, p("norm.weight"), p("norm.bias"), c.ln_eps);
         for (int t = pre; t < T; ++t)
             for (int d = 0; d < D; ++d) pooled[d] += src[size_t(t) * D + d] / NP;
-        if (c.fc_norm) pooled = layernorm(pooled, 1, D, p("fc_norm.weight"), p("fc_norm.bias"), c.ln_eps);
     }
+    if (c.fc_norm) pooled = layernorm(pooled, 1, D, p("fc_norm.weight"), p("fc_norm.bias"), c.ln_eps);
+    if (c.num_classes == 0) return pooled;
     return linear(pooled, 1, D, p("head.weight"), p("head.bias"), c.num_classes);
 }
 

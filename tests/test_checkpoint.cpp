@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "temp_dir.hpp"
+#include "vit/architectures.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
 #include "vit/safetensors.hpp"
@@ -153,7 +154,9 @@ TEST(Checkpoint, ConfigJsonRoundTripAndDefaults) {
     EXPECT_FLOAT_EQ(c.ln_eps, 1e-5f);
     const ViTConfig back = config_from_json(config_to_json(c), "again");
     EXPECT_EQ(config_to_json(back), config_to_json(c));
-    EXPECT_THROW(config_from_json(R"({"global_pool": "map"})", "cfg"), ConfigError);
+    EXPECT_THROW(config_from_json(R"({"global_pool": "avgmax"})", "cfg"), ConfigError);
+    EXPECT_THROW(config_from_json(R"({"act_layer": "swiglu"})", "cfg"), ConfigError);
+    EXPECT_THROW(config_from_json(R"({"distilled": true, "global_pool": "avg"})", "cfg"), ConfigError);
     EXPECT_THROW(config_from_json(R"({"global_pool": ""})", "cfg"), ConfigError);
     EXPECT_THROW(config_from_json(R"({"depth": "two"})", "cfg"), ConfigError);
     EXPECT_THROW(config_from_json("{not json", "cfg"), FormatError);
@@ -235,7 +238,7 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
     };
     with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
-    with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"map\"");
+    with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"max\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
     with("\"num_classes\": 10\n }", "\"num_classes\": 10, \"label_names\": [\"a\", \"b\"]\n }");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);  // 2 labels for 10 classes
@@ -259,4 +262,62 @@ TEST(Checkpoint, HuggingFaceRejectsOtherActivations) {
     cfg.replace(cfg.find("\"gelu\""), 6, "\"gelu_new\"");
     write_text(dir.file("config.json"), cfg);
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
+}
+
+// timm's Hub layout: config.json names the architecture; the registration's arguments, then
+// model_args, then the top-level num_classes and global_pool decide the shapes.
+TEST(HubLayout, ArchitectureNameGivesTheRegistrationsShapesWhateverTheTag) {
+    TempDir dir;
+    fs::copy_file(std::string(VIT_TEST_DATA) + "/timm-hub/vit_base_patch16_siglip_224.webli-mini/model.safetensors",
+                  dir.file("model.safetensors"));
+    auto load_with = [&](const std::string& cfg) {
+        write_text(dir.file("config.json"), cfg);
+        return load_checkpoint(dir.path.string());
+    };
+    // The mini fixture's own config: siglip's registration (no class token, map pooling) made small.
+    const std::string args = R"("model_args": {"img_size": 48, "embed_dim": 96, "depth": 2, "num_heads": 4})";
+    Checkpoint ck = load_with(R"({"architecture": "vit_base_patch16_siglip_224.any_tag", "num_classes": 7, )" + args + "}");
+    EXPECT_EQ(ck.config.embed_dim, 96);
+    EXPECT_EQ(ck.config.patch_size, 16);  // from the registration
+    EXPECT_FALSE(ck.config.class_token);
+    EXPECT_EQ(ck.config.global_pool, GlobalPool::Map);
+    EXPECT_EQ(ck.config.num_classes, 7);  // the top level wins
+    EXPECT_EQ(ck.labels.size(), 7u);
+    // Without model_args the registration's full size is expected, and the loader says so by name.
+    ck = load_with(R"({"architecture": "vit_base_patch16_siglip_224", "num_classes": 7})");
+    EXPECT_EQ(ck.config.embed_dim, 768);
+    EXPECT_EQ(ck.config.depth, 12);
+    // The top-level global_pool overrides the registration's.
+    ck = load_with(R"({"architecture": "vit_base_patch16_siglip_224", "global_pool": "avg", )" + args + "}");
+    EXPECT_EQ(ck.config.global_pool, GlobalPool::Avg);
+    EXPECT_TRUE(ck.config.fc_norm);
+}
+
+TEST(HubLayout, UnknownArchitectureIsNamedWithTheClosestKnownNames) {
+    TempDir dir;
+    fs::copy_file(kTimm + "/model.safetensors", dir.file("model.safetensors"));
+    write_text(dir.file("config.json"), R"({"architecture": "vit_tiny_patch16_244.augreg_in21k", "num_classes": 10})");
+    const std::string msg = error_of<ConfigError>([&] { load_checkpoint(dir.path.string()); });
+    EXPECT_NE(msg.find("'vit_tiny_patch16_244'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("vit_tiny_patch16_224"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(dir.file("config.json")), std::string::npos) << msg;
+}
+
+TEST(HubLayout, TableCoversEveryFamilyTheIssueNames) {
+    const std::vector<std::string> names = timm_architectures();
+    for (const char* want :
+         {"vit_tiny_patch16_224", "vit_small_patch16_384", "vit_base_patch8_224", "vit_base_patch32_224",
+          "vit_large_patch16_224", "vit_huge_patch14_224", "vit_giant_patch14_224", "vit_small_patch14_dinov2",
+          "vit_small_patch14_reg4_dinov2", "vit_base_patch16_clip_224", "vit_base_patch16_clip_quickgelu_224",
+          "vit_base_patch16_siglip_224", "deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224",
+          "deit3_small_patch16_224"})
+        EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+    // Every entry parses into a valid configuration.
+    for (const std::string& n : names) {
+        try {
+            config_from_json(timm_architecture_args(n), n);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+        }
+    }
 }

@@ -138,7 +138,7 @@ TEST_F(ExplainCli, PanelsMirrorTheTreeAndMasksEqualTheLibraryRollout) {
         o.fusion = vit::HeadFusion::Max;
         o.discard_ratio = 0.9f;
         const vit::Tensor expected =
-            vit::attention_rollout(vit::capture_attention(model, x, {}, 1, false).attn, 1, o);
+            vit::attention_rollout(vit::capture_attention(model, x, {}, 1, false).attn, vit::PrefixTokens{}, o);
         float hi = 0;
         for (int j = 0; j < c.num_patches(); ++j) {
             EXPECT_NEAR(npy[size_t(j)], expected.data[size_t(j)], 1e-6f) << stem << " patch " << j;

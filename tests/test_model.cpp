@@ -75,8 +75,9 @@ void check_against_reference(const vit::ViTConfig& cfg) {
         const auto ref = vit::reference::forward(model, x.ptr() + int64_t(n) * cfg.in_chans * cfg.img_h * cfg.img_w, &ref_attn);
         double scale = 1;
         for (double v : ref) scale = std::max(scale, std::fabs(v));
-        for (int k = 0; k < cfg.num_classes; ++k)
-            EXPECT_NEAR(logits.data[size_t(n) * cfg.num_classes + k], ref[k], 2e-4 * scale) << "image " << n << " class " << k;
+        const int O = cfg.num_outputs();
+        for (int k = 0; k < O; ++k)
+            EXPECT_NEAR(logits.data[size_t(n) * O + k], ref[k], 2e-4 * scale) << "image " << n << " output " << k;
         for (int b = 0; b < cfg.depth; ++b)
             for (int64_t i = 0; i < H * T * T; ++i)
                 ASSERT_NEAR(attn[b].data[size_t(n * H * T * T + i)], ref_attn[b][size_t(i)], 1e-5) << "block " << b;
@@ -136,6 +137,46 @@ TEST(ForwardOptions, GrayscaleNonSquareOddMlpRatioAndEps) {
     check_against_reference(c);
 }
 
+// The variants of timm's Hub models, each on its own and in the combinations the Hub uses.
+TEST(ForwardOptions, LayerScaleRegistersAndPositionsOnPatchesOnlyWithoutHeadLikeDinov2) {
+    auto c = small_config();
+    c.init_values = 1e-5f;
+    c.reg_tokens = 2;
+    c.no_embed_class = true;
+    c.num_classes = 0;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, DistillationTokenAndTwoAveragedHeadsLikeDeit) {
+    auto c = small_config();
+    c.distilled = true;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, PreNormWithoutPatchBiasQuickGeluLikeClip) {
+    auto c = small_config();
+    c.pre_norm = true;
+    c.act = vit::Activation::QuickGelu;
+    c.ln_eps = 1e-5f;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, AttentionPoolWithoutClassTokenTanhGeluLikeSiglip) {
+    auto c = small_config();
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Map;
+    c.act = vit::Activation::GeluTanh;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, AttentionPoolAfterRegistersWithFcNorm) {
+    auto c = small_config();
+    c.reg_tokens = 1;
+    c.global_pool = vit::GlobalPool::Map;
+    c.fc_norm = true;
+    check_against_reference(c);
+}
+
 TEST(ForwardOptions, RejectsBadShapes) {
     const vit::Model model = random_model(small_config(), 1);
     vit::Tensor wrong({2, 3, 32, 32});
@@ -147,7 +188,7 @@ TEST(ForwardOptions, RejectsBadShapes) {
         EXPECT_NE(std::string(e.what()).find("16, 16]"), std::string::npos) << e.what();
     }
     auto bad = small_config();
-    bad.img_w = 18;
+    bad.img_w = 2;  // smaller than one patch
     EXPECT_THROW(bad.validate(), vit::ConfigError);
 }
 

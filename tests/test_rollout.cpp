@@ -50,7 +50,7 @@ void check_fixture(const std::string& dir, int batch) {
             vit::RolloutOptions o;
             o.fusion = vit::parse_head_fusion(fusion);
             o.discard_ratio = ratio;
-            const vit::Tensor got = vit::attention_rollout(cap.attn, 1, o);
+            const vit::Tensor got = vit::attention_rollout(cap.attn, vit::PrefixTokens{}, o);
             ASSERT_EQ(got.shape, (vit::Shape{N, P})) << key;
             ASSERT_EQ(got.shape, expected.shape) << key;
             for (int64_t n = 0; n < N; ++n) {
@@ -70,7 +70,7 @@ void check_fixture(const std::string& dir, int batch) {
             const vit::Tensor& expected = ref.tensors.at(key);
             vit::RolloutOptions o;
             o.discard_ratio = ratio;
-            const vit::Tensor got = vit::gradient_rollout(g.attn, g.grad, 1, o);
+            const vit::Tensor got = vit::gradient_rollout(g.attn, g.grad, vit::PrefixTokens{}, o);
             ASSERT_EQ(got.shape, expected.shape) << key;
             for (int64_t n = 0; n < N; ++n) {
                 const float scale = max_abs(expected.ptr() + n * P, size_t(P));
@@ -171,7 +171,7 @@ TEST(Rollout, DiscardZeroesTheLowestButNeverClsToCls) {
                                   0.40f, 0.03f, 0.57f};
     vit::RolloutOptions o;
     o.discard_ratio = 0.4f;
-    const vit::Tensor got = vit::attention_rollout({vit::Tensor({1, 1, 3, 3}, a)}, 1, o);
+    const vit::Tensor got = vit::attention_rollout({vit::Tensor({1, 1, 3, 3}, a)}, vit::PrefixTokens{}, o);
     // Row 0 is untouched: A row 0 = (0.01 + 1, 0.5, 0.49) / 2 / 1.0 -> map (0.25, 0.245).
     ASSERT_EQ(got.shape, (vit::Shape{1, 2}));
     EXPECT_NEAR(got.data[0], 0.25f, 1e-7);
@@ -182,18 +182,18 @@ TEST(Rollout, DiscardZeroesTheLowestButNeverClsToCls) {
     // = (0.4625046, 0.3219490, 0.2155464).
     const std::vector<float> b = {0.61f, 0.22f, 0.17f, 0.12f, 0.79f, 0.09f, 0.26f, 0.24f, 0.50f};
     const std::vector<vit::Tensor> attn = {vit::Tensor({1, 1, 3, 3}, a), vit::Tensor({1, 1, 3, 3}, b)};
-    const vit::Tensor two = vit::attention_rollout(attn, 1, o);
+    const vit::Tensor two = vit::attention_rollout(attn, vit::PrefixTokens{}, o);
     EXPECT_NEAR(two.data[0], 0.3219490f, 1e-6);
     EXPECT_NEAR(two.data[1], 0.2155464f, 1e-6);
 
     // Blocks 1..1 alone: only b, whose row 0 after the discard is (1.61, 0.22, 0) / 1.83.
     o.first_block = o.last_block = 1;
-    const vit::Tensor last = vit::attention_rollout(attn, 1, o);
+    const vit::Tensor last = vit::attention_rollout(attn, vit::PrefixTokens{}, o);
     EXPECT_NEAR(last.data[0], 0.22f / 1.83f, 1e-7);
     EXPECT_NEAR(last.data[1], 0.0f, 1e-7);
     // Blocks 0..0: the one-block map of a.
     o.first_block = o.last_block = 0;
-    const vit::Tensor first = vit::attention_rollout(attn, 1, o);
+    const vit::Tensor first = vit::attention_rollout(attn, vit::PrefixTokens{}, o);
     EXPECT_NEAR(first.data[0], 0.25f, 1e-7);
     EXPECT_NEAR(first.data[1], 0.245f, 1e-7);
 }
@@ -219,7 +219,7 @@ TEST(Rollout, HeadFusionsAndManyImagesMatchTheDefinition) {
                 vit::RolloutOptions o;
                 o.fusion = fusion;
                 o.discard_ratio = ratio;
-                const vit::Tensor got = vit::attention_rollout(attn, cls ? 1 : 0, o);
+                const vit::Tensor got = vit::attention_rollout(attn, vit::PrefixTokens{cls ? 1 : 0, cls}, o);
                 ASSERT_EQ(got.shape, (vit::Shape{N, cls ? T - 1 : T}));
                 for (int n = 0; n < N; ++n) {
                     std::vector<std::vector<float>> fused;
@@ -255,7 +255,7 @@ TEST(Rollout, NoClassTokenModelGivesMeanOfRowsOverAllPatches) {
     const vit::AttentionCapture cap = vit::capture_attention(model, x, {1, 4}, 2, true);
     ASSERT_EQ(cap.attn[0].shape, (vit::Shape{N, c.num_heads, P, P}));
     vit::RolloutOptions o;
-    const vit::Tensor r = vit::attention_rollout(cap.attn, c.num_prefix(), o);
+    const vit::Tensor r = vit::attention_rollout(cap.attn, vit::prefix_tokens(c), o);
     ASSERT_EQ(r.shape, (vit::Shape{N, P}));
     for (int64_t n = 0; n < N; ++n) {
         // R is row-stochastic, so the mean of its rows sums to 1, and every patch keeps some weight
@@ -269,7 +269,7 @@ TEST(Rollout, NoClassTokenModelGivesMeanOfRowsOverAllPatches) {
         }
         EXPECT_NEAR(sum, 1.0, 1e-5);
     }
-    const vit::Tensor g = vit::gradient_rollout(cap.attn, cap.grad, c.num_prefix(), o);
+    const vit::Tensor g = vit::gradient_rollout(cap.attn, cap.grad, vit::prefix_tokens(c), o);
     ASSERT_EQ(g.shape, (vit::Shape{N, P}));
     for (float v : g.data) EXPECT_TRUE(std::isfinite(v) && v >= 0.0f);
 }
@@ -279,19 +279,19 @@ TEST(Rollout, RejectsBadOptionsAndShapes) {
     vit::RolloutOptions o;
     for (float r : {1.0f, -0.1f, 1.5f, std::nanf("")}) {
         o.discard_ratio = r;
-        EXPECT_THROW(vit::attention_rollout(attn, 1, o), vit::ConfigError) << r;
+        EXPECT_THROW(vit::attention_rollout(attn, vit::PrefixTokens{}, o), vit::ConfigError) << r;
     }
     o = {};
     o.first_block = 2;
-    EXPECT_THROW(vit::attention_rollout(attn, 1, o), vit::ConfigError);
+    EXPECT_THROW(vit::attention_rollout(attn, vit::PrefixTokens{}, o), vit::ConfigError);
     o = {};
     o.last_block = 2;
-    EXPECT_THROW(vit::attention_rollout(attn, 1, o), vit::ConfigError);
+    EXPECT_THROW(vit::attention_rollout(attn, vit::PrefixTokens{}, o), vit::ConfigError);
     o = {};
-    EXPECT_THROW(vit::attention_rollout({}, 1, o), vit::ShapeError);
-    EXPECT_THROW(vit::attention_rollout({attn[0], vit::Tensor({1, 2, 4, 4})}, 1, o), vit::ShapeError);
-    EXPECT_THROW(vit::gradient_rollout(attn, {attn[0]}, 1, o), vit::ShapeError);
-    EXPECT_THROW(vit::attention_rollout(attn, 2, o), vit::ConfigError);
+    EXPECT_THROW(vit::attention_rollout({}, vit::PrefixTokens{}, o), vit::ShapeError);
+    EXPECT_THROW(vit::attention_rollout({attn[0], vit::Tensor({1, 2, 4, 4})}, vit::PrefixTokens{}, o), vit::ShapeError);
+    EXPECT_THROW(vit::gradient_rollout(attn, {attn[0]}, vit::PrefixTokens{}, o), vit::ShapeError);
+    EXPECT_THROW(vit::attention_rollout(attn, vit::PrefixTokens{0, true}, o), vit::ConfigError);
     EXPECT_THROW(vit::parse_head_fusion("avg"), vit::ConfigError);
     EXPECT_EQ(vit::parse_head_fusion("max"), vit::HeadFusion::Max);
     EXPECT_STREQ(vit::to_string(vit::HeadFusion::Min), "min");

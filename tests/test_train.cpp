@@ -140,6 +140,43 @@ TEST(GradCheck, AvgPoolFcNormNoClassTokenNoQkvBias) {
     check_gradients(c, 2);
 }
 
+TEST(GradCheck, LayerScaleGammasRegisterTokensPositionsOnPatchesOnly) {
+    auto c = tiny();
+    c.init_values = 0.5f;
+    c.reg_tokens = 2;
+    c.no_embed_class = true;
+    check_gradients(c, 2);
+}
+
+TEST(GradCheck, DistillationTokenAndBothHeads) {
+    auto c = tiny();
+    c.distilled = true;
+    check_gradients(c, 3);
+}
+
+TEST(GradCheck, NormPreWithoutPatchBiasQuickGelu) {
+    auto c = tiny();
+    c.pre_norm = true;
+    c.act = vit::Activation::QuickGelu;
+    check_gradients(c, 2);
+}
+
+TEST(GradCheck, AttentionPoolHeadTanhGeluNoClassToken) {
+    auto c = tiny();
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Map;
+    c.act = vit::Activation::GeluTanh;
+    check_gradients(c, 3);
+}
+
+TEST(GradCheck, AttentionPoolWithFcNormAndLayerScale) {
+    auto c = tiny();
+    c.global_pool = vit::GlobalPool::Map;
+    c.fc_norm = true;
+    c.init_values = 0.5f;
+    check_gradients(c, 2);
+}
+
 TEST(GradCheck, AvgPoolWithFinalNormGrayscaleNonSquare) {
     auto c = tiny();
     c.global_pool = vit::GlobalPool::Avg;
@@ -191,9 +228,13 @@ TEST(Optim, CrossEntropyRejectsBadLabel) {
 // of the same masked forward (float32 here, so the tolerance is wider than the double-reference checks).
 namespace {
 
-void check_gradients_under_masks(const vit::Regularization& reg) {
+vit::ViTConfig masked_config() {
     vit::ViTConfig c = tiny();
     c.depth = 3;
+    return c;
+}
+
+void check_gradients_under_masks(const vit::Regularization& reg, const vit::ViTConfig& c = masked_config()) {
     vit::Model model = vit::reference::random_model(c, 5);
     std::mt19937 rng(6);
     std::normal_distribution<float> nd(0.0f, 0.3f);
@@ -253,6 +294,20 @@ TEST(GradCheck, AttentionDropoutWithFixedMasks) {
 }
 TEST(GradCheck, HeadDropoutWithFixedMasks) { check_gradients_under_masks(only(&vit::Regularization::head_drop, 0.3f)); }
 TEST(GradCheck, AllNoiseTogetherWithFixedMasks) { check_gradients_under_masks({0.4f, 0.2f, 0.2f, 0.2f}); }
+TEST(GradCheck, LayerScaleRegistersDistillationAndNormPreUnderAllNoiseWithFixedMasks) {
+    vit::ViTConfig c = masked_config();
+    c.init_values = 0.5f;
+    c.reg_tokens = 1;
+    c.distilled = true;
+    c.pre_norm = true;
+    check_gradients_under_masks({0.4f, 0.2f, 0.2f, 0.2f}, c);
+}
+TEST(GradCheck, AttentionPoolUnderAllNoiseWithFixedMasks) {
+    vit::ViTConfig c = masked_config();
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Map;
+    check_gradients_under_masks({0.4f, 0.2f, 0.2f, 0.2f}, c);
+}
 
 // The mask is Bernoulli(1 - p) per element, scaled by 1 / (1 - p), and a function of the key alone.
 TEST(Dropout, KeepsTheRightFractionAndMeanAndRepeatsPerKey) {

@@ -34,6 +34,10 @@ struct Checkpoint {
 // Throws IoError, FormatError, ConfigError or ShapeError naming the file and the tensor.
 Checkpoint load_checkpoint(const std::string& path);
 
+// The checks every loader ends with: configuration and preprocessing valid and consistent, one label
+// per class ("class_<i>" filled in where the source has none). ConfigError names ckpt.source.
+void validate_checkpoint(Checkpoint& ckpt);
+
 // Writes format (c). Atomic (temporary file, then rename).
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 

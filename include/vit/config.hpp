@@ -6,20 +6,33 @@
 
 namespace vit {
 
-enum class GlobalPool { Token, Avg };
+enum class GlobalPool {
+    Token,  // the class token (DeiT distilled: the class and the distillation token, one head each)
+    Avg,    // the mean of the patch tokens (prefix tokens excluded)
+    Map,    // timm's AttentionPoolLatent: one learned query attends over the patch tokens
+};
 
-// The arguments of timm's VisionTransformer that change the maths.
+// The MLP's activation: exact GELU (erf), CLIP's QuickGELU x·σ(1.702x), or GELU's tanh approximation.
+enum class Activation { Gelu, QuickGelu, GeluTanh };
+
+// The arguments of timm's VisionTransformer (and VisionTransformerDistilled) that change the maths.
 struct ViTConfig {
     int img_h = 224, img_w = 224;
     int patch_size = 16;
     int in_chans = 3;
-    int num_classes = 1000;
+    int num_classes = 1000;  // 0: no classifier, the output is the pooled features (embed_dim wide)
     int embed_dim = 192;
     int depth = 12;
     int num_heads = 3;
     double mlp_ratio = 4.0;
     bool qkv_bias = true;
     bool class_token = true;
+    bool distilled = false;       // DeiT: a distillation token after the class token, its own head
+    int reg_tokens = 0;           // register tokens after the class (and distillation) token
+    bool no_embed_class = false;  // the position embedding covers the patches only
+    bool pre_norm = false;        // norm_pre before the blocks; the patch embedding then has no bias
+    float init_values = 0.0f;     // LayerScale (ls1.gamma, ls2.gamma) when > 0; the value only seeds init
+    Activation act = Activation::Gelu;
     GlobalPool global_pool = GlobalPool::Token;
     bool fc_norm = false;  // resolved: timm's fc_norm=None means (global_pool == Avg)
     float ln_eps = 1e-6f;
@@ -27,10 +40,17 @@ struct ViTConfig {
     int grid_h() const { return img_h / patch_size; }
     int grid_w() const { return img_w / patch_size; }
     int num_patches() const { return grid_h() * grid_w(); }
-    int num_prefix() const { return class_token ? 1 : 0; }
+    // Prefix tokens in timm's order: class, distillation, registers; then the patches.
+    int num_prefix() const { return (class_token ? 1 : 0) + (distilled ? 1 : 0) + reg_tokens; }
     int num_tokens() const { return num_patches() + num_prefix(); }
+    // Rows of pos_embed: every token, or only the patches with no_embed_class.
+    int pos_tokens() const { return no_embed_class ? num_patches() : num_tokens(); }
     int head_dim() const { return embed_dim / num_heads; }
     int mlp_hidden() const { return static_cast<int>(embed_dim * mlp_ratio); }
+    bool layer_scale() const { return init_values > 0.0f; }
+    bool patch_bias() const { return !pre_norm; }
+    // Width of the model's output: the logits, or the pooled features without a classifier.
+    int num_outputs() const { return num_classes > 0 ? num_classes : embed_dim; }
 
     void validate() const;  // throws ConfigError naming the offending field
 };
@@ -54,9 +74,11 @@ struct PreprocessConfig {
 };
 
 const char* to_string(GlobalPool p);
+const char* to_string(Activation a);
 const char* to_string(Interpolation i);
 const char* to_string(ResizeMode m);
-GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg"
+GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg" | "map"
+Activation parse_activation(const std::string& s);        // "gelu" | "quick_gelu" | "gelu_tanh"
 Interpolation parse_interpolation(const std::string& s);   // "bicubic" | "bilinear"
 ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "direct"
 

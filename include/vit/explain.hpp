@@ -3,9 +3,10 @@
 //
 // Rollout, per block: fuse the heads (mean, max or min) into F (T, T); with a discard ratio r zero
 // the floor(T*T*r) smallest entries of F (flat index 0, CLS->CLS, is never zeroed); A = (F + I) / 2;
-// divide each row by its sum; R = A_last ... A_first. The map is row 0 (the class token) without
-// column 0: T-1 values in patch order. Models without a class token have no such row: their map is
-// the mean of R's rows (every token's view of the patches), again T values in patch order.
+// divide each row by its sum; R = A_last ... A_first. The map is row 0 (the class token) over the patch
+// columns: every prefix token's column (class, distillation, registers) is dropped, leaving one value
+// per patch in patch order. Models without a class token have no such row: their map is the mean of
+// R's rows (every token's view of the patches), again over the patch columns.
 // Gradient rollout for class c: F = mean over heads of max(0, A ⊙ d logit_c / dA), then the same
 // discard, identity, normalisation and product.
 #pragma once
@@ -38,9 +39,17 @@ struct AttentionCapture {
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
                                    bool gradients);
 
-// (N, patches) maps. attn, grad: depth x (N, heads, T, T). prefix = number of prefix tokens (0 or 1).
-Tensor attention_rollout(const std::vector<Tensor>& attn, int prefix, const RolloutOptions& opts);
-Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, int prefix,
+// The tokens before the patches: how many, and whether the first is a class token (whose row the
+// map is). timm's order is class, distillation, registers.
+struct PrefixTokens {
+    int count = 1;
+    bool class_token = true;
+};
+PrefixTokens prefix_tokens(const ViTConfig& cfg);
+
+// (N, patches) maps. attn, grad: depth x (N, heads, T, T).
+Tensor attention_rollout(const std::vector<Tensor>& attn, const PrefixTokens& prefix, const RolloutOptions& opts);
+Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
                         const RolloutOptions& opts);
 
 }  // namespace vit

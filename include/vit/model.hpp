@@ -17,16 +17,54 @@
 
 namespace vit {
 
-// One parameter of the model: timm's name and shape, and its place in the flat parameter buffer.
+// What a parameter tensor is, for initialisation and weight decay (never decided from its name).
+enum class ParamRole {
+    Weight,      // a Linear or patch-embedding weight (decayed)
+    Bias,        // a Linear or patch-embedding bias
+    NormWeight,  // a LayerNorm scale
+    NormBias,    // a LayerNorm shift
+    PosEmbed,    // the position embedding
+    Token,       // a learned prefix token: class, distillation, registers
+    Latent,      // the attention pool's learned query (timm decays it, as a weight)
+    LayerScale,  // ls1.gamma / ls2.gamma
+};
+
+// One parameter of the model: timm's name and shape, its role, and its place in the flat buffer.
 struct ParamView {
     std::string name;
     Shape shape;
+    ParamRole role = ParamRole::Weight;
+    int64_t fan_in = 0;  // the input width of the layer a Weight or Bias belongs to
     size_t offset = 0;
     size_t numel = 0;
 };
 
-// Every parameter of a configuration in timm's order and names.
-std::vector<ParamView> param_layout(const ViTConfig& cfg);
+// Offsets of the parameters in the flat buffer, by what they are. kNoParam where the configuration
+// has no such tensor (no qkv bias, no class token, no LayerScale, ...). The one schema that the
+// loaders, the network, initialisation and the optimizer all read: timm's names are spelled only in
+// param_layout.
+constexpr size_t kNoParam = static_cast<size_t>(-1);
+struct BlockParams {
+    size_t norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b, ls1;
+    size_t norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b, ls2;
+};
+struct AttnPoolParams {  // timm's AttentionPoolLatent (global_pool "map")
+    size_t latent, q_w, q_b, kv_w, kv_b, proj_w, proj_b, norm_w, norm_b, fc1_w, fc1_b, fc2_w, fc2_b;
+};
+struct ParamSlots {
+    size_t patch_w, patch_b, cls, dist, reg, pos, norm_pre_w, norm_pre_b;
+    std::vector<BlockParams> blocks;
+    size_t norm_w, norm_b;  // the final norm: `norm` before pooling, or `fc_norm` after it
+    AttnPoolParams pool;
+    size_t head_w, head_b, head_dist_w, head_dist_b;
+};
+
+struct ParamLayout {
+    std::vector<ParamView> views;  // timm's order and names
+    ParamSlots slots;
+    size_t size = 0;  // floats in the flat buffer (every tensor 64-byte aligned)
+};
+ParamLayout param_layout(const ViTConfig& cfg);
 
 // All parameters in one contiguous float buffer (and gradients, for training, in a twin buffer of the
 // same layout: one place an optimizer or an allreduce can reach).
@@ -34,7 +72,8 @@ class Parameters {
 public:
     explicit Parameters(const ViTConfig& cfg);
 
-    const std::vector<ParamView>& views() const { return views_; }
+    const std::vector<ParamView>& views() const { return layout_.views; }
+    const ParamSlots& slots() const { return layout_.slots; }
     const ParamView& view(const std::string& name) const;  // throws ShapeError if unknown
     float* get(const std::string& name) { return data_.data() + view(name).offset; }
     const float* get(const std::string& name) const { return data_.data() + view(name).offset; }
@@ -49,7 +88,7 @@ public:
     TensorMap to_map() const;
 
 private:
-    std::vector<ParamView> views_;
+    ParamLayout layout_;
     std::vector<float> data_;
 };
 
@@ -61,6 +100,11 @@ enum class Init {
             // bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), zero cls_token, normal(0.02) pos_embed
 };
 Init parse_init(const std::string& s);  // "timm" | "torch"; ConfigError otherwise
+
+// Fine-tuning on another class count: a new classifier (and DeiT's distillation classifier) with
+// `classes` outputs, weights trunc-normal(0.02) from the seed and zero biases, as timm's reset_classifier
+// and init do; num_classes 0 removes them. The labels are left to the caller.
+void replace_head(Checkpoint& ckpt, int classes, uint64_t seed);
 
 class Model {
 public:

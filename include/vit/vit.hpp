@@ -19,7 +19,8 @@
 //
 //   // Attention maps (explain.hpp): the class token's rollout over the patches, (N, patches).
 //   vit::AttentionCapture cap = vit::capture_attention(model, images, {}, 8, /*gradients=*/false);
-//   vit::Tensor maps = vit::attention_rollout(cap.attn, model.config().num_prefix(), vit::RolloutOptions{});
+//   vit::Tensor maps = vit::attention_rollout(cap.attn, vit::prefix_tokens(model.config()),
+//                                             vit::RolloutOptions{});
 //
 // Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
 #pragma once

@@ -2,13 +2,13 @@
 
 namespace vit::layers {
 
-Gelu::Gelu(int64_t n) {
+Gelu::Gelu(int64_t n, Activation act) {
     const auto md = f32_desc({n}, tag::a);
-    const auto alg = dnnl::algorithm::eltwise_gelu_erf;
-    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, alg, md);
+    const Eltwise e = eltwise_of(act);
+    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, e.alg, md, e.alpha);
     const dnnl::eltwise_forward::primitive_desc pd(desc, cpu_engine());
     fwd_ = dnnl::eltwise_forward(pd);
-    const dnnl::eltwise_backward::desc bdesc(alg, md, md);
+    const dnnl::eltwise_backward::desc bdesc(e.alg, md, md, e.alpha);
     bwd_ = dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(bdesc, cpu_engine(), pd));
     x_ = unbound(md);
     y_ = unbound(md);

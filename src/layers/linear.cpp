@@ -2,9 +2,9 @@
 
 namespace vit::layers {
 
-Linear::Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep, bool backward) {
+Linear::Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep, bool backward, Activation act) {
     // W (out, in) row-major read as the (in, out) right operand: strides (1, in).
-    fwd_ = Matmul({{rows, in}, {}}, {{in, out}, {1, in}}, {{rows, out}, {}}, bias, ep);
+    fwd_ = Matmul({{rows, in}, {}}, {{in, out}, {1, in}}, {{rows, out}, {}}, bias, ep, 1.0f, act);
     if (!backward) return;
     bwd_data_ = Matmul({{rows, out}, {}}, {{out, in}, {}}, {{rows, in}, {}}, false);
     // dyᵀ (out, M) is dy (M, out) read with strides (1, out).

@@ -17,7 +17,8 @@ dnnl::memory::desc view_desc(const View& v) {
 }
 }  // namespace
 
-Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epilogue ep, float scale)
+Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epilogue ep, float scale,
+               Activation act)
     : has_bias_(bias) {
     const auto src_md = view_desc(src), wei_md = view_desc(wei), dst_md = view_desc(dst);
     dims bias_shape(dst.shape.size(), 1);
@@ -27,7 +28,10 @@ Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epi
 
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
-    if (ep == Epilogue::Gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    if (ep == Epilogue::Activate) {
+        const Eltwise e = eltwise_of(act);
+        ops.append_eltwise(1.0f, e.alg, e.alpha, 0.0f);
+    }
     if (ep == Epilogue::Accumulate) ops.append_sum(1.0f);
     attr.set_post_ops(ops);
     if (scale != 1.0f) attr.set_output_scales(0, {scale});

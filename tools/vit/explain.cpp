@@ -108,7 +108,8 @@ std::vector<vit::Tensor> runner_attention(const vit::Runner& runner, const vit::
 int explain_images(const vit::Model& model, const std::vector<std::string>& paths,
                    const std::vector<fs::path>& outputs, size_t failed, const Settings& s, int batch, int workers) {
     const vit::ViTConfig& c = model.config();
-    const int K = c.num_classes, gh = c.grid_h(), gw = c.grid_w(), P = c.num_patches(), prefix = c.num_prefix();
+    const int K = c.num_classes, gh = c.grid_h(), gw = c.grid_w(), P = c.num_patches();
+    const vit::PrefixTokens prefix = vit::prefix_tokens(c);
     const auto& labels = model.labels();
     const auto start = std::chrono::steady_clock::now();
     double render_seconds = 0;

@@ -112,7 +112,8 @@ int evaluate_faithfulness(const vit::Model& model, const FaithfulnessOptions& op
     info("faithfulness on " + std::to_string(N) + " of " + std::to_string(total) + " images from " + opts.data);
 
     const int gh = cfg.grid_h(), gw = cfg.grid_w(), P = cfg.num_patches(), ps = cfg.patch_size;
-    const int K = cfg.num_classes, prefix = cfg.num_prefix();
+    const int K = cfg.num_classes;
+    const vit::PrefixTokens prefix = vit::prefix_tokens(cfg);
     const int step = std::max(1, P / 16);
     const int steps = (P + step - 1) / step;  // curve points 0..steps
     std::vector<double> fraction(size_t(steps) + 1);

@@ -117,7 +117,7 @@ int run_forward(const std::vector<std::string>& args) {
             vit::AttentionCapture cap =
                 vit::capture_attention(model, x, want_grad ? std::vector<int>(size_t(n), target) : std::vector<int>{},
                                        batch, want_grad);
-            const int prefix = model.config().num_prefix();
+            const vit::PrefixTokens prefix = vit::prefix_tokens(model.config());
             if (want_rollout) out["rollout"] = vit::attention_rollout(cap.attn, prefix, rollout_opts);
             if (want_grad) out["grad_rollout"] = vit::gradient_rollout(cap.attn, cap.grad, prefix, grad_opts);
             out["logits"] = std::move(cap.logits);

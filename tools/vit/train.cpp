@@ -60,20 +60,6 @@ std::vector<float> float_list(const std::string& text, const std::string& flag, 
 }
 
 // A fresh head for fine-tuning on another label set: timm's init (trunc normal 0.02, zero bias).
-void replace_head(vit::Checkpoint& ck, int classes, uint64_t seed) {
-    const int64_t D = ck.config.embed_dim;
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 0.02f);
-    vit::Tensor w({classes, D});
-    for (float& x : w.data) {
-        do x = nd(rng);
-        while (std::fabs(x) > 2.0f);
-    }
-    ck.weights["head.weight"] = w;
-    ck.weights["head.bias"] = vit::Tensor({classes});
-    ck.config.num_classes = classes;
-}
-
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
@@ -201,7 +187,7 @@ int run_train(const std::vector<std::string>& args) {
             if (init.config.num_classes != classes) {
                 info("replacing the " + std::to_string(init.config.num_classes) + "-class head with a new " +
                      std::to_string(classes) + "-class head");
-                replace_head(init, classes, fc.seed);
+                vit::replace_head(init, classes, fc.seed);
             }
             init.labels = data.train.classes;
             init.preprocess = pre;

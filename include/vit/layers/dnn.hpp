@@ -3,6 +3,8 @@
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "vit/config.hpp"
+
 namespace vit::layers {
 
 using dims = dnnl::memory::dims;
@@ -21,5 +23,13 @@ inline dnnl::memory unbound(const dnnl::memory::desc& md) {
     return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE);
 }
 inline void bind(dnnl::memory& m, const void* p) { m.set_data_handle(const_cast<void*>(p)); }
+
+// The oneDNN eltwise algorithm of an MLP activation and its alpha: QuickGELU x·σ(1.702x) is swish
+// with alpha 1.702.
+struct Eltwise {
+    dnnl::algorithm alg;
+    float alpha;
+};
+Eltwise eltwise_of(Activation act);
 
 }  // namespace vit::layers

@@ -1,4 +1,5 @@
-// Exact GELU, y = x · Φ(x) = x/2 · (1 + erf(x/√2)), and its backward dx = dy · (Φ(x) + x · φ(x)).
+// The MLP activation and its backward: exact GELU, y = x · Φ(x) = x/2 · (1 + erf(x/√2)), with
+// dx = dy · (Φ(x) + x · φ(x)); or QuickGELU / tanh-GELU (see config.hpp: Activation).
 // (Inference fuses it into the preceding matmul; training keeps the pre-activation for the backward.)
 #pragma once
 #include <unordered_map>
@@ -10,7 +11,7 @@ namespace vit::layers {
 class Gelu {
 public:
     Gelu() = default;
-    explicit Gelu(int64_t n);
+    explicit Gelu(int64_t n, Activation act = Activation::Gelu);
     void forward(const float* x, float* y);
     void backward(const float* x, const float* dy, float* dx);
 

@@ -11,7 +11,8 @@ namespace vit::layers {
 class Linear {
 public:
     Linear() = default;
-    Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep = Epilogue::None, bool backward = false);
+    Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep = Epilogue::None, bool backward = false,
+           Activation act = Activation::Gelu);
 
     // x (M, in), w (out, in), b (out) or null -> y (M, out)
     void forward(const float* x, const float* w, const float* b, float* y);

@@ -1,4 +1,4 @@
-// General (batched, strided) matrix product on oneDNN: dst = scale * (src · wei) [+ bias] [then GELU]
+// General (batched, strided) matrix product on oneDNN: dst = scale * (src · wei) [+ bias] [then act]
 // [+ dst]. Views carry dims and strides, so transposes and per-head slices of a fused qkv buffer are
 // free. The primitive is built once in the constructor; run() only binds pointers.
 #pragma once
@@ -15,7 +15,7 @@ struct View {
 
 enum class Epilogue {
     None,
-    Gelu,       // dst = gelu_erf(src · wei + bias)
+    Activate,   // dst = act(src · wei + bias), act the MLP's activation (exact GELU by default)
     Accumulate  // dst += src · wei + bias (residual connection, gradient accumulation)
 };
 
@@ -24,7 +24,7 @@ public:
     Matmul() = default;
     // bias: broadcast over rows, length = dst cols (only 2-D products use it).
     Matmul(const View& src, const View& wei, const View& dst, bool bias, Epilogue ep = Epilogue::None,
-           float scale = 1.0f);
+           float scale = 1.0f, Activation act = Activation::Gelu);
     void run(const float* src, const float* wei, const float* bias, float* dst);
     const char* impl() const;  // oneDNN implementation name, for checks that no reference kernel runs
 
