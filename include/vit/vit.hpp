@@ -30,6 +30,7 @@
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"
 #include "vit/fit.hpp"
+#include "vit/hub_cache.hpp"
 #include "vit/model.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"
