@@ -267,3 +267,56 @@ TEST_F(HubCache, AnExistingPathWinsOverAnIdOfTheSameName) {
     fs::current_path(previous);
     EXPECT_EQ(got, "google/vit-base-patch16-224");
 }
+
+// ---- through the `vit` program ------------------------------------------------------------------
+
+namespace {
+
+class HubCli : public vit_test::Cli {
+protected:
+    ScopedHubEnvironment env_;  // the child inherits HF_HUB_CACHE from this process
+};
+
+}  // namespace
+
+TEST_F(HubCli, ClassifyLoadsATimmIdFromTheCacheLikeTheFolderItCameFrom) {
+    const fs::path cache = tmp_ / "hub";
+    cache_model(cache, "timm/vit_small32.test",
+                {{"config.json", vit_test::read_file(vit_test::kFixture + "/config.json")},
+                 {"model.safetensors", vit_test::read_file(vit_test::kFixture + "/model.safetensors")}});
+    ScopedHubEnvironment::set("HF_HUB_CACHE", cache);
+    const std::string image = vit_test::quote(vit_test::kSamples + "/cifar10/cat_0000.jpg");
+
+    const vit_test::Result by_id = run("classify --model timm/vit_small32.test --top-k 3 " + image);
+    EXPECT_CLEAN_EXIT(by_id, 0);
+    EXPECT_NE(by_id.err.find("timm/vit_small32.test = " + (cache / "models--timm--vit_small32.test").string()),
+              std::string::npos)
+        << by_id.err;
+    const vit_test::Result by_prefix = run("classify --model hf-hub:timm/vit_small32.test --top-k 3 " + image);
+    EXPECT_CLEAN_EXIT(by_prefix, 0);
+    const vit_test::Result by_path =
+        run("classify --model " + vit_test::quote(vit_test::kFixture) + " --top-k 3 " + image);
+    EXPECT_CLEAN_EXIT(by_path, 0);
+    ASSERT_EQ(vit_test::lines_of(by_path.out).size(), 2u) << by_path.out;
+    EXPECT_EQ(by_id.out, by_path.out);
+    EXPECT_EQ(by_prefix.out, by_path.out);
+}
+
+TEST_F(HubCli, AnUncachedIdFailsWithTheDownloadCommand) {
+    ScopedHubEnvironment::set("HF_HUB_CACHE", tmp_ / "empty-hub");
+    const vit_test::Result r =
+        run("classify --model timm/vit_tiny_patch16_224 " + vit_test::quote(vit_test::kSamples));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("vit classify: error:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find((tmp_ / "empty-hub" / "models--timm--vit_tiny_patch16_224").string()), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("huggingface-cli download timm/vit_tiny_patch16_224"), std::string::npos) << r.err;
+}
+
+TEST_F(HubCli, ModelHelpMentionsHubIds) {
+    for (const char* command : {"classify", "forward", "explain", "eval", "train-step"}) {
+        const vit_test::Result r = run(std::string(command) + " --help");
+        EXPECT_CLEAN_EXIT(r, 0);
+        EXPECT_NE(r.out.find("hf-hub:ORG/NAME"), std::string::npos) << command << ":\n" << r.out;
+    }
+}
