@@ -31,6 +31,8 @@
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"
 #include "vit/fit.hpp"
+#include "vit/hub_cache.hpp"
+#include "vit/imagenet_labels.hpp"
 #include "vit/model.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"

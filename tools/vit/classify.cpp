@@ -101,7 +101,7 @@ int run_classify(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), "checkpoint: native .safetensors file, timm or Hugging Face folder (required)")
+        ("model,m", po::value<std::string>(), kModelHelp)
         ("top-k,k", po::value<int>()->default_value(5), "labels per image")
         ("batch,b", po::value<int>()->default_value(16), "images per forward pass")
         ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")

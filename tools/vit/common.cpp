@@ -100,7 +100,8 @@ std::pair<int, int> parse_img_size(const std::string& text) {
     return {parse_int(text.substr(0, x)), parse_int(text.substr(x + 1))};
 }
 
-vit::Checkpoint load_model_checkpoint(const std::string& path, const std::string& img_size) {
+vit::Checkpoint load_model_checkpoint(const std::string& spec, const std::string& img_size) {
+    const std::string path = vit::resolve_model_spec(spec);
     vit::Checkpoint ckpt = vit::load_checkpoint(path);
     if (!img_size.empty()) {
         const auto [h, w] = parse_img_size(img_size);
@@ -110,7 +111,8 @@ vit::Checkpoint load_model_checkpoint(const std::string& path, const std::string
     const char* format = ckpt.format == vit::CheckpointFormat::Timm          ? "timm"
                          : ckpt.format == vit::CheckpointFormat::HuggingFace ? "Hugging Face"
                                                                               : "native";
-    info("model " + path + " (" + format + "): " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
+    const std::string where = path == spec ? path : spec + " = " + path;
+    info("model " + where + " (" + format + "): " + std::to_string(c.img_h) + "x" + std::to_string(c.img_w) +
          " patch " + std::to_string(c.patch_size) + ", dim " + std::to_string(c.embed_dim) + ", depth " +
          std::to_string(c.depth) + ", " + std::to_string(c.num_classes) + " classes");
     return ckpt;

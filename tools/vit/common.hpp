@@ -73,8 +73,14 @@ void set_threads(int threads);
 // "224" -> 224x224, "224x320" -> 224 high, 320 wide. Throws UsageError.
 std::pair<int, int> parse_img_size(const std::string& text);
 
+// The help text of --model, which every command that takes it requires.
+inline constexpr const char* kModelHelp =
+    "checkpoint: native .safetensors file, timm or Hugging Face folder, or a Hugging Face Hub id "
+    "(timm/NAME, hf-hub:ORG/NAME, ORG/NAME) already in the local Hugging Face cache (required)";
+
+// The model spec resolved to a file or folder (a Hub id through the local Hugging Face cache), then
 // load_checkpoint plus the optional --img-size change, with a progress line on stderr.
-vit::Checkpoint load_model_checkpoint(const std::string& path, const std::string& img_size);
+vit::Checkpoint load_model_checkpoint(const std::string& spec, const std::string& img_size);
 
 // Warns about tensors in the checkpoint that the model did not use (a sign of a mismatched architecture).
 void report_unused(const vit::Model& model, const std::string& source);

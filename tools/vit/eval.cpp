@@ -41,7 +41,7 @@ int run_eval(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), "checkpoint (required)")
+        ("model,m", po::value<std::string>(), kModelHelp)
         ("data,d", po::value<std::string>(), "dataset (required)")
         ("split", po::value<std::string>()->default_value("test"), "test or train")
         ("val-split", po::value<double>()->default_value(0.0), "as in vit train, for folders without a test split")

@@ -224,7 +224,7 @@ int run_explain(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), "checkpoint: native .safetensors file, timm or Hugging Face folder (required)")
+        ("model,m", po::value<std::string>(), kModelHelp)
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
         ("method", po::value<std::string>()->default_value("rollout"), "rollout or grad-rollout")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")

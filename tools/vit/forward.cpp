@@ -45,7 +45,7 @@ int run_forward(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), "checkpoint: native .safetensors file, timm or Hugging Face folder (required)")
+        ("model,m", po::value<std::string>(), kModelHelp)
         ("input,i", po::value<std::string>(), ".safetensors file holding the input tensor (required)")
         ("key", po::value<std::string>()->default_value("input"), "name of the input tensor in --input")
         ("output,o", po::value<std::string>(), ".safetensors file to write (required)")

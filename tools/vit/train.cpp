@@ -69,7 +69,7 @@ int run_train(const std::vector<std::string>& args) {
         ("help,h", "show this help")
         ("data,d", po::value<std::string>(), "dataset folder (required)")
         ("model-config,c", po::value<std::string>(), "model configuration: a name in models/configs or a JSON file")
-        ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder or .safetensors); the head is replaced when the class count differs")
+        ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder, .safetensors, or a Hub id in the local Hugging Face cache); the head is replaced when the class count differs")
         ("output,o", po::value<std::string>(), "run folder (required)")
         ("resume", po::bool_switch(), "continue the run in the output folder from last.safetensors")
         ("epochs", po::value<int>()->default_value(30), "epochs")

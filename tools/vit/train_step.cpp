@@ -22,7 +22,7 @@ int run_train_step(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), "checkpoint (required)")
+        ("model,m", po::value<std::string>(), kModelHelp)
         ("batch", po::value<std::string>(), ".safetensors with x and y (required)")
         ("output,o", po::value<std::string>(), "output .safetensors (required)")
         ("lr", po::value<float>()->default_value(1e-3f), "learning rate")
