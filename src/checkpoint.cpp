@@ -5,6 +5,7 @@
 
 #include "checkpoint/formats.hpp"
 #include "vit/error.hpp"
+#include "vit/imagenet_labels.hpp"
 #include "vit/safetensors.hpp"
 
 namespace vit {
@@ -35,8 +36,7 @@ void validate_checkpoint(Checkpoint& ck) {
         config_error(ck.source, "preprocessing size " + std::to_string(ck.preprocess.height) + "x" +
                                     std::to_string(ck.preprocess.width) + " differs from the model's image size " +
                                     std::to_string(ck.config.img_h) + "x" + std::to_string(ck.config.img_w));
-    if (ck.labels.empty())
-        for (int i = 0; i < ck.config.num_classes; ++i) ck.labels.push_back("class_" + std::to_string(i));
+    if (ck.labels.empty()) ck.labels = default_labels(ck.config.num_classes);
     if (ck.labels.size() != static_cast<size_t>(ck.config.num_classes))
         config_error(ck.source, std::to_string(ck.labels.size()) + " labels for " +
                                     std::to_string(ck.config.num_classes) + " classes");

@@ -21,7 +21,7 @@ enum class CheckpointFormat { Timm, HuggingFace, Native };
 struct Checkpoint {
     ViTConfig config;
     PreprocessConfig preprocess;
-    std::vector<std::string> labels;  // num_classes entries; "class_<i>" where the source has none
+    std::vector<std::string> labels;  // num_classes entries; default_labels() where the source has none
     TensorMap weights;                // timm names
     // Training state, in native checkpoints written by vit::fit (empty otherwise): AdamW moments as
     // "optimizer.exp_avg.<param>" / "optimizer.exp_avg_sq.<param>" and a JSON progress record.

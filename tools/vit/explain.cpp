@@ -302,6 +302,7 @@ int run_explain(const std::vector<std::string>& args) {
         const std::string model_path = vm["model"].as<std::string>();
         const vit::Model model(load_model_checkpoint(model_path, ""));
         report_unused(model, model_path);
+        require_classifier(model, model_path, "explain");
         const int classes = model.config().num_classes;
         if (static_cast<int>(model.labels().size()) != classes)
             throw vit::ConfigError(model_path + ": " + std::to_string(model.labels().size()) + " labels for " +
