@@ -236,7 +236,7 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
         s.replace(s.find(from), from.size(), to);
         write_text(dir.file("config.json"), s);
     };
-    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"centre\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
     with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"max\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
@@ -252,6 +252,63 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
     EXPECT_EQ(ck.labels[9], "label 9");
     // The same file loads by its own path with the config beside it.
     EXPECT_EQ(load_checkpoint(dir.file("model.safetensors")).format, CheckpointFormat::Timm);
+}
+
+TEST(Checkpoint, TimmCropModesBecomeResizeModesAndUnknownOnesAreRefusedByName) {
+    TempDir dir;
+    fs::copy_file(kTimm + "/model.safetensors", dir.file("model.safetensors"));
+    std::ifstream in(kTimm + "/config.json");
+    const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto with_mode = [&](const std::string& mode) {
+        std::string s = good;
+        const std::string from = "\"crop_mode\": \"center\"";
+        s.replace(s.find(from), from.size(), "\"crop_mode\": " + mode);
+        write_text(dir.file("config.json"), s);
+    };
+    const std::pair<const char*, ResizeMode> modes[] = {{"\"center\"", ResizeMode::ShorterSideCrop},
+                                                        {"\"squash\"", ResizeMode::Squash},
+                                                        {"\"border\"", ResizeMode::Border},
+                                                        {"null", ResizeMode::ShorterSideCrop}};
+    for (const auto& [name, mode] : modes) {
+        with_mode(name);
+        EXPECT_EQ(load_checkpoint(dir.path.string()).preprocess.resize_mode, mode) << name;
+    }
+    with_mode("\"shorter_side_crop\"");  // our native name is not one of timm's
+    const std::string msg = error_of<ConfigError>([&] { load_checkpoint(dir.path.string()); });
+    EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("crop_mode"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'shorter_side_crop'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("center, squash or border"), std::string::npos) << msg;
+    with_mode("1");
+    EXPECT_NE(error_of<ConfigError>([&] { load_checkpoint(dir.path.string()); }).find("crop_mode"), std::string::npos);
+}
+
+TEST(Checkpoint, NativeFilesKeepEveryResizeModeUnderItsOwnName) {
+    TempDir dir;
+    Checkpoint ck = load_checkpoint(kTimm);
+    const std::string path = dir.file("native.safetensors");
+    const std::pair<ResizeMode, const char*> modes[] = {{ResizeMode::ShorterSideCrop, "shorter_side_crop"},
+                                                        {ResizeMode::Squash, "squash"},
+                                                        {ResizeMode::Border, "border"},
+                                                        {ResizeMode::Direct, "direct"}};
+    for (const auto& [mode, name] : modes) {
+        ck.preprocess.resize_mode = mode;
+        EXPECT_NE(preprocess_to_json(ck.preprocess).find(std::string("\"resize_mode\":\"") + name + "\""),
+                  std::string::npos)
+            << name;
+        EXPECT_EQ(parse_resize_mode(name), mode) << name;
+        save_checkpoint(path, ck);
+        EXPECT_EQ(load_checkpoint(path).preprocess.resize_mode, mode) << name;
+    }
+    // timm's names are not the file's: "center" is refused, naming the metadata key.
+    SafeTensors st = read_safetensors(path);
+    std::string pre = st.metadata.at("vit.preprocess");
+    pre.replace(pre.find("\"direct\""), 8, "\"center\"");
+    st.metadata["vit.preprocess"] = pre;
+    write_safetensors(path, st.tensors, st.metadata);
+    const std::string msg = error_of<ConfigError>([&] { load_checkpoint(path); });
+    EXPECT_NE(msg.find("vit.preprocess"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'center'"), std::string::npos) << msg;
 }
 
 TEST(Checkpoint, HuggingFaceRejectsOtherActivations) {
