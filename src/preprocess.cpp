@@ -16,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "resample_weights.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
@@ -114,21 +115,6 @@ cv::Mat finish_decoded(const cv::Mat& decoded, int channels, const std::string& 
 // PIL's separable resampler (Pillow src/libImaging/Resample.c), 8 bits per sample
 // ---------------------------------------------------------------------------------------------
 
-// PIL's bicubic kernel with a = -0.5 (Keys' cubic convolution); OpenCV's INTER_CUBIC uses a = -0.75.
-double bicubic_filter(double x) {
-    const double a = -0.5;
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-    return 0.0;
-}
-
-double bilinear_filter(double x) {
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return 1.0 - x;
-    return 0.0;
-}
-
 // Fixed point: 8 bits for the sample, 2 bits of headroom for kernels with negative lobes (partial
 // sums can exceed 255 or drop below 0), the remaining 22 bits for the coefficient fraction.
 constexpr int kPrecisionBits = 32 - 8 - 2;
@@ -141,51 +127,19 @@ struct Coeffs {
     std::vector<int32_t> k;
 };
 
-// Mirrors Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full-image box [0, in_size).
-// Output sample i has its centre at (i + 0.5) * scale in input coordinates. When downscaling
-// (scale > 1) the kernel is stretched by `scale` (support and argument), which makes it an
-// antialiasing low-pass filter; when upscaling it is the plain interpolation kernel. Weights are
-// divided by their sum so that truncation at the borders keeps flat areas flat.
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full-image box [0, in_size): the
+// antialiased weights (resample_weights.hpp), rounded half away from zero into fixed point.
 Coeffs precompute_coeffs(int in_size, int out_size, Interpolation interp) {
-    double (*filter)(double) = interp == Interpolation::Bicubic ? bicubic_filter : bilinear_filter;
-    const double filter_support = interp == Interpolation::Bicubic ? 2.0 : 1.0;
-
-    // Pillow computes in1 - in0 in float before widening; exact for any realistic size.
-    const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0f) / out_size;
-    const double filterscale = scale < 1.0 ? 1.0 : scale;
-    const double support = filter_support * filterscale;
-
+    const detail::ResampleWeights r = detail::antialias_weights(in_size, out_size, interp);
     Coeffs c;
-    c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-    c.first.resize(out_size);
-    c.count.resize(out_size);
-    c.k.assign(static_cast<size_t>(out_size) * c.ksize, 0);
-    std::vector<double> w(c.ksize);
-    for (int xx = 0; xx < out_size; ++xx) {
-        const double center = (xx + 0.5) * scale;
-        const double ss = 1.0 / filterscale;
-        // Pillow's "(int)(v + 0.5)" rounding (truncation toward zero), kept bit-exact.
-        int xmin = static_cast<int>(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = static_cast<int>(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
-        double ww = 0.0;
-        for (int x = 0; x < xmax; ++x) {
-            // Distance from the output centre to the centre (x + xmin + 0.5) of input sample x.
-            const double v = filter((x + xmin - center + 0.5) * ss);
-            w[x] = v;
-            ww += v;
-        }
-        int32_t* k = &c.k[static_cast<size_t>(xx) * c.ksize];
-        for (int x = 0; x < xmax; ++x) {
-            const double v = ww != 0.0 ? w[x] / ww : w[x];
-            // Round half away from zero into fixed point, as normalize_coeffs_8bpc does.
-            k[x] = v < 0 ? static_cast<int32_t>(-0.5 + v * (1 << kPrecisionBits))
-                         : static_cast<int32_t>(0.5 + v * (1 << kPrecisionBits));
-        }
-        c.first[xx] = xmin;
-        c.count[xx] = xmax;
+    c.ksize = r.ksize;
+    c.first = r.first;
+    c.count = r.count;
+    c.k.resize(r.w.size());
+    for (size_t i = 0; i < r.w.size(); ++i) {
+        const double v = r.w[i];
+        c.k[i] = v < 0 ? static_cast<int32_t>(-0.5 + v * (1 << kPrecisionBits))
+                       : static_cast<int32_t>(0.5 + v * (1 << kPrecisionBits));
     }
     return c;
 }
