@@ -68,7 +68,15 @@ const char* to_string(Activation a) {
     return "?";
 }
 const char* to_string(Interpolation i) { return i == Interpolation::Bicubic ? "bicubic" : "bilinear"; }
-const char* to_string(ResizeMode m) { return m == ResizeMode::Direct ? "direct" : "shorter_side_crop"; }
+const char* to_string(ResizeMode m) {
+    switch (m) {
+    case ResizeMode::ShorterSideCrop: return "shorter_side_crop";
+    case ResizeMode::Squash: return "squash";
+    case ResizeMode::Border: return "border";
+    case ResizeMode::Direct: return "direct";
+    }
+    return "?";
+}
 
 GlobalPool parse_global_pool(const std::string& s) {
     if (s == "token") return GlobalPool::Token;
@@ -92,8 +100,10 @@ Interpolation parse_interpolation(const std::string& s) {
 
 ResizeMode parse_resize_mode(const std::string& s) {
     if (s == "shorter_side_crop") return ResizeMode::ShorterSideCrop;
+    if (s == "squash") return ResizeMode::Squash;
+    if (s == "border") return ResizeMode::Border;
     if (s == "direct") return ResizeMode::Direct;
-    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop or direct)");
+    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop, squash, border or direct)");
 }
 
 }  // namespace vit

@@ -42,12 +42,13 @@ void validate_checkpoint(Checkpoint& ckpt);
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 
 // Runs the checkpoint at another image size: sets config img_h/img_w and the preprocessing size, and
-// resamples pos_embed's patch grid bicubically (as timm's resample_abs_pos_embed: align_corners=false,
-// prefix tokens kept). Throws ConfigError if the size is not divisible by the patch size.
+// resamples pos_embed's patch grid bicubically as timm's resample_abs_pos_embed does (prefix rows kept,
+// none with no_embed_class). Throws ConfigError if the size is not divisible by the patch size.
 void set_image_size(Checkpoint& ckpt, int img_h, int img_w);
 
 // Bicubic resampling of a (gh*gw, C) grid to (nh*nw, C), PyTorch's interpolate(mode="bicubic",
-// align_corners=False), A = -0.75, border-clamped.
+// align_corners=False, antialias=True) as timm calls it: Keys' a = -0.5, taps beyond the border
+// dropped and the weights renormalised, the kernel widened by the factor when shrinking.
 std::vector<float> resample_grid_bicubic(const float* src, int gh, int gw, int channels, int nh, int nw);
 
 // JSON forms used at the file boundary (exposed for tests and tools).

@@ -49,6 +49,16 @@ json timm_kwargs(const json& cfg, const std::string& src) {
     return kwargs;
 }
 
+// pretrained_cfg's crop_mode, the names timm's transforms_imagenet_eval tests for. (timm treats any
+// other value as "center"; a name we do not know is refused instead, so that a typo or a newer timm
+// mode is not silently run with another geometry.)
+ResizeMode timm_crop_mode(const std::string& mode, const std::string& src) {
+    if (mode == "center") return ResizeMode::ShorterSideCrop;
+    if (mode == "squash") return ResizeMode::Squash;
+    if (mode == "border") return ResizeMode::Border;
+    config_error(src, "pretrained_cfg 'crop_mode' must be center, squash or border, got '" + mode + "'");
+}
+
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights) {
     const std::string src = cfg_path.string();
     Checkpoint ck;
@@ -82,8 +92,7 @@ Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weight
             config_error(src, e.what());
         }
         p.crop_pct = get_num(pc, "crop_pct", 0.9, src);
-        const std::string mode = get_str(pc, "crop_mode", "center", src);
-        if (mode != "center") config_error(src, "unsupported crop_mode '" + mode + "' (only 'center')");
+        p.resize_mode = timm_crop_mode(get_str(pc, "crop_mode", "center", src), src);
         p.mean = get_floats(pc, "mean", p.mean, src);
         p.std = get_floats(pc, "std", p.std, src);
         if (auto lit = pc.find("label_names"); lit != pc.end() && !lit->is_null()) label_names = &*lit;
