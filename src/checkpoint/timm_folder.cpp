@@ -145,21 +145,6 @@ ViTConfig config_from_json(const std::string& text, const std::string& src) {
     return c;
 }
 
-// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
-namespace {
-// (see config_to_json)
-double shortest_double(float f) {
-    for (int digits = 1; digits < 9; ++digits) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
-        const double d = std::strtod(buf, nullptr);
-        if (static_cast<float>(d) == f) return d;
-    }
-    return static_cast<double>(f);
-}
-
-}  // namespace
-
 std::string config_to_json(const ViTConfig& c) {
     const json j = {
         {"img_size", {c.img_h, c.img_w}},
