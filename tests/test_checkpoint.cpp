@@ -236,8 +236,13 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
         s.replace(s.find(from), from.size(), to);
         write_text(dir.file("config.json"), s);
     };
-    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"border\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
+    // "squash" is read only where it is a direct resize (crop_pct 1).
+    with("\"crop_pct\": 1.0,\n  \"crop_mode\": \"center\"", "\"crop_pct\": 0.9,\n  \"crop_mode\": \"squash\"");
+    EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    EXPECT_EQ(load_checkpoint(dir.path.string()).preprocess.resize_mode, ResizeMode::Direct);
     with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"max\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
     with("\"num_classes\": 10\n }", "\"num_classes\": 10, \"label_names\": [\"a\", \"b\"]\n }");

@@ -82,8 +82,13 @@ Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weight
             config_error(src, e.what());
         }
         p.crop_pct = get_num(pc, "crop_pct", 0.9, src);
+        // timm's "squash" resizes each side to floor(size / crop_pct) and then crops the centre; with
+        // crop_pct 1 that is a direct resize to the input size, which is how a Hugging Face model's
+        // preprocessing is exported (export.hpp).
         const std::string mode = get_str(pc, "crop_mode", "center", src);
-        if (mode != "center") config_error(src, "unsupported crop_mode '" + mode + "' (only 'center')");
+        if (mode == "squash" && p.crop_pct == 1.0) p.resize_mode = ResizeMode::Direct;
+        else if (mode != "center")
+            config_error(src, "unsupported crop_mode '" + mode + "' (only 'center', or 'squash' with crop_pct 1)");
         p.mean = get_floats(pc, "mean", p.mean, src);
         p.std = get_floats(pc, "std", p.std, src);
         if (auto lit = pc.find("label_names"); lit != pc.end() && !lit->is_null()) label_names = &*lit;
