@@ -292,6 +292,9 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
     };
     with("\"crop_mode\": \"center\"", "\"crop_mode\": \"centre\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
+    // "squash" with crop_pct 1 is a direct resize, and reads as one.
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    EXPECT_EQ(load_checkpoint(dir.path.string()).preprocess.resize_mode, ResizeMode::Direct);
     with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"max\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
     with("\"num_classes\": 10\n }", "\"num_classes\": 10, \"label_names\": [\"a\", \"b\"]\n }");

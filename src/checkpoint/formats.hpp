@@ -30,6 +30,17 @@ void get_size(const json& j, const char* key, int& h, int& w, const std::string&
 json parse_json_text(const std::string& text, const std::string& src);
 json read_json_file(const fs::path& p);
 
+// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
+double shortest_double(float f);
+
+// ---- Hugging Face ViT <-> timm tensor names: one table read both ways (hf_names.cpp) ----
+// Renames Hugging Face tensors to timm's, fusing query/key/value into qkv; tensors it does not know
+// keep their names (the model reports them as unused). ShapeError names src and the tensor.
+TensorMap hf_to_timm_weights(TensorMap hf, const std::string& src);
+// The inverse for timm's tensors that Hugging Face's ViTForImageClassification has; any other tensor is
+// a ConfigError naming dest and the tensor.
+TensorMap timm_to_hf_weights(const TensorMap& timm, const std::string& dest);
+
 // ---- formats ----
 // timm folder (timm_folder.cpp): config.json with VisionTransformer kwargs or the Hub layout.
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights);

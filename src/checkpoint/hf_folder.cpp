@@ -7,9 +7,6 @@
 
 namespace vit::detail {
 
-namespace {
-}  // namespace
-
 bool is_hf_config(const json& cfg) {
     if (cfg.value("model_type", json()) == "vit") return true;
     auto it = cfg.find("architectures");
@@ -18,79 +15,6 @@ bool is_hf_config(const json& cfg) {
             if (a == "ViTForImageClassification") return true;
     return false;
 }
-
-namespace {
-
-// Renames Hugging Face tensors to timm's and fuses the separate query/key/value projections into
-// timm's single qkv projection: qkv.weight = [Wq; Wk; Wv] stacked along the output dimension, so
-// x @ qkv.weight^T yields [q | k | v], which is how timm splits it.
-TensorMap map_hf_weights(TensorMap hf, const std::string& src) {
-    TensorMap out;
-    const std::string enc = "vit.encoder.layer.";
-    auto take = [&](const std::string& name) {
-        auto it = hf.find(name);
-        if (it == hf.end()) throw ShapeError(src + ": missing tensor '" + name + "'");
-        Tensor t = std::move(it->second);
-        hf.erase(it);
-        return t;
-    };
-    // Layers present: collect indices from names like vit.encoder.layer.<i>.
-    std::vector<int> layers;
-    for (const auto& kv : hf) {
-        if (kv.first.compare(0, enc.size(), enc) != 0) continue;
-        const std::string rest = kv.first.substr(enc.size());
-        const size_t dot = rest.find('.');
-        int i = 0;
-        try {
-            i = std::stoi(rest.substr(0, dot));
-        } catch (...) {
-            continue;
-        }
-        if (layers.empty() || layers.back() != i) layers.push_back(i);
-    }
-    for (int i : layers) {
-        const std::string h = enc + std::to_string(i) + ".";
-        const std::string t = "blocks." + std::to_string(i) + ".";
-        for (const char* kind : {"weight", "bias"}) {
-            const std::string k = kind;
-            const std::string a = h + "attention.attention.";
-            if (k == "bias" && !hf.count(a + "query.bias")) continue;  // qkv_bias=False
-            Tensor q = take(a + "query." + k), kk = take(a + "key." + k), v = take(a + "value." + k);
-            if (q.shape != kk.shape || q.shape != v.shape || q.shape.empty())
-                throw ShapeError(src + ": query/key/value " + k + " shapes differ in layer " + std::to_string(i) +
-                                 ": " + shape_str(q.shape) + ", " + shape_str(kk.shape) + ", " + shape_str(v.shape));
-            Tensor qkv;
-            qkv.shape = q.shape;
-            qkv.shape[0] *= 3;
-            qkv.data = std::move(q.data);
-            qkv.data.insert(qkv.data.end(), kk.data.begin(), kk.data.end());
-            qkv.data.insert(qkv.data.end(), v.data.begin(), v.data.end());
-            out[t + "attn.qkv." + k] = std::move(qkv);
-            out[t + "attn.proj." + k] = take(h + "attention.output.dense." + k);
-            out[t + "norm1." + k] = take(h + "layernorm_before." + k);
-            out[t + "norm2." + k] = take(h + "layernorm_after." + k);
-            out[t + "mlp.fc1." + k] = take(h + "intermediate.dense." + k);
-            out[t + "mlp.fc2." + k] = take(h + "output.dense." + k);
-        }
-    }
-    const std::pair<const char*, const char*> simple[] = {
-        {"vit.embeddings.cls_token", "cls_token"},
-        {"vit.embeddings.position_embeddings", "pos_embed"},
-        {"vit.embeddings.patch_embeddings.projection.weight", "patch_embed.proj.weight"},
-        {"vit.embeddings.patch_embeddings.projection.bias", "patch_embed.proj.bias"},
-        {"vit.layernorm.weight", "norm.weight"},
-        {"vit.layernorm.bias", "norm.bias"},
-        {"classifier.weight", "head.weight"},
-        {"classifier.bias", "head.bias"},
-    };
-    for (const auto& [from, to] : simple)
-        if (hf.count(from)) out[to] = take(from);
-    // Anything left (e.g. a pooler) keeps its name; the model reports it as unused.
-    for (auto& kv : hf) out[kv.first] = std::move(kv.second);
-    return out;
-}
-
-}  // namespace
 
 Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights) {
     const std::string src = cfg_path.string();
@@ -117,11 +41,14 @@ Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights)
     if (c.mlp_hidden() != inter)
         config_error(src, "intermediate_size " + std::to_string(inter) + " is not representable as mlp_ratio");
 
-    // Labels from id2label ({"0": "cat", ...}); the class count from the classifier if present.
-    if (auto it = cfg.find("id2label"); it != cfg.end() && !it->is_null()) ck.labels = index_labels(*it, src, "'id2label'");
+    // Labels from id2label ({"0": "cat", ...}); the class count from the classifier if present, else
+    // from id2label as Hugging Face counts num_labels (an empty one: no classifier, num_classes 0).
+    const auto id2label = cfg.find("id2label");
+    const bool has_id2label = id2label != cfg.end() && !id2label->is_null();
+    if (has_id2label) ck.labels = index_labels(*id2label, src, "'id2label'");
     if (auto hw = weights.find("classifier.weight"); hw != weights.end() && hw->second.ndim() == 2)
         c.num_classes = static_cast<int>(hw->second.shape[0]);
-    else if (!ck.labels.empty())
+    else if (has_id2label)
         c.num_classes = static_cast<int>(ck.labels.size());
     else
         c.num_classes = get_int(cfg, "num_labels", 2, src);
@@ -171,7 +98,7 @@ Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights)
         // do_resize=false cannot be expressed; images must then already be the model's size, where a
         // direct resize is the identity, so the default is kept.
     }
-    ck.weights = map_hf_weights(std::move(weights), src);
+    ck.weights = hf_to_timm_weights(std::move(weights), src);
     return ck;
 }
 

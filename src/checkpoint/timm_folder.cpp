@@ -92,7 +92,10 @@ Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weight
             config_error(src, e.what());
         }
         p.crop_pct = get_num(pc, "crop_pct", 0.9, src);
+        // timm's "squash" with crop_pct 1 resizes each side straight to the input size: the direct resize
+        // (how a Hugging Face model's preprocessing is exported, export.hpp), kept under that name.
         p.resize_mode = timm_crop_mode(get_str(pc, "crop_mode", "center", src), src);
+        if (p.resize_mode == ResizeMode::Squash && p.crop_pct == 1.0) p.resize_mode = ResizeMode::Direct;
         p.mean = get_floats(pc, "mean", p.mean, src);
         p.std = get_floats(pc, "std", p.std, src);
         if (auto lit = pc.find("label_names"); lit != pc.end() && !lit->is_null()) label_names = &*lit;
@@ -153,21 +156,6 @@ ViTConfig config_from_json(const std::string& text, const std::string& src) {
     }
     return c;
 }
-
-// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
-namespace {
-// (see config_to_json)
-double shortest_double(float f) {
-    for (int digits = 1; digits < 9; ++digits) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
-        const double d = std::strtod(buf, nullptr);
-        if (static_cast<float>(d) == f) return d;
-    }
-    return static_cast<double>(f);
-}
-
-}  // namespace
 
 std::string config_to_json(const ViTConfig& c) {
     const json j = {

@@ -41,6 +41,7 @@ int run_train(const std::vector<std::string>& args);
 int run_train_step(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 
 // Runs body and maps every exception to a message on stderr and an exit code, so that no exception
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.
