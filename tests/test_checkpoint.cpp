@@ -323,7 +323,8 @@ TEST(Checkpoint, TimmCropModesBecomeResizeModesAndUnknownOnesAreRefusedByName) {
         write_text(dir.file("config.json"), s);
     };
     const std::pair<const char*, ResizeMode> modes[] = {{"\"center\"", ResizeMode::ShorterSideCrop},
-                                                        {"\"squash\"", ResizeMode::Squash},
+                                                        // crop_pct is 1 here: squash is a direct resize
+                                                        {"\"squash\"", ResizeMode::Direct},
                                                         {"\"border\"", ResizeMode::Border},
                                                         {"null", ResizeMode::ShorterSideCrop}};
     for (const auto& [name, mode] : modes) {
