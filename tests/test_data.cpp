@@ -267,7 +267,7 @@ TEST(DataFolder, ValidationSplitOfAFlatFolder) {
         for (int i = 0; i < 10; ++i)
             write_png(tmp / ("c" + std::to_string(c)) / (std::to_string(i) + ".png"), make_rgb(2, 2, c * 10 + i));
     const std::string e = expect_throw<vit::ConfigError>([&] { vit::load_dataset(tmp.str(), quiet()); });
-    EXPECT_TRUE(contains(e, "--val-split")) << e;
+    EXPECT_TRUE(contains(e, "val_split")) << e;
 
     auto opts = quiet();
     opts.val_split = 0.25;

@@ -43,10 +43,20 @@ struct LoadOptions {
     int threads = 0;            // decoding workers; 0 = hardware concurrency
     std::function<void(const std::string&)> warn;                       // skipped / resized images
     std::function<void(size_t done, size_t total)> progress;            // decoding progress
+
+    // Throws ConfigError naming the field when a value is out of range (load_dataset calls it).
+    void validate() const;
 };
 
+enum class DatasetFormat { ImageFolder, Cifar10, Cifar100, Idx };
+
+// The format load_dataset reads at path, told from the files present (anything that is not CIFAR or
+// IDX is taken for an image folder). Throws IoError when path is not an existing folder.
+DatasetFormat detect_dataset_format(const std::string& path);
+
 // Throws IoError (missing path), FormatError (bad file length, wrong IDX magic, ...) or ConfigError
-// (empty dataset, class folder without images, no test split and no val_split) with a clear message.
+// (bad options, empty dataset, class folder without images, no test split and no val_split) with a
+// clear message.
 DataSplit load_dataset(const std::string& path, const LoadOptions& opts);
 
 struct Augment {
