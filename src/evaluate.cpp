@@ -35,7 +35,7 @@ EvalResult evaluate(const Model& model, const Dataset& data, int batch,
     r.confusion.assign(size_t(K) * K, 0);
     batch = static_cast<int>(std::max<size_t>(1, std::min<size_t>(size_t(batch), data.size())));
     Runner runner(model, batch);
-    BatchLoader loader(data, batch, Augment{}, model.preprocess().mean, model.preprocess().std, false, false, 0);
+    BatchLoader loader(data, batch, Augment{}, model.preprocess().mean, model.preprocess().std, LoaderOptions{});
     loader.start_epoch(0);
     Batch b;
     double loss = 0;

@@ -588,7 +588,10 @@ TEST(DataLoader, ChannelStats) {
 TEST(DataLoader, NormalisationLayoutAndOrder) {
     vit::Dataset d = random_dataset(5, 3, 4);
     const std::vector<float> mean{0.4f, 0.5f, 0.6f}, std{0.2f, 0.25f, 0.3f};
-    vit::BatchLoader l(d, 2, vit::Augment{}, mean, std, /*shuffle=*/false, /*drop_last=*/false, 1, 2, 2);
+    vit::LoaderOptions in_order;
+    in_order.seed = 1;
+    in_order.prefetch = 2;
+    vit::BatchLoader l(d, 2, vit::Augment{}, mean, std, in_order);
     EXPECT_EQ(l.batches_per_epoch(), 3u);
     const auto bs = epoch_batches(l, 0);
     ASSERT_EQ(bs.size(), 3u);
@@ -599,10 +602,12 @@ TEST(DataLoader, NormalisationLayoutAndOrder) {
     const float expect = (v / 255.f - 0.6f) / 0.3f;
     EXPECT_NEAR(bs[1].x[1 * 36 + 2 * 12 + 2 * 4 + 1], expect, 1e-6);
 
-    vit::BatchLoader dl(d, 2, vit::Augment{}, mean, std, false, /*drop_last=*/true, 1);
+    vit::LoaderOptions drop_last = in_order;
+    drop_last.drop_last = true;
+    vit::BatchLoader dl(d, 2, vit::Augment{}, mean, std, drop_last);
     EXPECT_EQ(dl.batches_per_epoch(), 2u);
     EXPECT_EQ(epoch_batches(dl, 0).size(), 2u);
-    EXPECT_THROW(vit::BatchLoader(d, 2, vit::Augment{}, {0.5f}, {0.5f}, false, false, 1), vit::ConfigError);
+    EXPECT_THROW(vit::BatchLoader(d, 2, vit::Augment{}, {0.5f}, {0.5f}, in_order), vit::ConfigError);
 }
 
 TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
@@ -612,8 +617,16 @@ TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
     aug.padding = 2;
     aug.hflip = true;
     const std::vector<float> mean(3, 0.5f), std(3, 0.25f);
-    vit::BatchLoader one(d, 8, aug, mean, std, true, false, 42, /*workers=*/1, /*prefetch=*/1);
-    vit::BatchLoader three(d, 8, aug, mean, std, true, false, 42, /*workers=*/3, /*prefetch=*/4);
+    vit::LoaderOptions serial;
+    serial.shuffle = true;
+    serial.seed = 42;
+    serial.workers = 1;
+    serial.prefetch = 1;
+    vit::LoaderOptions parallel = serial;
+    parallel.workers = 3;
+    parallel.prefetch = 4;
+    vit::BatchLoader one(d, 8, aug, mean, std, serial);
+    vit::BatchLoader three(d, 8, aug, mean, std, parallel);
     const auto a = epoch_batches(one, 3);
     const auto b = epoch_batches(three, 3);
     ASSERT_EQ(a.size(), 13u);
@@ -649,7 +662,9 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
     // Flips only: every output is the image or its mirror, and both occur.
     vit::Augment flip;
     flip.hflip = true;
-    vit::BatchLoader fl(d, 64, flip, mean, std, false, false, 9);
+    vit::LoaderOptions in_order;
+    in_order.seed = 9;
+    vit::BatchLoader fl(d, 64, flip, mean, std, in_order);
     const auto fb = epoch_batches(fl, 0);
     int flipped = 0, straight = 0;
     for (int i = 0; i < 64; ++i) {
@@ -675,7 +690,7 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
         crop.random_crop = true;
         crop.padding = 2;
         crop.pad_with_mean = mean_fill;
-        vit::BatchLoader cl(d, 64, crop, mean, std, false, false, 9);
+        vit::BatchLoader cl(d, 64, crop, mean, std, in_order);
         const auto cb = epoch_batches(cl, 0);
         int with_zeros = 0;
         std::set<std::pair<int, int>> shifts;
@@ -709,8 +724,12 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
 TEST(DataLoader, DestructorWithUnconsumedEpoch) {
     const vit::Dataset d = random_dataset(200, 8, 8);
     for (int rep = 0; rep < 5; ++rep) {
-        vit::BatchLoader l(d, 4, vit::Augment{}, std::vector<float>(3, 0.5f), std::vector<float>(3, 0.5f), true,
-                           false, rep, 3, 2);
+        vit::LoaderOptions lo;
+        lo.shuffle = true;
+        lo.seed = static_cast<uint64_t>(rep);
+        lo.workers = 3;
+        lo.prefetch = 2;
+        vit::BatchLoader l(d, 4, vit::Augment{}, std::vector<float>(3, 0.5f), std::vector<float>(3, 0.5f), lo);
         l.start_epoch(0);
         vit::Batch b;
         ASSERT_TRUE(l.next(b));
