@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "temp_dir.hpp"
 #include "vit/data.hpp"
 #include "vit/error.hpp"
 
@@ -27,24 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("vit_data_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-    const fs::path& path() const { return path_; }
-    std::string str() const { return path_.string(); }
-
-private:
-    fs::path path_;
-};
+using vit_test::TempDir;
 
 void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
     fs::create_directories(p.parent_path());
@@ -127,7 +111,7 @@ bool same_pixels(const vit::Dataset& d, size_t i, const cv::Mat& rgb) {
 
 TEST(DataFolder, ClassesLabelsAndPixelsRoundTrip) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_text(tmp / "train" / "ant" / "notes.txt", "not an image");  // ignored: not an image extension
     size_t last_done = 0, last_total = 0;
     auto opts = quiet();
@@ -154,7 +138,7 @@ TEST(DataFolder, ClassesLabelsAndPixelsRoundTrip) {
 
 TEST(DataFolder, ChannelConversionAndGrayFolders) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     auto opts = quiet();
     opts.channels = 1;
     const vit::DataSplit s = vit::load_dataset(tmp.str(), opts);
@@ -185,7 +169,7 @@ TEST(DataFolder, ChannelConversionAndGrayFolders) {
 
 TEST(DataFolder, OtherSizesAreResizedWithAWarning) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_png(tmp / "train" / "bee" / "big.png", make_rgb(8, 10, 7));
     write_png(tmp / "train" / "cat" / "wide.png", make_rgb(4, 9, 8));
     std::vector<std::string> warnings;
@@ -221,7 +205,7 @@ TEST(DataFolder, ManyResizedImagesAreReportedInAggregate) {
 
 TEST(DataFolder, CorruptImageIsSkippedAndReported) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_bytes(tmp / "train" / "bee" / "broken.png", {0x89, 'P', 'N', 'G', 1, 2, 3});
     write_bytes(tmp / "test" / "ant" / "empty.jpg", {});
     std::vector<std::string> warnings;
@@ -329,7 +313,7 @@ TEST(DataCifar, Cifar10LayoutLabelsAndNames) {
     write_bytes(dir / "data_batch_2.bin", cifar_records({{0}, {1}}, 2));
     write_bytes(dir / "test_batch.bin", cifar_records({{5}, {7}}, 10));
     // The parent folder is accepted too.
-    for (const fs::path& p : {dir, tmp.path()}) {
+    for (const fs::path& p : {dir, tmp.path}) {
         const vit::DataSplit s = vit::load_dataset(p.string(), quiet());
         ASSERT_EQ(s.train.size(), 4u);
         ASSERT_EQ(s.test.size(), 2u);

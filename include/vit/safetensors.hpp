@@ -23,8 +23,8 @@ struct SafeTensors {
 SafeTensors read_safetensors(const std::string& path);
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& name_for_errors);
 
-// Writes F32 tensors. Atomic: writes PATH.tmp.<pid>, flushes, then renames over PATH, so an existing
-// file is never left half-written. Throws IoError.
+// Writes F32 tensors through an AtomicFile (atomic_file.hpp), so an existing file is never left
+// half-written, not even by a power cut. Throws IoError.
 void write_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
 
 }  // namespace vit

@@ -26,18 +26,6 @@ std::pair<std::string, std::string> split_spec(const std::string& flag, const st
     return {text.substr(0, colon), text.substr(colon + 1)};
 }
 
-// Checks x against the model before any work, so a wrong file fails with both shapes in the message.
-void check_input_shape(const vit::Tensor& x, const vit::ViTConfig& c, const std::string& what) {
-    const vit::Shape expected{-1, c.in_chans, c.img_h, c.img_w};
-    bool ok = x.ndim() == 4 && x.shape[0] > 0;
-    for (int i = 1; ok && i < 4; ++i) ok = x.shape[i] == expected[i];
-    if (!ok) {
-        throw vit::ShapeError(what + " has shape " + vit::shape_str(x.shape) + ", expected [N, " +
-                              std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
-                              std::to_string(c.img_w) + "] for this model");
-    }
-}
-
 }  // namespace
 
 int run_forward(const std::vector<std::string>& args) {
@@ -107,7 +95,7 @@ int run_forward(const std::vector<std::string>& args) {
                                   (names.empty() ? "nothing" : names) + "); choose one with --key");
         }
         const vit::Tensor& x = found->second;
-        check_input_shape(x, model.config(), "input '" + key + "' in " + input_path);
+        vit::check_input_shape(x, model.config(), "input '" + key + "' in " + input_path);
         const int n = static_cast<int>(x.shape[0]);
         const int batch = batch_flag > 0 ? std::min(batch_flag, n) : std::min(n, 64);
 

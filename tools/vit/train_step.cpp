@@ -45,11 +45,7 @@ int run_train_step(const std::vector<std::string>& args) {
             if (!st.tensors.count(key)) throw vit::ShapeError(batch_path + ": tensor '" + key + "' is missing");
         const vit::Tensor& x = st.tensors.at("x");
         const vit::Tensor& y = st.tensors.at("y");
-        const vit::Shape want{x.ndim() == 4 ? x.shape[0] : -1, c.in_chans, c.img_h, c.img_w};
-        if (x.shape != want || x.shape[0] <= 0)
-            throw vit::ShapeError(batch_path + ": tensor 'x' has shape " + vit::shape_str(x.shape) + ", expected [N, " +
-                                  std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
-                                  std::to_string(c.img_w) + "]");
+        vit::check_input_shape(x, c, batch_path + ": tensor 'x'");
         if (y.shape != vit::Shape{x.shape[0]})
             throw vit::ShapeError(batch_path + ": tensor 'y' has shape " + vit::shape_str(y.shape) + ", expected [" +
                                   std::to_string(x.shape[0]) + "]");

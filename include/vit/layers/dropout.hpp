@@ -10,15 +10,13 @@
 #pragma once
 #include <cstdint>
 
+#include "vit/mix64.hpp"
+
 namespace vit::layers {
 
-// splitmix64's finaliser: a bijection of 64-bit words whose outputs for consecutive inputs look
-// independent; used to derive one key per (step, site, block).
-inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+// The network derives one dropout key per (step, site, block) with it; src/network.cpp still names
+// it layers::mix64.
+using vit::mix64;
 
 class Dropout {
 public:
