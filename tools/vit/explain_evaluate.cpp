@@ -239,7 +239,7 @@ int evaluate_faithfulness(const vit::Model& model, const FaithfulnessOptions& op
     }
     std::cout << table.str() << std::flush;
     if (!opts.csv.empty()) {
-        AtomicFile file(opts.csv);
+        vit::AtomicFile file(opts.csv);
         file.stream() << csv.str();
         file.commit();
     }

@@ -63,12 +63,11 @@ std::vector<float> float_list(const std::string& text, const std::string& flag, 
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_config_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
         ("data,d", po::value<std::string>(), "dataset folder (required)")
-        ("model-config,c", po::value<std::string>(), "model configuration: a name in models/configs or a JSON file")
         ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder, .safetensors, or a Hub id in the local Hugging Face cache); the head is replaced when the class count differs")
         ("output,o", po::value<std::string>(), "run folder (required)")
         ("resume", po::bool_switch(), "continue the run in the output folder from last.safetensors")
@@ -94,15 +93,12 @@ int run_train(const std::vector<std::string>& args) {
         ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
         ("seed", po::value<uint64_t>()->default_value(0), "random seed (initialisation, order, augmentation)")
         ("init", po::value<std::string>()->default_value("torch"), "initialisation: timm, or torch (PyTorch module defaults, as the anchor's reference model)")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("workers", po::value<int>()->default_value(2), "data loader threads")
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("train", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"data", "output"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"train", kUsage, {"data", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (vm.count("model-config") == vm.count("init-from"))
             throw UsageError("give exactly one of --model-config and --init-from");
         set_threads(vm["threads"].as<int>());

@@ -18,23 +18,19 @@ const char* const kUsage =
 }  // namespace
 
 int run_train_step(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("batch", po::value<std::string>(), ".safetensors with x and y (required)")
         ("output,o", po::value<std::string>(), "output .safetensors (required)")
         ("lr", po::value<float>()->default_value(1e-3f), "learning rate")
         ("weight-decay", po::value<float>()->default_value(0.05f), "AdamW weight decay (every parameter)")
-        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
+        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("train-step", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model", "batch", "output"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"train-step", kUsage, {"model", "batch", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         set_threads(vm["threads"].as<int>());
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         vit::Model model(ck);
