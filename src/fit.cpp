@@ -75,10 +75,10 @@ void save_state(const fs::path& path, const Model& model, AdamW& adam, const Pro
 
 Progress load_state(const fs::path& path, Model& model, AdamW& adam, const FitConfig& cfg) {
     if (!fs::exists(path))
-        throw ConfigError("--resume: no checkpoint to resume from at " + path.string());
+        throw ConfigError("resume is set but there is no checkpoint to resume from at " + path.string());
     const Checkpoint ck = load_checkpoint(path.string());
     if (ck.train_state.empty())
-        throw ConfigError(path.string() + " holds no training state (was it written by vit train?)");
+        throw ConfigError(path.string() + " holds no training state (was it written by vit::fit?)");
     model.params().load(ck.weights, path.string());
     for (const auto& v : model.params().views())
         for (auto [prefix, buf] : {std::pair{"optimizer.exp_avg.", &adam.m()}, std::pair{"optimizer.exp_avg_sq.", &adam.v()}}) {

@@ -67,6 +67,14 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
     });
 }
 
+void check_flags(const std::string& flags, const std::function<void()>& check) {
+    try {
+        check();
+    } catch (const vit::ConfigError& e) {
+        throw UsageError(flags + ": " + e.what());
+    }
+}
+
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\r\n") == std::string::npos && (s.empty() || (s.front() != ' ' && s.back() != ' ')))
         return s;

@@ -59,6 +59,10 @@ struct CommandSpec {
 int run_command(const CommandSpec& spec, const po::options_description& flags, const std::vector<std::string>& args,
                 const std::function<int(const po::variables_map&)>& body);
 
+// Runs check, a library validation of values that came from the command line, and turns its
+// ConfigError into a UsageError (exit code 2, usage printed) prefixed with the flags that set them.
+void check_flags(const std::string& flags, const std::function<void()>& check);
+
 // RFC 4180: the field as is, or quoted when it holds a separator, quote or line break or starts or
 // ends with a space, with the quotes inside doubled.
 std::string csv_field(const std::string& s);

@@ -51,18 +51,19 @@ int run_eval(const std::vector<std::string>& args) {
         const int batch = vm["batch"].as<int>();
         if (batch <= 0) throw UsageError("--batch must be positive");
         set_threads(vm["threads"].as<int>());
+        vit::LoadOptions lo;
+        lo.val_split = vm["val-split"].as<double>();
+        lo.seed = vm["seed"].as<uint64_t>();
+        lo.warn = [](const std::string& m) { warn(m); };
+        check_flags("--val-split", [&] { lo.validate(); });
 
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         const vit::Model model(ck);
         report_unused(model, ck.source);
         require_classifier(model, ck.source, "eval");
-        vit::LoadOptions lo;
         lo.channels = model.config().in_chans;
         lo.height = model.config().img_h;
         lo.width = model.config().img_w;
-        lo.val_split = vm["val-split"].as<double>();
-        lo.seed = vm["seed"].as<uint64_t>();
-        lo.warn = [](const std::string& m) { warn(m); };
         const vit::DataSplit data = vit::load_dataset(vm["data"].as<std::string>(), lo);
         const vit::Dataset& d = split == "test" ? data.test : data.train;
         if (d.size() == 0) throw vit::ConfigError("the " + split + " split of " + vm["data"].as<std::string>() + " is empty");
