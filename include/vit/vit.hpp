@@ -31,6 +31,7 @@
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"
+#include "vit/faithfulness.hpp"
 #include "vit/fit.hpp"
 #include "vit/hub_cache.hpp"
 #include "vit/image_files.hpp"

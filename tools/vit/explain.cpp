@@ -267,17 +267,17 @@ int run_explain(const std::vector<std::string>& args) {
         s.per_layer = vm["per-layer"].as<bool>();
         s.save_mask = vm["save-mask"].as<bool>();
 
-        FaithfulnessOptions fo;
+        FaithfulnessRun fo;
         if (evaluate) {
             if (!vm.count("data")) throw UsageError("--evaluate needs --data PATH");
             if (vm.count("input")) throw UsageError("--evaluate reads --data, not INPUTs");
             const int limit = vm["limit"].as<int>();
             if (limit < 0) throw UsageError("--limit must be >= 0, got " + std::to_string(limit));
             fo.data = vm["data"].as<std::string>();
-            fo.limit = size_t(limit);
-            fo.batch = batch;
+            fo.scoring.limit = size_t(limit);
+            fo.scoring.batch = batch;
+            fo.scoring.seed = vm["seed"].as<uint64_t>();
             fo.workers = workers;
-            fo.seed = vm["seed"].as<uint64_t>();
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {
             if (!vm.count("output")) throw UsageError("the option '--output' is required but missing");
