@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atomic_file.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
@@ -158,20 +159,6 @@ Tensor parse_entry(const std::string& file, const std::string& name, const json&
     return t;
 }
 
-// Writes all of buf to fd, retrying short writes; false on error (errno set).
-bool write_all(int fd, const char* buf, size_t n) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd, buf, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        buf += w;
-        n -= static_cast<size_t>(w);
-    }
-    return true;
-}
-
 }  // namespace
 
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& file) {
@@ -248,32 +235,11 @@ void write_safetensors(const std::string& path, const TensorMap& tensors, const 
     const uint64_t n = text.size();
     std::memcpy(len, &n, 8);
 
-    // Atomic replace: the complete file is written and synced under a temporary name, then renamed
-    // over the target, so readers see either the old or the new file, never a partial one.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw IoError("cannot write " + path + " (temporary " + tmp + "): " + std::strerror(errno));
-    auto fail = [&](const std::string& what) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw IoError("cannot write " + path + ": " + what + ": " + std::strerror(err));
-    };
-    if (!write_all(fd, len, 8) || !write_all(fd, text.data(), text.size())) fail("write failed");
-    for (const auto& kv : tensors)
-        if (!write_all(fd, reinterpret_cast<const char*>(kv.second.ptr()), kv.second.data.size() * 4))
-            fail("write failed");
-    if (::fsync(fd) != 0) fail("fsync failed");
-    if (::close(fd) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        throw IoError("cannot write " + path + ": close failed: " + std::strerror(err));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        throw IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-    }
+    AtomicFile out(path);
+    out.write(len, 8);
+    out.write(text.data(), text.size());
+    for (const auto& kv : tensors) out.write(reinterpret_cast<const char*>(kv.second.ptr()), kv.second.data.size() * 4);
+    out.commit();
 }
 
 }  // namespace vit
