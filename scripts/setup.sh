@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libonnx-dev (with libprotobuf-dev): ONNX export.
 packages=(build-essential cmake libdnnl-dev libopencv-dev libboost-program-options-dev
-          nlohmann-json3-dev libgtest-dev zlib1g-dev)
+          nlohmann-json3-dev libgtest-dev zlib1g-dev libonnx-dev libprotobuf-dev)
 
 missing=()
 for p in "${packages[@]}"; do

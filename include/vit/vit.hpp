@@ -22,6 +22,9 @@
 //   vit::Tensor maps = vit::attention_rollout(cap.attn, vit::prefix_tokens(model.config()),
 //                                             vit::RolloutOptions{});
 //
+//   // Deployment (onnx_export.hpp): one .onnx file for ONNX Runtime or any other ONNX engine.
+//   vit::export_onnx(model, "model.onnx", vit::OnnxExportOptions{});
+//
 // Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
 #pragma once
 #include "vit/checkpoint.hpp"
@@ -34,6 +37,7 @@
 #include "vit/hub_cache.hpp"
 #include "vit/imagenet_labels.hpp"
 #include "vit/model.hpp"
+#include "vit/onnx_export.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"
 #include "vit/tensor.hpp"
