@@ -19,13 +19,16 @@
 
 #include "cli_helpers.hpp"
 #include "temp_dir.hpp"
+#include "tensor_compare.hpp"
 #include "vit/onnx_export.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using vit_test::max_abs_diff;
 using vit_test::quote;
 using vit_test::read_file;
+using vit_test::run_command;
 
 namespace {
 
@@ -182,22 +185,8 @@ bool load_case(const OnnxCase& c, Loaded& out, std::string& why) {
     return true;
 }
 
-struct Command {
-    int code = -1;
-    std::string output;  // stdout and stderr
-};
-
-Command run_command(const std::string& cmd) {
-    Command r;
-    FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!pipe) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-    const int status = ::pclose(pipe);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+// Exit status of a shell command line, its output discarded.
+int status_of(const std::string& cmd) { return run_command(cmd + " >/dev/null", "/dev/null").code; }
 
 // Where scripts/install_onnxruntime.sh puts npm's onnxruntime-node; VIT_ONNXRUNTIME_NODE_MODULES names
 // another node_modules folder.
@@ -208,7 +197,7 @@ std::string ort_node_modules() {
 
 // Empty if ONNX Runtime can run here, else why not.
 std::string ort_unavailable() {
-    if (run_command("command -v node").code != 0) return "node is not installed";
+    if (status_of("command -v node") != 0) return "node is not installed";
     const std::string pkg = ort_node_modules() + "/onnxruntime-node/package.json";
     if (!fs::exists(pkg)) return "onnxruntime-node is not installed at " + pkg + " (run scripts/install_onnxruntime.sh)";
     return "";
@@ -216,7 +205,7 @@ std::string ort_unavailable() {
 
 std::string python_onnx_unavailable() {
     if (!fs::exists("/usr/bin/python3")) return "/usr/bin/python3 is absent";
-    if (run_command("/usr/bin/python3 -c 'import onnx'").code != 0) return "python3-onnx is not installed";
+    if (status_of("/usr/bin/python3 -c 'import onnx'") != 0) return "python3-onnx is not installed";
     return "";
 }
 
@@ -226,12 +215,6 @@ vit::Tensor read_f32(const std::string& path, const vit::Shape& shape) {
     EXPECT_EQ(bytes.size(), t.data.size() * 4) << path;
     std::memcpy(t.ptr(), bytes.data(), std::min(bytes.size(), t.data.size() * 4));
     return t;
-}
-
-float max_abs_diff(const vit::Tensor& a, const vit::Tensor& b) {
-    float m = 0;
-    for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i) m = std::max(m, std::fabs(a.data[i] - b.data[i]));
-    return m;
 }
 
 onnx::ModelProto read_model(const std::string& path) {
@@ -281,8 +264,8 @@ TEST_P(OnnxModel, RunsInOnnxRuntimeWithOurLogitsAndAttention) {
                             quote(std::string(VIT_SOURCE_DIR) + "/tests/onnx/run_ort.js") + " " + quote(file) + " " +
                             quote(input) + " " + std::to_string(N) + " " + std::to_string(c.in_chans) + " " +
                             std::to_string(c.img_h) + " " + std::to_string(c.img_w) + " " + quote(tmp.path.string());
-    const Command r = run_command(cmd);
-    ASSERT_EQ(r.code, 0) << cmd << "\n" << r.output;
+    const vit_test::Result r = run_command(cmd, tmp.file("stderr.txt"));
+    ASSERT_EQ(r.code, 0) << cmd << "\n" << r.out << r.err;
 
     std::vector<vit::Tensor> attn;
     const vit::Tensor ours = vit::run_forward(*l.model, l.input, int(N), &attn);
@@ -321,11 +304,12 @@ TEST_P(OnnxModel, PassesThePythonOnnxFullCheck) {
     vit::OnnxExportOptions opts;
     opts.attention = true;
     vit::export_onnx(*l.model, file, opts);
-    const Command r = run_command(
+    const vit_test::Result r = run_command(
         "/usr/bin/python3 -c 'import sys, onnx; onnx.checker.check_model(sys.argv[1], full_check=True); print(\"ok\")' " +
-        quote(file));
-    EXPECT_EQ(r.code, 0) << r.output;
-    EXPECT_EQ(r.output, "ok\n");
+            quote(file),
+        tmp.file("stderr.txt"));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\n") << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OnnxModel, ::testing::ValuesIn(onnx_cases()),
