@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libonnx-dev (with libprotobuf-dev): ONNX export; python3-onnx: the tests' second checker of the files.
 packages=(build-essential cmake libdnnl-dev libopencv-dev libboost-program-options-dev
-          nlohmann-json3-dev libgtest-dev zlib1g-dev)
+          nlohmann-json3-dev libgtest-dev zlib1g-dev libonnx-dev libprotobuf-dev python3-onnx)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,6 +24,9 @@ if ((${#missing[@]})); then
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# ONNX Runtime for the ONNX export tests (npm, seconds): optional, its tests skip without it.
+scripts/install_onnxruntime.sh || echo "setup: ONNX Runtime (npm onnxruntime-node) not installed; the tests that run exported ONNX files will skip" >&2
 
 # Extra CMake arguments (scripts/test.sh passes -DVIT_WERROR=ON) come from VIT_CMAKE_ARGS.
 read -r -a extra <<< "${VIT_CMAKE_ARGS:-}"

@@ -81,6 +81,25 @@ inline std::vector<std::string> lines_of(const std::string& text) {
     return lines;
 }
 
+// Runs a shell command line: stdout captured, stderr through the file err (then read back).
+inline Result run_command(const std::string& cmd, const fs::path& err) {
+    Result r;
+    FILE* pipe = ::popen((cmd + " 2>" + quote(err.string())).c_str(), "r");
+    if (!pipe) {
+        ADD_FAILURE() << "popen failed for " << cmd;
+        return r;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(pipe);
+    r.exited = WIFEXITED(status);
+    r.signaled = WIFSIGNALED(status);
+    r.code = r.exited ? WEXITSTATUS(status) : -1;
+    r.err = read_file(err);
+    return r;
+}
+
 class Cli : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -99,22 +118,7 @@ protected:
     // with vit, so a crash shows up as a signal here instead of as the shell's exit status 128+N.
     Result run(const std::string& args) {
         const fs::path err = tmp_ / "stderr.txt";
-        const std::string cmd = "exec " + quote(kBinary) + " " + args + " 2>" + quote(err.string());
-        Result r;
-        FILE* pipe = ::popen(cmd.c_str(), "r");
-        if (!pipe) {
-            ADD_FAILURE() << "popen failed for " << cmd;
-            return r;
-        }
-        char buf[4096];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-        const int status = ::pclose(pipe);
-        r.exited = WIFEXITED(status);
-        r.signaled = WIFSIGNALED(status);
-        r.code = r.exited ? WEXITSTATUS(status) : -1;
-        r.err = read_file(err);
-        return r;
+        return run_command("exec " + quote(kBinary) + " " + args, err);
     }
 
     fs::path tmp_;

@@ -8,9 +8,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "tensor_compare.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
+using vit_test::max_abs;
+using vit_test::max_abs_diff;
 
 namespace {
 
@@ -25,18 +28,6 @@ void PrintTo(const HubFixture& f, std::ostream* os) { *os << f.name; }
 std::string fixture_dir(const HubFixture& f) {
     return f.in_repo ? std::string(VIT_TEST_DATA) + "/timm-hub/" + f.name
                      : std::string(VIT_SHARED_DIR) + "/fixtures/timm-hub/" + f.name;
-}
-
-float max_abs_diff(const vit::Tensor& a, const vit::Tensor& b) {
-    float m = 0;
-    for (size_t i = 0; i < a.data.size(); ++i) m = std::max(m, std::fabs(a.data[i] - b.data[i]));
-    return m;
-}
-
-float max_abs(const vit::Tensor& a) {
-    float m = 0;
-    for (float v : a.data) m = std::max(m, std::fabs(v));
-    return m;
 }
 
 class HubModel : public ::testing::TestWithParam<HubFixture> {};

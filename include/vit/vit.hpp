@@ -22,6 +22,9 @@
 //   vit::Tensor maps = vit::attention_rollout(cap.attn, vit::prefix_tokens(model.config()),
 //                                             vit::RolloutOptions{});
 //
+//   // Deployment (onnx_export.hpp): one .onnx file for ONNX Runtime or any other ONNX engine.
+//   vit::export_onnx(model, "model.onnx", vit::OnnxExportOptions{});
+//
 // Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
 #pragma once
 #include "vit/atomic_file.hpp"
@@ -40,6 +43,7 @@
 #include "vit/logits.hpp"
 #include "vit/mix64.hpp"
 #include "vit/model.hpp"
+#include "vit/onnx_export.hpp"
 #include "vit/pixels.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"

@@ -5,7 +5,7 @@ namespace vit_cli {
 namespace {
 
 const char* const kUsage =
-    "usage: vit export --model M --output DIR [--format timm|hf] [options]\n\n"
+    "usage: vit export --model M --output DIR|FILE.onnx [--format timm|hf|onnx] [options]\n\n"
     "Writes the model as a folder that other libraries load, and that --model reads back:\n"
     "  timm  timm's Hub layout: model.safetensors under timm's names and config.json naming the\n"
     "        closest timm architecture, with model_args that make it exactly this model\n"
@@ -13,6 +13,9 @@ const char* const kUsage =
     "  hf    Hugging Face ViTForImageClassification: config.json, preprocessor_config.json and\n"
     "        model.safetensors (plain ViTs only: class token, token pooling, GELU, no LayerScale,\n"
     "        registers, distillation token or pre-norm).\n"
+    "  onnx  one .onnx file (opset 17) for ONNX Runtime or any ONNX engine: input pixel_values\n"
+    "        [batch, C, H, W] (normalised), output logits (features without a classifier), with\n"
+    "        --attention also attn.<i>; the preprocessing and labels are in its metadata.\n"
     "DIR must be new, empty, or a folder that an earlier export wrote (its files are replaced).\n\n";
 
 }  // namespace
@@ -23,19 +26,30 @@ int run_export(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("output,o", po::value<std::string>(), "folder to write (required)")
-        ("format,f", po::value<std::string>()->default_value("timm"), "timm or hf")
+        ("format,f", po::value<std::string>()->default_value("timm"), "timm, hf or onnx")
+        ("attention", po::bool_switch(), "onnx: also output every block's attention probabilities")
         ("img-size", po::value<std::string>(), "export for another input size, N or HxW (resamples pos_embed)");
     // clang-format on
     const CommandSpec command{"export", kUsage, {"model", "output"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string format = vm["format"].as<std::string>();
-        if (format != "timm" && format != "hf")
-            throw UsageError("--format must be timm or hf, got '" + format + "'");
+        if (format != "timm" && format != "hf" && format != "onnx")
+            throw UsageError("--format must be timm, hf or onnx, got '" + format + "'");
+        if (vm["attention"].as<bool>() && format != "onnx") throw UsageError("--attention applies to --format onnx only");
         const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
         if (!img_size.empty()) parse_img_size(img_size);
         const std::string output = vm["output"].as<std::string>();
 
         const vit::Checkpoint ckpt = load_model_checkpoint(vm["model"].as<std::string>(), img_size);
+        if (format == "onnx") {
+            const vit::Model model(ckpt);
+            vit::OnnxExportOptions opts;
+            opts.attention = vm["attention"].as<bool>();
+            vit::export_onnx(model, output, opts);
+            info("wrote " + output + " (ONNX opset " + std::to_string(opts.opset) +
+                 (opts.attention ? ", with attention outputs)" : ")"));
+            return kExitOk;
+        }
         const vit::ExportReport report =
             format == "timm" ? vit::export_timm_folder(output, ckpt) : vit::export_hf_folder(output, ckpt);
         for (const std::string& a : report.approximations) warn(a);
