@@ -71,7 +71,14 @@ const char* to_string(Activation a) {
     return "?";
 }
 const char* to_string(Interpolation i) { return i == Interpolation::Bicubic ? "bicubic" : "bilinear"; }
-const char* to_string(ResizeMode m) { return m == ResizeMode::Direct ? "direct" : "shorter_side_crop"; }
+const char* to_string(ResizeMode m) {
+    switch (m) {
+    case ResizeMode::ShorterSideCrop: return "shorter_side_crop";
+    case ResizeMode::Direct: return "direct";
+    case ResizeMode::DirectCrop: return "direct_crop";
+    }
+    return "?";
+}
 
 GlobalPool parse_global_pool(const std::string& s) {
     if (s == "token") return GlobalPool::Token;
@@ -97,7 +104,8 @@ Interpolation parse_interpolation(const std::string& s) {
 ResizeMode parse_resize_mode(const std::string& s) {
     if (s == "shorter_side_crop") return ResizeMode::ShorterSideCrop;
     if (s == "direct") return ResizeMode::Direct;
-    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop or direct)");
+    if (s == "direct_crop") return ResizeMode::DirectCrop;
+    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop, direct or direct_crop)");
 }
 
 }  // namespace vit

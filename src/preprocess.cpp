@@ -356,6 +356,12 @@ void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out) {
     if (cfg.resize_mode == ResizeMode::Direct) {
         // Hugging Face ViTImageProcessor: resize straight to (height, width), no crop.
         sized = resize_like_pil(img, cfg.width, cfg.height, cfg.interpolation);
+    } else if (cfg.resize_mode == ResizeMode::DirectCrop) {
+        // Hugging Face DeiTImageProcessor: resize straight to (height, width) / crop_pct, ignoring the
+        // aspect ratio (256x256 for a 224 model), then crop (height, width) from the centre.
+        const int rh = static_cast<int>(std::floor(cfg.height / cfg.crop_pct));
+        const int rw = static_cast<int>(std::floor(cfg.width / cfg.crop_pct));
+        sized = center_crop(resize_like_pil(img, rw, rh, cfg.interpolation), cfg.height, cfg.width);
     } else {
         // timm eval transform (crop_mode "center"): scale_size = floor(size / crop_pct) per side.
         const int scale_h = static_cast<int>(std::floor(cfg.height / cfg.crop_pct));

@@ -418,6 +418,31 @@ TEST(PreprocessGeometry, CropLargerThanImageIsZeroPadded) {
             }
 }
 
+// DeiTImageProcessor's order: a resize to (size / crop_pct) ignoring the aspect ratio, then the centre
+// crop. A white box on black that fills the middle half of each side fills the whole crop at crop_pct 0.5.
+TEST(PreprocessGeometry, DirectCropResizesIgnoringAspectThenCropsTheCentre) {
+    cv::Mat img(64, 32, CV_8UC3, cv::Scalar::all(0));
+    img(cv::Rect(8, 16, 16, 32)).setTo(cv::Scalar::all(255));
+    vit::PreprocessConfig cfg = hf_config();
+    cfg.height = cfg.width = 8;
+    cfg.resize_mode = vit::ResizeMode::DirectCrop;
+    cfg.crop_pct = 0.5;
+    std::vector<float> crop(3 * 64), direct(3 * 64);
+    vit::preprocess(img, cfg, crop.data());
+    EXPECT_FLOAT_EQ(crop[3 * 8 + 3], 1.0f);  // the middle: white
+    EXPECT_GT(crop[0], 0.0f);                // the corner: mostly white, only the filter's tail is black
+    cfg.resize_mode = vit::ResizeMode::Direct;
+    vit::preprocess(img, cfg, direct.data());
+    EXPECT_FLOAT_EQ(direct[0], -1.0f);  // without the crop the corner is the black border
+    // At crop_pct 1 the crop is the identity.
+    cfg.resize_mode = vit::ResizeMode::DirectCrop;
+    cfg.crop_pct = 1.0;
+    vit::preprocess(img, cfg, crop.data());
+    EXPECT_EQ(crop, direct);
+    EXPECT_EQ(vit::parse_resize_mode("direct_crop"), vit::ResizeMode::DirectCrop);
+    EXPECT_STREQ(vit::to_string(vit::ResizeMode::DirectCrop), "direct_crop");
+}
+
 TEST(PreprocessGeometry, DirectResizeAndNonSquareInput) {
     vit::PreprocessConfig cfg = hf_config();
     cfg.height = 16;

@@ -65,6 +65,8 @@ enum class Interpolation { Bilinear, Bicubic };
 enum class ResizeMode {
     ShorterSideCrop,  // timm eval: resize the shorter side to size/crop_pct, centre crop
     Direct,           // Hugging Face ViTImageProcessor: resize straight to (height, width)
+    DirectCrop,       // Hugging Face DeiTImageProcessor: resize straight to (height, width) / crop_pct, then
+                      // crop (height, width) from the centre
 };
 
 struct PreprocessConfig {
@@ -86,6 +88,6 @@ const char* to_string(ResizeMode m);
 GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg" | "map" | "token_avg"
 Activation parse_activation(const std::string& s);        // "gelu" | "quick_gelu" | "gelu_tanh"
 Interpolation parse_interpolation(const std::string& s);   // "bicubic" | "bilinear"
-ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "direct"
+ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "direct" | "direct_crop"
 
 }  // namespace vit

@@ -1,6 +1,6 @@
 // Model configuration files (models/configs/*.json): timm VisionTransformer keyword arguments plus
 // optionally
-//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"direct",
+//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"direct"|"direct_crop",
 //                  "crop_pct": 0.9, "mean": [...], "std": [...]}
 //   "labels": ["name", ...]
 // The preprocessing size and channel count always follow the model (img_size, in_chans).
