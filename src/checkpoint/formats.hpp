@@ -33,9 +33,10 @@ json read_json_file(const fs::path& p);
 // ---- formats ----
 // timm folder (timm_folder.cpp): config.json with VisionTransformer kwargs or the Hub layout.
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights);
-// Hugging Face folder (hf_folder.cpp).
+// Hugging Face folder (hf_folder.cpp): config.json names a transformers model_type (or architectures).
+// Tensor errors name weights_file.
 bool is_hf_config(const json& cfg);
-Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights);
+Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights, const std::string& weights_file);
 // Our single file with the configuration in its metadata (native_file.cpp).
 bool is_native(const SafeTensors& st);
 Checkpoint load_native(SafeTensors st, const std::string& path);

@@ -1,177 +1,90 @@
-// Hugging Face ViTForImageClassification folders: model.safetensors + config.json (+
-// preprocessor_config.json), renamed to timm's tensors.
-#include <cmath>
-
-#include "formats.hpp"
+// Hugging Face folders: model.safetensors + config.json (+ preprocessor_config.json) as transformers'
+// save_pretrained writes them. The model families (hf_vit.cpp) rename the tensors onto
+// timm's; this file reads what they share and picks the family from config.json's model_type.
+#include "hf.hpp"
 #include "vit/error.hpp"
 
 namespace vit::detail {
 
 namespace {
+
+struct HfFamily {
+    const char* model_type;  // transformers' model_type
+    const char* arch;        // the class-name prefix of its architectures ("ViT" in ViTModel)
+    double eps;              // its config's layer_norm_eps default
+};
+const HfFamily kFamilies[] = {
+    {"vit", "ViT", 1e-12},
+    {"deit", "DeiT", 1e-12},
+};
+
+const HfFamily& family_of(const json& cfg, const std::string& src) {
+    std::string type = get_str(cfg, "model_type", "", src);
+    if (type.empty())  // an old config: the family from the class names
+        if (auto it = cfg.find("architectures"); it != cfg.end() && it->is_array())
+            for (const json& a : *it)
+                for (const HfFamily& f : kFamilies)
+                    if (a.is_string() && a.get<std::string>().rfind(f.arch, 0) == 0 && type.empty()) type = f.model_type;
+    std::string known;
+    for (const HfFamily& f : kFamilies) {
+        if (type == f.model_type) return f;
+        known += std::string(known.empty() ? "" : ", ") + f.model_type;
+    }
+    config_error(src, "unsupported Hugging Face model_type '" + type + "' (supported: " + known + ")");
+}
+
 }  // namespace
 
-bool is_hf_config(const json& cfg) {
-    if (cfg.value("model_type", json()) == "vit") return true;
+bool is_hf_config(const json& cfg) { return cfg.contains("model_type") || cfg.contains("architectures"); }
+
+bool hf_architecture_is(const json& cfg, const std::string& name) {
     auto it = cfg.find("architectures");
-    if (it != cfg.end() && it->is_array())
-        for (const json& a : *it)
-            if (a == "ViTForImageClassification") return true;
+    if (it == cfg.end() || !it->is_array()) return false;
+    for (const json& a : *it)
+        if (a == name) return true;
     return false;
 }
 
-namespace {
-
-// Renames Hugging Face tensors to timm's and fuses the separate query/key/value projections into
-// timm's single qkv projection: qkv.weight = [Wq; Wk; Wv] stacked along the output dimension, so
-// x @ qkv.weight^T yields [q | k | v], which is how timm splits it.
-TensorMap map_hf_weights(TensorMap hf, const std::string& src) {
-    TensorMap out;
-    const std::string enc = "vit.encoder.layer.";
-    auto take = [&](const std::string& name) {
-        auto it = hf.find(name);
-        if (it == hf.end()) throw ShapeError(src + ": missing tensor '" + name + "'");
-        Tensor t = std::move(it->second);
-        hf.erase(it);
-        return t;
-    };
-    // Layers present: collect indices from names like vit.encoder.layer.<i>.
-    std::vector<int> layers;
-    for (const auto& kv : hf) {
-        if (kv.first.compare(0, enc.size(), enc) != 0) continue;
-        const std::string rest = kv.first.substr(enc.size());
-        const size_t dot = rest.find('.');
-        int i = 0;
-        try {
-            i = std::stoi(rest.substr(0, dot));
-        } catch (...) {
-            continue;
-        }
-        if (layers.empty() || layers.back() != i) layers.push_back(i);
-    }
-    for (int i : layers) {
-        const std::string h = enc + std::to_string(i) + ".";
-        const std::string t = "blocks." + std::to_string(i) + ".";
-        for (const char* kind : {"weight", "bias"}) {
-            const std::string k = kind;
-            const std::string a = h + "attention.attention.";
-            if (k == "bias" && !hf.count(a + "query.bias")) continue;  // qkv_bias=False
-            Tensor q = take(a + "query." + k), kk = take(a + "key." + k), v = take(a + "value." + k);
-            if (q.shape != kk.shape || q.shape != v.shape || q.shape.empty())
-                throw ShapeError(src + ": query/key/value " + k + " shapes differ in layer " + std::to_string(i) +
-                                 ": " + shape_str(q.shape) + ", " + shape_str(kk.shape) + ", " + shape_str(v.shape));
-            Tensor qkv;
-            qkv.shape = q.shape;
-            qkv.shape[0] *= 3;
-            qkv.data = std::move(q.data);
-            qkv.data.insert(qkv.data.end(), kk.data.begin(), kk.data.end());
-            qkv.data.insert(qkv.data.end(), v.data.begin(), v.data.end());
-            out[t + "attn.qkv." + k] = std::move(qkv);
-            out[t + "attn.proj." + k] = take(h + "attention.output.dense." + k);
-            out[t + "norm1." + k] = take(h + "layernorm_before." + k);
-            out[t + "norm2." + k] = take(h + "layernorm_after." + k);
-            out[t + "mlp.fc1." + k] = take(h + "intermediate.dense." + k);
-            out[t + "mlp.fc2." + k] = take(h + "output.dense." + k);
-        }
-    }
-    const std::pair<const char*, const char*> simple[] = {
-        {"vit.embeddings.cls_token", "cls_token"},
-        {"vit.embeddings.position_embeddings", "pos_embed"},
-        {"vit.embeddings.patch_embeddings.projection.weight", "patch_embed.proj.weight"},
-        {"vit.embeddings.patch_embeddings.projection.bias", "patch_embed.proj.bias"},
-        {"vit.layernorm.weight", "norm.weight"},
-        {"vit.layernorm.bias", "norm.bias"},
-        {"classifier.weight", "head.weight"},
-        {"classifier.bias", "head.bias"},
-    };
-    for (const auto& [from, to] : simple)
-        if (hf.count(from)) out[to] = take(from);
-    // Anything left (e.g. a pooler) keeps its name; the model reports it as unused.
-    for (auto& kv : hf) out[kv.first] = std::move(kv.second);
-    return out;
+std::string hf_prefix(const TensorMap& weights, const std::string& base) {
+    const std::string pre = base + ".";
+    for (const auto& kv : weights)
+        if (kv.first.compare(0, pre.size(), pre) == 0) return pre;
+    return "";
 }
 
-}  // namespace
-
-Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights) {
-    const std::string src = cfg_path.string();
-    Checkpoint ck;
-    ck.format = CheckpointFormat::HuggingFace;
-    ViTConfig& c = ck.config;
+void read_hf_encoder(const json& cfg, const std::string& src, double default_eps, ViTConfig& c) {
     c.embed_dim = get_int(cfg, "hidden_size", 768, src);
     c.depth = get_int(cfg, "num_hidden_layers", 12, src);
     c.num_heads = get_int(cfg, "num_attention_heads", 12, src);
-    const int inter = get_int(cfg, "intermediate_size", 3072, src);
     c.img_h = c.img_w = 224;
     get_size(cfg, "image_size", c.img_h, c.img_w, src);
     c.patch_size = get_int(cfg, "patch_size", 16, src);
     c.in_chans = get_int(cfg, "num_channels", 3, src);
     c.qkv_bias = get_bool(cfg, "qkv_bias", true, src);
-    c.ln_eps = static_cast<float>(get_num(cfg, "layer_norm_eps", 1e-12, src));
+    c.ln_eps = static_cast<float>(get_num(cfg, "layer_norm_eps", default_eps, src));
     c.class_token = true;
-    c.global_pool = GlobalPool::Token;  // ViTForImageClassification classifies the [CLS] token
-    c.fc_norm = false;
     const std::string act = get_str(cfg, "hidden_act", "gelu", src);
     if (act != "gelu") config_error(src, "unsupported hidden_act '" + act + "' (only exact 'gelu')");
-    if (c.embed_dim <= 0 || inter <= 0) config_error(src, "hidden_size and intermediate_size must be positive");
-    c.mlp_ratio = static_cast<double>(inter) / c.embed_dim;
-    if (c.mlp_hidden() != inter)
-        config_error(src, "intermediate_size " + std::to_string(inter) + " is not representable as mlp_ratio");
+    if (c.embed_dim <= 0) config_error(src, "hidden_size must be positive");
+}
 
-    // Labels from id2label ({"0": "cat", ...}); the class count from the classifier if present.
-    if (auto it = cfg.find("id2label"); it != cfg.end() && !it->is_null()) ck.labels = index_labels(*it, src, "'id2label'");
-    if (auto hw = weights.find("classifier.weight"); hw != weights.end() && hw->second.ndim() == 2)
-        c.num_classes = static_cast<int>(hw->second.shape[0]);
-    else if (!ck.labels.empty())
-        c.num_classes = static_cast<int>(ck.labels.size());
-    else
-        c.num_classes = get_int(cfg, "num_labels", 2, src);
+Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights, const std::string& weights_file) {
+    const std::string src = cfg_path.string();
+    const HfFamily& family = family_of(cfg, src);
+    Checkpoint ck;
+    ck.format = CheckpointFormat::HuggingFace;
+    ck.source = weights_file;
+    ViTConfig& c = ck.config;
+    read_hf_encoder(cfg, src, family.eps, c);
+    const std::string type = family.model_type;
+    ck.weights = load_hf_vit(cfg, type, src, std::move(weights), weights_file, c);
 
-    // Preprocessing: ViTImageProcessor (direct resize, bilinear, mean/std 0.5) unless the folder's
-    // preprocessor_config.json says otherwise. Without the file the model's own size is used.
-    PreprocessConfig& p = ck.preprocess;
-    p.channels = c.in_chans;
-    p.height = c.img_h;
-    p.width = c.img_w;
-    p.resize_mode = ResizeMode::Direct;
-    p.interpolation = Interpolation::Bilinear;
-    p.crop_pct = 1.0;
-    p.mean.assign(static_cast<size_t>(std::max(c.in_chans, 0)), 0.5f);
-    p.std = p.mean;
-    const fs::path pp = cfg_path.parent_path() / "preprocessor_config.json";
-    if (fs::exists(pp)) {
-        const json pj = read_json_file(pp);
-        const std::string psrc = pp.string();
-        if (auto s = pj.find("size"); s != pj.end() && !s->is_null()) {
-            if (s->is_number_integer()) {
-                p.height = p.width = s->get<int>();
-            } else if (s->is_object() && s->contains("height") && s->contains("width")) {
-                p.height = get_int(*s, "height", p.height, psrc);
-                p.width = get_int(*s, "width", p.width, psrc);
-            } else if (s->is_object() && s->contains("shortest_edge")) {
-                p.height = p.width = get_int(*s, "shortest_edge", p.height, psrc);
-            } else {
-                config_error(psrc, "'size' must hold height and width or shortest_edge");
-            }
-        }
-        // PIL resampling codes: 2 = BILINEAR, 3 = BICUBIC.
-        const int resample = get_int(pj, "resample", 2, psrc);
-        if (resample == 2) p.interpolation = Interpolation::Bilinear;
-        else if (resample == 3) p.interpolation = Interpolation::Bicubic;
-        else config_error(psrc, "unsupported resample " + std::to_string(resample) + " (2 bilinear or 3 bicubic)");
-        if (!get_bool(pj, "do_rescale", true, psrc)) config_error(psrc, "do_rescale=false is not supported");
-        const double rescale = get_num(pj, "rescale_factor", 1.0 / 255.0, psrc);
-        if (std::abs(rescale * 255.0 - 1.0) > 1e-6) config_error(psrc, "only rescale_factor 1/255 is supported");
-        if (get_bool(pj, "do_normalize", true, psrc)) {
-            p.mean = get_floats(pj, "image_mean", p.mean, psrc);
-            p.std = get_floats(pj, "image_std", p.std, psrc);
-        } else {  // no normalisation: identity mean/std
-            p.mean.assign(p.mean.size(), 0.0f);
-            p.std.assign(p.std.size(), 1.0f);
-        }
-        // do_resize=false cannot be expressed; images must then already be the model's size, where a
-        // direct resize is the identity, so the default is kept.
-    }
-    ck.weights = map_hf_weights(std::move(weights), src);
+    // Labels from id2label ({"0": "cat", ...}) for a classifier; transformers writes a default id2label
+    // (LABEL_0, LABEL_1) even for a model without one.
+    if (auto it = cfg.find("id2label"); c.num_classes > 0 && it != cfg.end() && !it->is_null())
+        ck.labels = index_labels(*it, src, "'id2label'");
+
+    ck.preprocess = read_hf_preprocessor(cfg_path, c);
     return ck;
 }
 
