@@ -1,4 +1,4 @@
-// Hugging Face folders of every family the loader knows (ViT, DeiT),
+// Hugging Face folders of every family the loader knows (ViT, DeiT, DINOv2, DINOv2 with registers),
 // made here from timm models: the tensors renamed into transformers' layout (the inverse of the loader,
 // spelled out independently), config.json as save_pretrained writes it. Loaded back, each must give what
 // timm gives for the same weights: the Hub fixtures' reference logits and attention, or the output of
@@ -27,6 +27,7 @@ using vit::TensorMap;
 using vit_test::TempDir;
 
 const std::string kHfSmall = std::string(VIT_TEST_DATA) + "/hf-vit-small32";
+const std::string kDinov2Reg = std::string(VIT_TEST_DATA) + "/timm-hub/vit_small_patch14_reg4_dinov2.lvd142m-mini";
 const std::string kDeit = std::string(VIT_SHARED_DIR) + "/fixtures/timm-hub/deit_tiny_distilled_patch16_224.fb_in1k";
 
 // timm block tensors beside transformers' names inside encoder.layer.<i>. (qkv is split separately).
@@ -37,6 +38,15 @@ const Names kVitLayer = {
     {"norm2.weight", "layernorm_after.weight"}, {"norm2.bias", "layernorm_after.bias"},
     {"mlp.fc1.weight", "intermediate.dense.weight"}, {"mlp.fc1.bias", "intermediate.dense.bias"},
     {"mlp.fc2.weight", "output.dense.weight"}, {"mlp.fc2.bias", "output.dense.bias"},
+};
+const Names kDinov2Layer = {
+    {"norm1.weight", "norm1.weight"}, {"norm1.bias", "norm1.bias"},
+    {"attn.proj.weight", "attention.output.dense.weight"}, {"attn.proj.bias", "attention.output.dense.bias"},
+    {"ls1.gamma", "layer_scale1.lambda1"},
+    {"norm2.weight", "norm2.weight"}, {"norm2.bias", "norm2.bias"},
+    {"mlp.fc1.weight", "mlp.fc1.weight"}, {"mlp.fc1.bias", "mlp.fc1.bias"},
+    {"mlp.fc2.weight", "mlp.fc2.weight"}, {"mlp.fc2.bias", "mlp.fc2.bias"},
+    {"ls2.gamma", "layer_scale2.lambda1"},
 };
 
 // Rows [first, first + count) of a tensor (along its first dimension).
@@ -98,6 +108,45 @@ TensorMap to_hf_deit(const TensorMap& t, const vit::ViTConfig& c, bool teacher) 
 json deit_config(const vit::ViTConfig& c, bool teacher) {
     json j = encoder_config("deit", teacher ? "DeiTForImageClassificationWithTeacher" : "DeiTForImageClassification", c);
     j["intermediate_size"] = c.mlp_hidden();
+    return j;
+}
+
+// DINOv2 in transformers' layout under `prefix` ("" for the bare Dinov2Model). transformers keeps a
+// class-token row in the position embedding; timm's registers layout (no_embed_class) folded it into
+// the class token, so a class row `class_row` is made up and subtracted from the class token.
+TensorMap to_hf_dinov2(const TensorMap& t, const vit::ViTConfig& c, const std::string& prefix,
+                       const std::vector<float>& class_row) {
+    const std::string e = prefix + "embeddings.";
+    TensorMap hf;
+    hf[e + "patch_embeddings.projection.weight"] = t.at("patch_embed.proj.weight");
+    hf[e + "patch_embeddings.projection.bias"] = t.at("patch_embed.proj.bias");
+    hf[e + "mask_token"] = Tensor({1, c.embed_dim});
+    if (c.no_embed_class) {
+        Tensor cls = t.at("cls_token");
+        for (size_t j = 0; j < cls.data.size(); ++j) cls.data[j] -= class_row[j];
+        hf[e + "cls_token"] = cls;
+        const Tensor& pos = t.at("pos_embed");
+        std::vector<float> with_row = class_row;
+        with_row.insert(with_row.end(), pos.data.begin(), pos.data.end());
+        hf[e + "position_embeddings"] = Tensor({1, pos.shape[1] + 1, c.embed_dim}, with_row);
+        hf[e + "register_tokens"] = t.at("reg_token");
+    } else {
+        hf[e + "cls_token"] = t.at("cls_token");
+        hf[e + "position_embeddings"] = t.at("pos_embed");
+    }
+    put_layers(t, c.depth, prefix + "encoder.layer.", kDinov2Layer, hf);
+    hf[prefix + "layernorm.weight"] = t.at("norm.weight");
+    hf[prefix + "layernorm.bias"] = t.at("norm.bias");
+    return hf;
+}
+
+json dinov2_config(const vit::ViTConfig& c, const std::string& arch) {
+    const bool registers = c.reg_tokens > 0;
+    json j = encoder_config(registers ? "dinov2_with_registers" : "dinov2", arch, c);
+    j["mlp_ratio"] = c.mlp_ratio;
+    j["layerscale_value"] = 1.0;
+    j["use_swiglu_ffn"] = false;
+    if (registers) j["num_register_tokens"] = c.reg_tokens;
     return j;
 }
 
@@ -292,4 +341,168 @@ TEST(HuggingFaceDeiT, SmallModelAndProcessorResizeThenCrop) {
     EXPECT_FLOAT_EQ(ck.preprocess.mean[2], 0.406f);
     const Tensor x({2, 3, 16, 16}, normal_values(2 * 3 * 16 * 16, 3));
     EXPECT_LT(max_abs_diff(vit::run_forward(vit::Model(ck), x, 2), vit::run_forward(timm, x, 2)), 1e-6f);
+}
+
+TEST(HuggingFaceDinov2, WithRegistersBaseModelMatchesTimmFeaturesAndAttention) {
+    const vit::Checkpoint timm = vit::load_checkpoint(kDinov2Reg);
+    ASSERT_TRUE(timm.config.no_embed_class);
+    const std::vector<float> class_row = normal_values(size_t(timm.config.embed_dim), 5);
+    TempDir dir;
+    write_folder(dir, to_hf_dinov2(timm.weights, timm.config, "", class_row),
+                 dinov2_config(timm.config, "Dinov2WithRegistersModel"));
+    const vit::Checkpoint ck = vit::load_checkpoint(dir.path.string());
+    EXPECT_EQ(ck.config.reg_tokens, 4);
+    EXPECT_EQ(ck.config.num_classes, 0);
+    EXPECT_EQ(ck.config.global_pool, vit::GlobalPool::Token);
+    EXPECT_FLOAT_EQ(ck.config.ln_eps, 1e-6f);
+    const vit::Model model(ck);
+    EXPECT_TRUE(model.unused_tensors().empty()) << model.unused_tensors().front();
+
+    const vit::SafeTensors ref = vit::read_safetensors(kDinov2Reg + "/reference.safetensors");
+    std::vector<Tensor> attn;
+    const Tensor features = vit::run_forward(model, ref.tensors.at("input"), 2, &attn);
+    const float dl = max_abs_diff(features, ref.tensors.at("logits")), da = attention_diff(attn, ref);
+    EXPECT_LT(dl, 1e-4f);
+    EXPECT_LT(da, 1e-5f);
+    std::cout << "[ figures  ] Dinov2WithRegistersModel: max |features diff| " << dl << ", max |attention diff| " << da
+              << "\n";
+}
+
+// Dinov2ForImageClassification: Linear(2D -> K) on [normed class token ; mean of the normed patch
+// tokens]. The expected logits are put together here from timm's pieces: the reference features (the
+// normed class token) and the mean of the normed patch tokens from timm's avg pooling without fc_norm.
+TEST(HuggingFaceDinov2, WithRegistersClassifierSeesClassTokenBesideMeanOfPatches) {
+    vit::Checkpoint timm = vit::load_checkpoint(kDinov2Reg);
+    const int D = timm.config.embed_dim, K = 5;
+    TensorMap hf = to_hf_dinov2(timm.weights, timm.config, "dinov2_with_registers.", normal_values(size_t(D), 6));
+    const Tensor W({K, 2 * D}, normal_values(size_t(K * 2 * D), 7)), b({K}, normal_values(size_t(K), 8));
+    hf["classifier.weight"] = W;
+    hf["classifier.bias"] = b;
+    json cfg = dinov2_config(timm.config, "Dinov2WithRegistersForImageClassification");
+    cfg["id2label"] = {{"0", "a"}, {"1", "b"}, {"2", "c"}, {"3", "d"}, {"4", "e"}};
+    TempDir dir;
+    write_folder(dir, hf, cfg);
+    const vit::Checkpoint ck = vit::load_checkpoint(dir.path.string());
+    EXPECT_EQ(ck.config.global_pool, vit::GlobalPool::TokenAvg);
+    EXPECT_EQ(ck.config.num_classes, K);
+    EXPECT_EQ(ck.labels[4], "e");
+    const vit::Model model(ck);
+    EXPECT_TRUE(model.unused_tensors().empty()) << model.unused_tensors().front();
+
+    const vit::SafeTensors ref = vit::read_safetensors(kDinov2Reg + "/reference.safetensors");
+    const Tensor& input = ref.tensors.at("input");
+    const Tensor& cls = ref.tensors.at("logits");
+    timm.config.global_pool = vit::GlobalPool::Avg;
+    timm.config.fc_norm = false;
+    const Tensor avg = vit::run_forward(vit::Model(timm), input, 2);
+    const int64_t N = input.shape[0];
+    Tensor want({N, K});
+    for (int64_t n = 0; n < N; ++n)
+        for (int k = 0; k < K; ++k) {
+            double s = b.data[size_t(k)];
+            for (int j = 0; j < D; ++j)
+                s += double(W.data[size_t(k * 2 * D + j)]) * cls.data[size_t(n * D + j)] +
+                     double(W.data[size_t(k * 2 * D + D + j)]) * avg.data[size_t(n * D + j)];
+            want.data[size_t(n * K + k)] = static_cast<float>(s);
+        }
+    std::vector<Tensor> attn;
+    const Tensor logits = vit::run_forward(model, input, 2, &attn);
+    const float dl = max_abs_diff(logits, want), da = attention_diff(attn, ref);
+    EXPECT_LT(dl, 1e-4f);
+    EXPECT_LT(da, 1e-5f);
+    std::cout << "[ figures  ] Dinov2WithRegistersForImageClassification: max |logits diff| " << dl
+              << ", max |attention diff| " << da << "\n";
+}
+
+// Without registers transformers' and timm's DINOv2 share one layout: the position embedding has its
+// class row, added to the class token (no_embed_class false).
+TEST(HuggingFaceDinov2, WithoutRegistersClassifierMatchesTheSameWeightsInTimmLayout) {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 16;
+    c.patch_size = 4;
+    c.embed_dim = 24;
+    c.depth = 2;
+    c.num_heads = 3;
+    c.num_classes = 3;
+    c.init_values = 1.0f;
+    c.global_pool = vit::GlobalPool::TokenAvg;
+    c.ln_eps = 1e-6f;
+    const vit::Model timm = vit::reference::random_model(c, 12);
+    TensorMap hf = to_hf_dinov2(timm.params().to_map(), c, "dinov2.", {});
+    hf["classifier.weight"] = timm.params().to_map().at("head.weight");
+    hf["classifier.bias"] = timm.params().to_map().at("head.bias");
+    TempDir dir;
+    write_folder(dir, hf, dinov2_config(c, "Dinov2ForImageClassification"));
+    const vit::Checkpoint ck = vit::load_checkpoint(dir.path.string());
+    EXPECT_FALSE(ck.config.no_embed_class);
+    EXPECT_EQ(ck.config.reg_tokens, 0);
+    const vit::Model model(ck);
+    EXPECT_TRUE(model.unused_tensors().empty()) << model.unused_tensors().front();
+    const Tensor x({3, 3, 16, 16}, normal_values(3 * 3 * 16 * 16, 4));
+    const float d = max_abs_diff(vit::run_forward(model, x, 2), vit::run_forward(timm, x, 2));
+    EXPECT_LT(d, 1e-6f);
+}
+
+// BitImageProcessor (DINOv2): shorter side to 256, centre crop 224, while config.json says 518; as
+// transformers does on every call, the position grid is resampled to the crop (here 16 -> 8 pixels,
+// a 4x4 grid of patch 4 -> 2x2), the class row kept.
+TEST(HuggingFaceDinov2, ProcessorCropOfAnotherSizeResamplesThePositionGridOnce) {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 16;
+    c.patch_size = 4;
+    c.embed_dim = 8;
+    c.depth = 1;
+    c.num_heads = 2;
+    c.num_classes = 0;
+    c.init_values = 1.0f;
+    const vit::Model timm = vit::reference::random_model(c, 13);
+    const json processor = {{"image_processor_type", "BitImageProcessor"},
+                            {"size", {{"shortest_edge", 9}}},
+                            {"do_center_crop", true},
+                            {"crop_size", {{"height", 8}, {"width", 8}}},
+                            {"resample", 3}};
+    TempDir dir;
+    write_folder(dir, to_hf_dinov2(timm.params().to_map(), c, "", {}), dinov2_config(c, "Dinov2Model"), processor);
+    const vit::Checkpoint ck = vit::load_checkpoint(dir.path.string());
+    EXPECT_EQ(ck.config.img_h, 8);
+    EXPECT_EQ(ck.config.img_w, 8);
+    EXPECT_EQ(ck.preprocess.resize_mode, vit::ResizeMode::ShorterSideCrop);
+    EXPECT_EQ(static_cast<int>(std::floor(8 / ck.preprocess.crop_pct)), 9);
+    const Tensor& pos = ck.weights.at("pos_embed");
+    ASSERT_EQ(pos.shape, (vit::Shape{1, 5, 8}));
+    const float* hf_pos = timm.params().get("pos_embed");
+    const std::vector<float> grid = vit::resample_grid_bicubic(hf_pos + 8, 4, 4, 8, 2, 2);
+    EXPECT_EQ(std::vector<float>(pos.data.begin(), pos.data.begin() + 8), std::vector<float>(hf_pos, hf_pos + 8));
+    EXPECT_EQ(std::vector<float>(pos.data.begin() + 8, pos.data.end()), grid);
+}
+
+TEST(HuggingFaceDinov2, MissingRegisterTokensAreNamedWithTheWeightsFile) {
+    const vit::Checkpoint timm = vit::load_checkpoint(kDinov2Reg);
+    TensorMap hf = to_hf_dinov2(timm.weights, timm.config, "", normal_values(size_t(timm.config.embed_dim), 5));
+    hf.erase("embeddings.register_tokens");
+    TempDir dir;
+    write_folder(dir, hf, dinov2_config(timm.config, "Dinov2WithRegistersModel"));
+    const std::string msg = error_of([&] { vit::load_checkpoint(dir.path.string()); });
+    EXPECT_TRUE(contains(msg, "'embeddings.register_tokens'")) << msg;
+    EXPECT_TRUE(contains(msg, "[1, 4, 96]")) << msg;
+    EXPECT_TRUE(contains(msg, dir.file("model.safetensors"))) << msg;
+}
+
+TEST(HuggingFaceFolders, UnsupportedModelTypeAndSwigluAreConfigErrorsNamingConfigJson) {
+    const vit::Checkpoint timm = vit::load_checkpoint(kDinov2Reg);
+    TempDir dir;
+    json cfg = dinov2_config(timm.config, "Dinov2WithRegistersModel");
+    write_folder(dir, to_hf_dinov2(timm.weights, timm.config, "", normal_values(96, 5)), cfg);
+    cfg["use_swiglu_ffn"] = true;
+    std::ofstream(dir.file("config.json")) << cfg.dump();
+    std::string msg = error_of([&] { vit::load_checkpoint(dir.path.string()); });
+    EXPECT_TRUE(contains(msg, "use_swiglu_ffn")) << msg;
+    EXPECT_TRUE(contains(msg, dir.file("config.json"))) << msg;
+
+    cfg = {{"model_type", "beit"}, {"architectures", {"BeitForImageClassification"}}};
+    std::ofstream(dir.file("config.json")) << cfg.dump();
+    msg = error_of([&] { vit::load_checkpoint(dir.path.string()); });
+    EXPECT_TRUE(contains(msg, "'beit'")) << msg;
+    EXPECT_TRUE(contains(msg, "dinov2_with_registers")) << msg;
+    EXPECT_TRUE(contains(msg, dir.file("config.json"))) << msg;
 }

@@ -38,7 +38,7 @@ public:
         move_layers(layer, table, N);
     }
     // Removes and returns tensor `name`, which must have shape `want`: for renamings that also change
-    // values.
+    // values (DINOv2's position embedding).
     Tensor take(const std::string& name, const Shape& want);
     // Places a computed tensor on the parameter at `slot`.
     void put(size_t slot, Tensor t);
@@ -82,5 +82,8 @@ PreprocessConfig read_hf_preprocessor(const fs::path& cfg_path, const ViTConfig&
 // ViT and DeiT (model_type "vit", "deit"): transformers' ViT encoder layout (hf_vit.cpp).
 TensorMap load_hf_vit(const json& cfg, const std::string& model_type, const std::string& src, TensorMap weights,
                       const std::string& file, ViTConfig& c);
+// DINOv2 and DINOv2 with registers (model_type "dinov2", "dinov2_with_registers") (hf_dinov2.cpp).
+TensorMap load_hf_dinov2(const json& cfg, const std::string& model_type, const std::string& src, TensorMap weights,
+                         const std::string& file, ViTConfig& c);
 
 }  // namespace vit::detail

@@ -1,5 +1,5 @@
 // Hugging Face folders: model.safetensors + config.json (+ preprocessor_config.json) as transformers'
-// save_pretrained writes them. The model families (hf_vit.cpp) rename the tensors onto
+// save_pretrained writes them. The model families (hf_vit.cpp, hf_dinov2.cpp) rename the tensors onto
 // timm's; this file reads what they share and picks the family from config.json's model_type.
 #include "hf.hpp"
 #include "vit/error.hpp"
@@ -12,19 +12,25 @@ struct HfFamily {
     const char* model_type;  // transformers' model_type
     const char* arch;        // the class-name prefix of its architectures ("ViT" in ViTModel)
     double eps;              // its config's layer_norm_eps default
+    // transformers resamples the position embedding to every input size (DINOv2: bicubic,
+    // align_corners=False, the class row kept); ViT and DeiT refuse other sizes by default.
+    bool any_size;
 };
+// The more specific architecture prefix first ("Dinov2WithRegisters" before "Dinov2").
 const HfFamily kFamilies[] = {
-    {"vit", "ViT", 1e-12},
-    {"deit", "DeiT", 1e-12},
+    {"vit", "ViT", 1e-12, false},
+    {"deit", "DeiT", 1e-12, false},
+    {"dinov2_with_registers", "Dinov2WithRegisters", 1e-6, true},
+    {"dinov2", "Dinov2", 1e-6, true},
 };
 
 const HfFamily& family_of(const json& cfg, const std::string& src) {
     std::string type = get_str(cfg, "model_type", "", src);
-    if (type.empty())  // an old config: the family from the class names
-        if (auto it = cfg.find("architectures"); it != cfg.end() && it->is_array())
-            for (const json& a : *it)
-                for (const HfFamily& f : kFamilies)
-                    if (a.is_string() && a.get<std::string>().rfind(f.arch, 0) == 0 && type.empty()) type = f.model_type;
+    // An old config without model_type: the family of the first class name that has one.
+    if (auto it = cfg.find("architectures"); type.empty() && it != cfg.end() && it->is_array())
+        for (const json& a : *it)
+            for (const HfFamily& f : kFamilies)
+                if (type.empty() && a.is_string() && a.get<std::string>().rfind(f.arch, 0) == 0) type = f.model_type;
     std::string known;
     for (const HfFamily& f : kFamilies) {
         if (type == f.model_type) return f;
@@ -77,7 +83,8 @@ Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights,
     ViTConfig& c = ck.config;
     read_hf_encoder(cfg, src, family.eps, c);
     const std::string type = family.model_type;
-    ck.weights = load_hf_vit(cfg, type, src, std::move(weights), weights_file, c);
+    ck.weights = type == "vit" || type == "deit" ? load_hf_vit(cfg, type, src, std::move(weights), weights_file, c)
+                                                 : load_hf_dinov2(cfg, type, src, std::move(weights), weights_file, c);
 
     // Labels from id2label ({"0": "cat", ...}) for a classifier; transformers writes a default id2label
     // (LABEL_0, LABEL_1) even for a model without one.
@@ -85,6 +92,18 @@ Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights,
         ck.labels = index_labels(*it, src, "'id2label'");
 
     ck.preprocess = read_hf_preprocessor(cfg_path, c);
+    // config.json's image_size fixes the position embedding's grid. Where the processor feeds another
+    // size (DINOv2: crops of 224 for image_size 518), transformers' DINOv2 resamples the grid on every
+    // call; here it is resampled once, the same way (bicubic, align_corners=False, class row kept; the
+    // registers variant also antialiases when it shrinks the grid, which this does not).
+    const PreprocessConfig& p = ck.preprocess;
+    if (family.any_size && (p.height != c.img_h || p.width != c.img_w)) {
+        try {
+            set_image_size(ck, p.height, p.width);
+        } catch (const ConfigError& e) {
+            config_error((cfg_path.parent_path() / "preprocessor_config.json").string(), e.what());
+        }
+    }
     return ck;
 }
 
