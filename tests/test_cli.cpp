@@ -386,7 +386,7 @@ TEST_F(Cli, InitRejectsBadInput) {
     EXPECT_NE(r.err.find("--labels"), std::string::npos) << r.err;
 
     const fs::path bad = tmp_ / "bad.json";
-    std::ofstream(bad) << R"({"img_size": 30, "patch_size": 4, "num_classes": 10})";
+    std::ofstream(bad) << R"({"img_size": 32, "patch_size": 4, "embed_dim": 100, "num_heads": 3})";  // 100 % 3 != 0
     r = run("init --model-config " + quote(bad.string()) + " --output " + quote((tmp_ / "y.safetensors").string()));
     EXPECT_CLEAN_EXIT(r, 1);
     EXPECT_NE(r.err.find("error:"), std::string::npos);
