@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "checkpoint/formats.hpp"
+#include "resample_weights.hpp"
 #include "vit/error.hpp"
+#include "vit/imagenet_labels.hpp"
 #include "vit/safetensors.hpp"
 
 namespace vit {
@@ -35,8 +37,7 @@ void validate_checkpoint(Checkpoint& ck) {
         config_error(ck.source, "preprocessing size " + std::to_string(ck.preprocess.height) + "x" +
                                     std::to_string(ck.preprocess.width) + " differs from the model's image size " +
                                     std::to_string(ck.config.img_h) + "x" + std::to_string(ck.config.img_w));
-    if (ck.labels.empty())
-        for (int i = 0; i < ck.config.num_classes; ++i) ck.labels.push_back("class_" + std::to_string(i));
+    if (ck.labels.empty()) ck.labels = default_labels(ck.config.num_classes);
     if (ck.labels.size() != static_cast<size_t>(ck.config.num_classes))
         config_error(ck.source, std::to_string(ck.labels.size()) + " labels for " +
                                     std::to_string(ck.config.num_classes) + " classes");
@@ -75,61 +76,51 @@ Checkpoint load_checkpoint(const std::string& path) {
     return ck;
 }
 
-// Cubic convolution kernel of Keys with A = -0.75 (PyTorch's choice), split as PyTorch does:
-// cc1 for |x| <= 1 and cc2 for 1 < |x| < 2.
-static float cc1(float x, float a) { return ((a + 2) * x - (a + 3)) * x * x + 1; }
-static float cc2(float x, float a) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
-
 std::vector<float> resample_grid_bicubic(const float* src, int gh, int gw, int channels, int nh, int nw) {
     if (gh <= 0 || gw <= 0 || nh <= 0 || nw <= 0 || channels <= 0)
         throw ConfigError("resample_grid_bicubic: sizes must be positive");
-    constexpr float A = -0.75f;
-    // For one axis: output index d maps to source coordinate (d + 0.5) * in/out - 0.5 (align_corners
-    // false; not clamped at 0 for cubic). Its 4 taps are floor(x)-1 .. floor(x)+2, clamped to the
-    // border, weighted by the kernel at distances t+1, t, 1-t, 2-t (t = x - floor(x)).
-    struct Taps {
-        int idx[4];
-        float w[4];
-    };
-    auto taps = [&](int in, int out) {
-        std::vector<Taps> r(static_cast<size_t>(out));
-        const float scale = static_cast<float>(in) / static_cast<float>(out);
-        for (int d = 0; d < out; ++d) {
-            const float x = scale * (static_cast<float>(d) + 0.5f) - 0.5f;
-            const float f = std::floor(x);
-            const float t = x - f;
-            const int i0 = static_cast<int>(f);
-            Taps& tp = r[static_cast<size_t>(d)];
-            tp.w[0] = cc2(t + 1, A);
-            tp.w[1] = cc1(t, A);
-            tp.w[2] = cc1(1 - t, A);
-            tp.w[3] = cc2(2 - t, A);
-            for (int k = 0; k < 4; ++k) tp.idx[k] = std::min(std::max(i0 - 1 + k, 0), in - 1);
-        }
-        return r;
-    };
-    const std::vector<Taps> ty = taps(gh, nh), tx = taps(gw, nw);
-    std::vector<float> out(static_cast<size_t>(nh) * nw * channels);
-    // The grid is stored token-major: element (y, x, c) at (y * w + x) * channels + c. As PyTorch does,
-    // interpolate each of the 4 source rows along x, then combine the rows along y.
-    for (int oy = 0; oy < nh; ++oy)
-        for (int ox = 0; ox < nw; ++ox) {
-            const Taps& a = ty[static_cast<size_t>(oy)];
-            const Taps& b = tx[static_cast<size_t>(ox)];
-            float* o = &out[(static_cast<size_t>(oy) * nw + ox) * channels];
-            for (int c = 0; c < channels; ++c) {
-                float rows[4];
-                for (int r = 0; r < 4; ++r) {
-                    const float* row = src + static_cast<size_t>(a.idx[r]) * gw * channels + c;
-                    rows[r] = row[static_cast<size_t>(b.idx[0]) * channels] * b.w[0] +
-                              row[static_cast<size_t>(b.idx[1]) * channels] * b.w[1] +
-                              row[static_cast<size_t>(b.idx[2]) * channels] * b.w[2] +
-                              row[static_cast<size_t>(b.idx[3]) * channels] * b.w[3];
+    // timm resamples with F.interpolate(mode="bicubic", antialias=True): PyTorch's separable
+    // antialiased kernel, the same weights as Pillow's resampler (resample_weights.hpp) kept in float.
+    // When upscaling this is Keys' cubic with a = -0.5 over the 4 nearest samples, taps beyond the
+    // border dropped and the rest renormalised; when downscaling the kernel widens with the factor and
+    // averages over it, where antialias=False would alias. As PyTorch, the width is resampled first,
+    // then the height; an axis whose size does not change is left as it is.
+    // The grid is stored token-major: element (y, x, c) at (y * w + x) * channels + c.
+    const size_t C = static_cast<size_t>(channels);
+    std::vector<float> cur(src, src + static_cast<size_t>(gh) * gw * C);
+    if (nw != gw) {
+        const ResampleWeights wx = antialias_weights(gw, nw, Interpolation::Bicubic);
+        std::vector<float> next(static_cast<size_t>(gh) * nw * C);
+        for (int y = 0; y < gh; ++y)
+            for (int ox = 0; ox < nw; ++ox) {
+                const double* w = &wx.w[static_cast<size_t>(ox) * wx.ksize];
+                const float* in = &cur[(static_cast<size_t>(y) * gw + wx.first[static_cast<size_t>(ox)]) * C];
+                float* o = &next[(static_cast<size_t>(y) * nw + ox) * C];
+                for (size_t c = 0; c < C; ++c) {
+                    float acc = 0.0f;
+                    for (int j = 0; j < wx.count[static_cast<size_t>(ox)]; ++j)
+                        acc += in[static_cast<size_t>(j) * C + c] * static_cast<float>(w[j]);
+                    o[c] = acc;
                 }
-                o[c] = rows[0] * a.w[0] + rows[1] * a.w[1] + rows[2] * a.w[2] + rows[3] * a.w[3];
+            }
+        cur = std::move(next);
+    }
+    if (nh != gh) {
+        const ResampleWeights wy = antialias_weights(gh, nh, Interpolation::Bicubic);
+        const size_t row = static_cast<size_t>(nw) * C;
+        std::vector<float> next(static_cast<size_t>(nh) * row, 0.0f);
+        for (int oy = 0; oy < nh; ++oy) {
+            const double* w = &wy.w[static_cast<size_t>(oy) * wy.ksize];
+            float* o = &next[static_cast<size_t>(oy) * row];
+            for (int j = 0; j < wy.count[static_cast<size_t>(oy)]; ++j) {
+                const float* in = &cur[static_cast<size_t>(wy.first[static_cast<size_t>(oy)] + j) * row];
+                const float wj = static_cast<float>(w[j]);
+                for (size_t i = 0; i < row; ++i) o[i] += in[i] * wj;
             }
         }
-    return out;
+        cur = std::move(next);
+    }
+    return cur;
 }
 
 void set_image_size(Checkpoint& ck, int img_h, int img_w) {
@@ -146,8 +137,11 @@ void set_image_size(Checkpoint& ck, int img_h, int img_w) {
                          shape_str(want));
     c.img_h = img_h;
     c.img_w = img_w;
-    // Prefix rows (class, distillation and register tokens, unless no_embed_class leaves them out) are
-    // copied; only the patch grid is resampled.
+    // As timm's set_input_size / resample_abs_pos_embed: the prefix rows (class, distillation and
+    // register tokens) are copied, unless no_embed_class leaves them out of pos_embed altogether
+    // (pos_tokens() == num_patches()); only the patch grid is resampled. (timm skips the resampling
+    // when the new grid has as many patches as the old one, e.g. 6x6 -> 4x9, which would reuse the
+    // 6x6 grid's rows in 4x9 order; we resample whenever the grid's shape changes.)
     const size_t prefix = static_cast<size_t>(c.pos_tokens() - c.num_patches()) * c.embed_dim;
     std::vector<float> grid = resample_grid_bicubic(pe.ptr() + prefix, ck.config.grid_h(), ck.config.grid_w(),
                                                     c.embed_dim, c.grid_h(), c.grid_w());

@@ -74,8 +74,9 @@ const char* to_string(Interpolation i) { return i == Interpolation::Bicubic ? "b
 const char* to_string(ResizeMode m) {
     switch (m) {
     case ResizeMode::ShorterSideCrop: return "shorter_side_crop";
+    case ResizeMode::Squash: return "squash";
+    case ResizeMode::Border: return "border";
     case ResizeMode::Direct: return "direct";
-    case ResizeMode::DirectCrop: return "direct_crop";
     }
     return "?";
 }
@@ -103,9 +104,10 @@ Interpolation parse_interpolation(const std::string& s) {
 
 ResizeMode parse_resize_mode(const std::string& s) {
     if (s == "shorter_side_crop") return ResizeMode::ShorterSideCrop;
+    if (s == "squash") return ResizeMode::Squash;
+    if (s == "border") return ResizeMode::Border;
     if (s == "direct") return ResizeMode::Direct;
-    if (s == "direct_crop") return ResizeMode::DirectCrop;
-    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop, direct or direct_crop)");
+    throw ConfigError("unknown resize mode '" + s + "' (expected shorter_side_crop, squash, border or direct)");
 }
 
 }  // namespace vit

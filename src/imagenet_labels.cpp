@@ -66,4 +66,11 @@ std::vector<std::string> imagenet_labels(int num_classes) {
     }
 }
 
+std::vector<std::string> default_labels(int num_classes) {
+    std::vector<std::string> labels = imagenet_labels(num_classes);
+    if (!labels.empty()) return labels;
+    for (int i = 0; i < num_classes; ++i) labels.push_back("class_" + std::to_string(i));
+    return labels;
+}
+
 }  // namespace vit

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "vit/error.hpp"
+#include "vit/imagenet_labels.hpp"
 
 namespace vit {
 
@@ -148,7 +149,7 @@ Model::Model(const ViTConfig& cfg, const PreprocessConfig& pre, std::vector<std:
     : config_(cfg), preprocess_(pre), labels_(std::move(labels)), params_((cfg.validate(), cfg)) {
     preprocess_.validate();
     if (labels_.empty())
-        for (int i = 0; i < cfg.num_classes; ++i) labels_.push_back("class_" + std::to_string(i));
+        labels_ = default_labels(cfg.num_classes);
     if (labels_.size() != static_cast<size_t>(cfg.num_classes))
         throw ConfigError(std::to_string(labels_.size()) + " labels for " + std::to_string(cfg.num_classes) + " classes");
     std::mt19937_64 rng(seed);

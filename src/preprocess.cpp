@@ -16,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "resample_weights.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
@@ -114,21 +115,6 @@ cv::Mat finish_decoded(const cv::Mat& decoded, int channels, const std::string& 
 // PIL's separable resampler (Pillow src/libImaging/Resample.c), 8 bits per sample
 // ---------------------------------------------------------------------------------------------
 
-// PIL's bicubic kernel with a = -0.5 (Keys' cubic convolution); OpenCV's INTER_CUBIC uses a = -0.75.
-double bicubic_filter(double x) {
-    const double a = -0.5;
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-    return 0.0;
-}
-
-double bilinear_filter(double x) {
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return 1.0 - x;
-    return 0.0;
-}
-
 // Fixed point: 8 bits for the sample, 2 bits of headroom for kernels with negative lobes (partial
 // sums can exceed 255 or drop below 0), the remaining 22 bits for the coefficient fraction.
 constexpr int kPrecisionBits = 32 - 8 - 2;
@@ -141,51 +127,19 @@ struct Coeffs {
     std::vector<int32_t> k;
 };
 
-// Mirrors Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full-image box [0, in_size).
-// Output sample i has its centre at (i + 0.5) * scale in input coordinates. When downscaling
-// (scale > 1) the kernel is stretched by `scale` (support and argument), which makes it an
-// antialiasing low-pass filter; when upscaling it is the plain interpolation kernel. Weights are
-// divided by their sum so that truncation at the borders keeps flat areas flat.
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full-image box [0, in_size): the
+// antialiased weights (resample_weights.hpp), rounded half away from zero into fixed point.
 Coeffs precompute_coeffs(int in_size, int out_size, Interpolation interp) {
-    double (*filter)(double) = interp == Interpolation::Bicubic ? bicubic_filter : bilinear_filter;
-    const double filter_support = interp == Interpolation::Bicubic ? 2.0 : 1.0;
-
-    // Pillow computes in1 - in0 in float before widening; exact for any realistic size.
-    const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0f) / out_size;
-    const double filterscale = scale < 1.0 ? 1.0 : scale;
-    const double support = filter_support * filterscale;
-
+    const detail::ResampleWeights r = detail::antialias_weights(in_size, out_size, interp);
     Coeffs c;
-    c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-    c.first.resize(out_size);
-    c.count.resize(out_size);
-    c.k.assign(static_cast<size_t>(out_size) * c.ksize, 0);
-    std::vector<double> w(c.ksize);
-    for (int xx = 0; xx < out_size; ++xx) {
-        const double center = (xx + 0.5) * scale;
-        const double ss = 1.0 / filterscale;
-        // Pillow's "(int)(v + 0.5)" rounding (truncation toward zero), kept bit-exact.
-        int xmin = static_cast<int>(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = static_cast<int>(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
-        double ww = 0.0;
-        for (int x = 0; x < xmax; ++x) {
-            // Distance from the output centre to the centre (x + xmin + 0.5) of input sample x.
-            const double v = filter((x + xmin - center + 0.5) * ss);
-            w[x] = v;
-            ww += v;
-        }
-        int32_t* k = &c.k[static_cast<size_t>(xx) * c.ksize];
-        for (int x = 0; x < xmax; ++x) {
-            const double v = ww != 0.0 ? w[x] / ww : w[x];
-            // Round half away from zero into fixed point, as normalize_coeffs_8bpc does.
-            k[x] = v < 0 ? static_cast<int32_t>(-0.5 + v * (1 << kPrecisionBits))
-                         : static_cast<int32_t>(0.5 + v * (1 << kPrecisionBits));
-        }
-        c.first[xx] = xmin;
-        c.count[xx] = xmax;
+    c.ksize = r.ksize;
+    c.first = r.first;
+    c.count = r.count;
+    c.k.resize(r.w.size());
+    for (size_t i = 0; i < r.w.size(); ++i) {
+        const double v = r.w[i];
+        c.k[i] = v < 0 ? static_cast<int32_t>(-0.5 + v * (1 << kPrecisionBits))
+                       : static_cast<int32_t>(0.5 + v * (1 << kPrecisionBits));
     }
     return c;
 }
@@ -250,10 +204,11 @@ int py_round(double v) {
     return (fi % 2 == 0) ? fi : fi + 1;
 }
 
-// torchvision's CenterCrop on an 8-bit image: zero padding first where the crop is larger than the
-// image (left/top pad = (crop - size) // 2, the odd pixel goes right/bottom), then the crop offsets
-// int(round((size - crop) / 2.0)).
-cv::Mat center_crop(const cv::Mat& img, int crop_h, int crop_w) {
+// torchvision's CenterCrop and timm's CenterCropOrPad on an 8-bit image: where the crop is larger
+// than the image, pad first with `fill` (left/top pad = (crop - size) // 2, the odd pixel goes
+// right/bottom), then crop at offsets int(round((size - crop) / 2.0)). CenterCrop pads with 0,
+// CenterCropOrPad with the colour it is given.
+cv::Mat center_crop_or_pad(const cv::Mat& img, int crop_h, int crop_w, const cv::Scalar& fill) {
     cv::Mat src = img;
     if (crop_w > src.cols || crop_h > src.rows) {
         const int left = crop_w > src.cols ? (crop_w - src.cols) / 2 : 0;
@@ -261,12 +216,80 @@ cv::Mat center_crop(const cv::Mat& img, int crop_h, int crop_w) {
         const int right = crop_w > src.cols ? (crop_w - src.cols + 1) / 2 : 0;
         const int bottom = crop_h > src.rows ? (crop_h - src.rows + 1) / 2 : 0;
         cv::Mat padded;
-        cv::copyMakeBorder(src, padded, top, bottom, left, right, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+        cv::copyMakeBorder(src, padded, top, bottom, left, right, cv::BORDER_CONSTANT, fill);
         src = padded;
     }
     const int top = round_half_even_div2(src.rows - crop_h);
     const int left = round_half_even_div2(src.cols - crop_w);
     return src(cv::Rect(left, top, crop_w, crop_h));
+}
+
+// timm's ResizeKeepRatio(scale_size, longest) target size: one ratio for both sides, so the aspect is
+// kept. With longest = 0 it is the smaller of h / scale_h and w / scale_w, so that the image just
+// covers the (scale_h, scale_w) box and a centre crop follows; with longest = 1 the larger, so that
+// the image just fits inside the box and padding makes up the rest. Each side becomes
+// round(side / ratio) with Python's half-to-even rounding (at least 1 pixel).
+cv::Size keep_ratio_size(int h, int w, int scale_h, int scale_w, bool fit_inside) {
+    const double ratio_h = static_cast<double>(h) / scale_h, ratio_w = static_cast<double>(w) / scale_w;
+    const double ratio = fit_inside ? std::max(ratio_h, ratio_w) : std::min(ratio_h, ratio_w);
+    return {std::max(py_round(w / ratio), 1), std::max(py_round(h / ratio), 1)};
+}
+
+// timm's 'border' padding colour: [round(255 * v) for v in mean], in the image's channel order (RGB
+// here), clipped to 8 bits. The padded pixels thus normalise to about 0. (Our mean is a float, timm's
+// a Python float: 255 * v could only round differently within ~1e-5 of a half, i.e. never for
+// published means; 0.5 itself is exact and gives round(127.5) = 128.)
+cv::Scalar mean_colour(const std::vector<float>& mean) {
+    cv::Scalar fill;
+    for (size_t c = 0; c < mean.size() && c < 4; ++c)
+        fill[static_cast<int>(c)] = std::clamp(py_round(255.0 * static_cast<double>(mean[c])), 0, 255);
+    return fill;
+}
+
+// Resize and crop an 8-bit image to the model's (height, width) following cfg.resize_mode.
+cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
+    // timm's eval transform (transforms_imagenet_eval): scale_size = floor(size / crop_pct) per side,
+    // then one of its crop modes. (Its crop_border_pixels, a border trimmed off before resizing, is a
+    // data-loader argument, not part of a model's pretrained_cfg, so no checkpoint carries it.) At
+    // least 1 pixel, where timm would fail on an absurd crop_pct.
+    const int scale_h = std::max(static_cast<int>(std::floor(cfg.height / cfg.crop_pct)), 1);
+    const int scale_w = std::max(static_cast<int>(std::floor(cfg.width / cfg.crop_pct)), 1);
+    const int h = img.rows, w = img.cols;
+    cv::Size size;
+    cv::Scalar fill = cv::Scalar::all(0);  // CenterCrop's padding, used when crop_pct > 1
+    switch (cfg.resize_mode) {
+        case ResizeMode::Direct:
+            // Hugging Face ViTImageProcessor: straight to (height, width), no crop.
+            return resize_like_pil(img, cfg.width, cfg.height, cfg.interpolation);
+        case ResizeMode::Squash:
+            // transforms.Resize((scale_h, scale_w)): both sides, aspect not kept.
+            size = {scale_w, scale_h};
+            break;
+        case ResizeMode::Border:
+            // ResizeKeepRatio(scale_size, longest=1) then CenterCropOrPad(size, fill=mean colour):
+            // nothing of the image is lost when crop_pct is 1.
+            size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/true);
+            fill = mean_colour(cfg.mean);
+            break;
+        case ResizeMode::ShorterSideCrop:
+            if (scale_h == scale_w) {
+                // torchvision Resize(int): shorter side -> scale, longer side -> int(scale * long / short)
+                // (truncation, computed in double exactly as Python's true division).
+                const int s = scale_h;
+                size = w <= h ? cv::Size(s, static_cast<int>(static_cast<double>(s) * h / w))
+                              : cv::Size(static_cast<int>(static_cast<double>(s) * w / h), s);
+                size = {std::max(size.width, 1), std::max(size.height, 1)};
+            } else {
+                // Non-square model input: current timm (>= 0.9) uses ResizeKeepRatio(scale_size), the
+                // image just covering the box. (timm < 0.9 squashed to scale_size instead. timm also
+                // omits the interpolation argument here, so it resamples bilinearly whatever the config
+                // says; we keep the configured kernel, so such models can differ slightly from timm.)
+                size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/false);
+            }
+            break;
+    }
+    return center_crop_or_pad(resize_like_pil(img, size.width, size.height, cfg.interpolation), cfg.height,
+                              cfg.width, fill);
 }
 
 }  // namespace
@@ -352,49 +375,7 @@ void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out) {
     cv::Mat img = to_8bit(image);
     if (img.channels() != cfg.channels) img = convert_channels(img, cfg.channels, /*bgr=*/false);
 
-    cv::Mat sized;
-    if (cfg.resize_mode == ResizeMode::Direct) {
-        // Hugging Face ViTImageProcessor: resize straight to (height, width), no crop.
-        sized = resize_like_pil(img, cfg.width, cfg.height, cfg.interpolation);
-    } else if (cfg.resize_mode == ResizeMode::DirectCrop) {
-        // Hugging Face DeiTImageProcessor: resize straight to (height, width) / crop_pct, ignoring the
-        // aspect ratio (256x256 for a 224 model), then crop (height, width) from the centre.
-        const int rh = static_cast<int>(std::floor(cfg.height / cfg.crop_pct));
-        const int rw = static_cast<int>(std::floor(cfg.width / cfg.crop_pct));
-        sized = center_crop(resize_like_pil(img, rw, rh, cfg.interpolation), cfg.height, cfg.width);
-    } else {
-        // timm eval transform (crop_mode "center"): scale_size = floor(size / crop_pct) per side.
-        const int scale_h = static_cast<int>(std::floor(cfg.height / cfg.crop_pct));
-        const int scale_w = static_cast<int>(std::floor(cfg.width / cfg.crop_pct));
-        const int h = img.rows, w = img.cols;
-        int new_h, new_w;
-        if (scale_h == scale_w) {
-            // torchvision Resize(int): shorter side -> scale, longer side -> int(scale * long / short)
-            // (truncation, computed in double exactly as Python's true division).
-            const int s = scale_h;
-            if (w <= h) {
-                new_w = s;
-                new_h = static_cast<int>(static_cast<double>(s) * h / w);
-            } else {
-                new_h = s;
-                new_w = static_cast<int>(static_cast<double>(s) * w / h);
-            }
-        } else {
-            // Non-square model input: current timm (>= 0.9) uses ResizeKeepRatio(scale_size): one
-            // ratio, the smaller of h / scale_h and w / scale_w, so that the image just covers the
-            // (scale_h, scale_w) box without distortion; each side is round(side / ratio) with
-            // Python's half-to-even rounding. (timm < 0.9 squashed to scale_size instead. timm also
-            // omits the interpolation argument here, so it resamples bilinearly whatever the config
-            // says; we keep the configured kernel, so such models can differ slightly from timm here.)
-            const double ratio = std::min(static_cast<double>(h) / scale_h, static_cast<double>(w) / scale_w);
-            new_h = py_round(h / ratio);
-            new_w = py_round(w / ratio);
-        }
-        new_h = std::max(new_h, 1);
-        new_w = std::max(new_w, 1);
-        cv::Mat resized = resize_like_pil(img, new_w, new_h, cfg.interpolation);
-        sized = center_crop(resized, cfg.height, cfg.width);
-    }
+    const cv::Mat sized = resize_to_input(img, cfg);
 
     // ToTensor (x / 255 in float32) then Normalize ((x - mean) / std in float32), planar CHW.
     const int C = cfg.channels, H = cfg.height, W = cfg.width;

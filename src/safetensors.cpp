@@ -1,17 +1,18 @@
 #include "vit/safetensors.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "atomic_write.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
@@ -158,18 +159,14 @@ Tensor parse_entry(const std::string& file, const std::string& name, const json&
     return t;
 }
 
-// Writes all of buf to fd, retrying short writes; false on error (errno set).
-bool write_all(int fd, const char* buf, size_t n) {
-    while (n > 0) {
-        const ssize_t w = ::write(fd, buf, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        buf += w;
-        n -= static_cast<size_t>(w);
+Metadata parse_metadata(const std::string& file, const json& m) {
+    if (!m.is_object()) bad(file, "__metadata__ is not an object");
+    Metadata out;
+    for (auto it = m.begin(); it != m.end(); ++it) {
+        if (!it->is_string()) bad(file, "__metadata__ value '" + it.key() + "' is not a string");
+        out[it.key()] = it->get<std::string>();
     }
-    return true;
+    return out;
 }
 
 }  // namespace
@@ -194,11 +191,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& file)
     SafeTensors out;
     for (auto it = header.begin(); it != header.end(); ++it) {
         if (it.key() == "__metadata__") {
-            if (!it->is_object()) bad(file, "__metadata__ is not an object");
-            for (auto m = it->begin(); m != it->end(); ++m) {
-                if (!m->is_string()) bad(file, "__metadata__ value '" + m.key() + "' is not a string");
-                out.metadata[m.key()] = m->get<std::string>();
-            }
+            out.metadata = parse_metadata(file, *it);
             continue;
         }
         out.tensors[it.key()] = parse_entry(file, it.key(), *it, data, data_size);
@@ -219,6 +212,23 @@ SafeTensors read_safetensors(const std::string& path) {
     if (in.gcount() != static_cast<std::streamsize>(bytes.size()))
         throw IoError("cannot read " + path + ": short read");
     return parse_safetensors(bytes, path);
+}
+
+Metadata read_safetensors_metadata(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError("cannot open " + path + ": " + std::strerror(errno));
+    char len[8];
+    if (!in.read(len, 8)) bad(path, "shorter than the 8-byte header length");
+    const uint64_t n = load<uint64_t>(len);
+    if (n > kMaxHeader) bad(path, "header length " + std::to_string(n) + " is implausibly large");
+    std::string text(static_cast<size_t>(n), '\0');
+    if (!in.read(&text[0], static_cast<std::streamsize>(n)))
+        bad(path, "header length " + std::to_string(n) + " runs past the end of the file");
+    const json header = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (header.is_discarded()) bad(path, "header is not valid JSON");
+    if (!header.is_object()) bad(path, "header is not a JSON object");
+    auto it = header.find("__metadata__");
+    return it == header.end() ? Metadata{} : parse_metadata(path, *it);
 }
 
 void write_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
@@ -248,32 +258,11 @@ void write_safetensors(const std::string& path, const TensorMap& tensors, const 
     const uint64_t n = text.size();
     std::memcpy(len, &n, 8);
 
-    // Atomic replace: the complete file is written and synced under a temporary name, then renamed
-    // over the target, so readers see either the old or the new file, never a partial one.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw IoError("cannot write " + path + " (temporary " + tmp + "): " + std::strerror(errno));
-    auto fail = [&](const std::string& what) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw IoError("cannot write " + path + ": " + what + ": " + std::strerror(err));
-    };
-    if (!write_all(fd, len, 8) || !write_all(fd, text.data(), text.size())) fail("write failed");
+    // Atomic replace: readers see either the old or the new file, never a partial one.
+    std::vector<std::string_view> pieces{std::string_view(len, 8), text};
     for (const auto& kv : tensors)
-        if (!write_all(fd, reinterpret_cast<const char*>(kv.second.ptr()), kv.second.data.size() * 4))
-            fail("write failed");
-    if (::fsync(fd) != 0) fail("fsync failed");
-    if (::close(fd) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        throw IoError("cannot write " + path + ": close failed: " + std::strerror(err));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        throw IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-    }
+        pieces.emplace_back(reinterpret_cast<const char*>(kv.second.ptr()), kv.second.data.size() * 4);
+    detail::write_file_atomic(path, pieces);
 }
 
 }  // namespace vit

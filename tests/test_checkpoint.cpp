@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <utility>
+#include <vector>
 
 #include "temp_dir.hpp"
 #include "vit/architectures.hpp"
@@ -168,24 +173,73 @@ TEST(Checkpoint, ResampleIdentityAndTorchReference) {
     for (size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>(i % 7) - 0.3f * static_cast<float>(i);
     EXPECT_EQ(resample_grid_bicubic(g.data(), 3, 5, 4, 3, 5), g);
 
-    // Reference from torch.nn.functional.interpolate(mode="bicubic", align_corners=False) on a
-    // (gh=2, gw=3, C=2) grid with values v_i = 0.1 i^2 - i.
+    // Reference from torch.nn.functional.interpolate(mode="bicubic", align_corners=False,
+    // antialias=True) (PyTorch 1.13) on a (gh=2, gw=3, C=2) grid with values v_i = 0.1 i^2 - i.
     std::vector<float> src(12);
     for (int i = 0; i < 12; ++i) src[i] = static_cast<float>(i) * static_cast<float>(i) * 0.1f - static_cast<float>(i);
     const std::vector<float> up = {
-        0.431024909f, -0.633937657f, -0.390063196f, -1.29022527f, -1.60000014f, -2.22656274f, -2.37793756f,
-        -2.73090005f, -2.75422597f, -2.9423883f,  -0.44235003f, -1.10887516f, -0.935125291f, -1.43685007f,
-        -1.60000002f, -1.82812488f, -1.83287513f, -1.78740013f, -1.88085043f, -1.67057538f, -1.88085008f,
-        -1.89112508f, -1.83287442f, -1.67834926f, -1.5999999f,  -1.17187464f, -0.935125291f, -0.233399943f,
-        -0.442350268f, 0.424175173f, -2.75422502f, -2.3660624f,  -2.37793636f, -1.82497394f, -1.59999979f,
-        -0.773437023f, -0.390062869f, 0.710100055f, 0.431024969f, 1.69598806f};
+        0.348501593f,  -0.68756938f,  -0.378402025f, -1.26189625f,  -1.60000002f, -2.20588231f,  -2.33801579f,
+        -2.66628599f,  -2.68812442f,  -2.86381769f,  -0.413908362f, -1.09552562f, -0.870405197f, -1.39944553f,
+        -1.60000002f,  -1.85142851f,  -1.84601283f,  -1.81982946f,  -1.92571449f, -1.74695432f,  -1.92571425f,
+        -1.90447426f,  -1.84601307f,  -1.67219615f,  -1.60000002f,  -1.14857137f, -0.870405018f, -0.14136444f,
+        -0.413908422f, 0.467708886f,  -2.68812394f,  -2.31243038f,  -2.33801603f, -1.80974519f,  -1.5999999f,
+        -0.79411763f,  -0.378401905f, 0.705092371f,  0.348501623f,  1.58457255f};
     const std::vector<float> got = resample_grid_bicubic(src.data(), 2, 3, 2, 4, 5);
     ASSERT_EQ(got.size(), up.size());
     for (size_t i = 0; i < up.size(); ++i) EXPECT_NEAR(got[i], up[i], 1e-5) << i;
-    const std::vector<float> down = {-1.30468738f, -1.52812481f, -1.30468762f, -0.881249726f};
+    const std::vector<float> down = {-1.35601914f, -1.53210258f, -1.35601926f, -0.979935706f};
     const std::vector<float> got_down = resample_grid_bicubic(src.data(), 2, 3, 2, 1, 2);
     ASSERT_EQ(got_down.size(), down.size());
     for (size_t i = 0; i < down.size(); ++i) EXPECT_NEAR(got_down[i], down[i], 1e-5) << i;
+}
+
+// timm's own set_input_size on small models of each prefix layout
+// (tests/data/pos_embed_resample.safetensors, made by scripts/make_pos_embed_fixtures.py).
+TEST(Checkpoint, SetImageSizeResamplesPosEmbedAsTimmDoesForEveryPrefixLayout) {
+    const SafeTensors ref = read_safetensors(std::string(VIT_TEST_DATA) + "/pos_embed_resample.safetensors");
+    struct Variant {
+        const char* name;
+        int img, patch, dim;
+        bool distilled;
+        int reg_tokens;
+        bool no_embed_class;
+        int prefix_rows;  // rows of pos_embed before the patch grid
+        std::vector<std::pair<int, int>> sizes;
+    };
+    const Variant variants[] = {
+        {"deit_distilled", 96, 16, 8, true, 0, false, 2, {{128, 160}, {64, 48}, {48, 144}}},
+        {"dinov2_reg4", 70, 14, 12, false, 4, true, 0, {{98, 126}, {42, 56}, {28, 112}}},
+        {"deit3", 96, 16, 8, false, 0, true, 0, {{128, 128}, {48, 64}}},
+        {"reg3_embed_class", 96, 16, 8, false, 3, false, 4, {{112, 80}, {32, 64}}},
+    };
+    for (const Variant& v : variants) {
+        Checkpoint base;
+        base.source = v.name;
+        base.config.img_h = base.config.img_w = v.img;
+        base.config.patch_size = v.patch;
+        base.config.embed_dim = v.dim;
+        base.config.num_heads = 2;
+        base.config.distilled = v.distilled;
+        base.config.reg_tokens = v.reg_tokens;
+        base.config.no_embed_class = v.no_embed_class;
+        base.preprocess.height = base.preprocess.width = v.img;
+        ASSERT_EQ(base.config.pos_tokens() - base.config.num_patches(), v.prefix_rows) << v.name;
+        base.weights.emplace("pos_embed", ref.tensors.at(std::string(v.name) + ".pos_embed"));
+        for (const auto& [h, w] : v.sizes) {
+            const std::string key = std::string(v.name) + "." + std::to_string(h) + "x" + std::to_string(w);
+            const Tensor& expected = ref.tensors.at(key);
+            Checkpoint ck = base;
+            set_image_size(ck, h, w);
+            const Tensor& got = ck.weights.at("pos_embed");
+            ASSERT_EQ(got.shape, expected.shape) << key;
+            ASSERT_EQ(got.shape, (Shape{1, v.prefix_rows + (h / v.patch) * (w / v.patch), v.dim})) << key;
+            double max_abs = 0.0;
+            for (int64_t i = 0; i < got.numel(); ++i)
+                max_abs = std::max(max_abs, std::fabs(static_cast<double>(got.data[i]) - expected.data[i]));
+            std::cout << "[pos_embed] " << key << ": max abs diff " << max_abs << "\n";
+            EXPECT_LE(max_abs, 1e-5) << key;
+        }
+    }
 }
 
 TEST(Checkpoint, SetImageSizeResamplesPosEmbed) {
@@ -236,8 +290,11 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
         s.replace(s.find(from), from.size(), to);
         write_text(dir.file("config.json"), s);
     };
-    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"centre\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
+    // "squash" with crop_pct 1 is a direct resize, and reads as one.
+    with("\"crop_mode\": \"center\"", "\"crop_mode\": \"squash\"");
+    EXPECT_EQ(load_checkpoint(dir.path.string()).preprocess.resize_mode, ResizeMode::Direct);
     with("\"qkv_bias\": true", "\"qkv_bias\": true, \"global_pool\": \"max\"");
     EXPECT_THROW(load_checkpoint(dir.path.string()), ConfigError);
     with("\"num_classes\": 10\n }", "\"num_classes\": 10, \"label_names\": [\"a\", \"b\"]\n }");
@@ -252,6 +309,64 @@ TEST(Checkpoint, MissingPathsAndBadConfigs) {
     EXPECT_EQ(ck.labels[9], "label 9");
     // The same file loads by its own path with the config beside it.
     EXPECT_EQ(load_checkpoint(dir.file("model.safetensors")).format, CheckpointFormat::Timm);
+}
+
+TEST(Checkpoint, TimmCropModesBecomeResizeModesAndUnknownOnesAreRefusedByName) {
+    TempDir dir;
+    fs::copy_file(kTimm + "/model.safetensors", dir.file("model.safetensors"));
+    std::ifstream in(kTimm + "/config.json");
+    const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto with_mode = [&](const std::string& mode) {
+        std::string s = good;
+        const std::string from = "\"crop_mode\": \"center\"";
+        s.replace(s.find(from), from.size(), "\"crop_mode\": " + mode);
+        write_text(dir.file("config.json"), s);
+    };
+    const std::pair<const char*, ResizeMode> modes[] = {{"\"center\"", ResizeMode::ShorterSideCrop},
+                                                        // crop_pct is 1 here: squash is a direct resize
+                                                        {"\"squash\"", ResizeMode::Direct},
+                                                        {"\"border\"", ResizeMode::Border},
+                                                        {"null", ResizeMode::ShorterSideCrop}};
+    for (const auto& [name, mode] : modes) {
+        with_mode(name);
+        EXPECT_EQ(load_checkpoint(dir.path.string()).preprocess.resize_mode, mode) << name;
+    }
+    with_mode("\"shorter_side_crop\"");  // our native name is not one of timm's
+    const std::string msg = error_of<ConfigError>([&] { load_checkpoint(dir.path.string()); });
+    EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("crop_mode"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'shorter_side_crop'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("center, squash or border"), std::string::npos) << msg;
+    with_mode("1");
+    EXPECT_NE(error_of<ConfigError>([&] { load_checkpoint(dir.path.string()); }).find("crop_mode"), std::string::npos);
+}
+
+TEST(Checkpoint, NativeFilesKeepEveryResizeModeUnderItsOwnName) {
+    TempDir dir;
+    Checkpoint ck = load_checkpoint(kTimm);
+    const std::string path = dir.file("native.safetensors");
+    const std::pair<ResizeMode, const char*> modes[] = {{ResizeMode::ShorterSideCrop, "shorter_side_crop"},
+                                                        {ResizeMode::Squash, "squash"},
+                                                        {ResizeMode::Border, "border"},
+                                                        {ResizeMode::Direct, "direct"}};
+    for (const auto& [mode, name] : modes) {
+        ck.preprocess.resize_mode = mode;
+        EXPECT_NE(preprocess_to_json(ck.preprocess).find(std::string("\"resize_mode\":\"") + name + "\""),
+                  std::string::npos)
+            << name;
+        EXPECT_EQ(parse_resize_mode(name), mode) << name;
+        save_checkpoint(path, ck);
+        EXPECT_EQ(load_checkpoint(path).preprocess.resize_mode, mode) << name;
+    }
+    // timm's names are not the file's: "center" is refused, naming the metadata key.
+    SafeTensors st = read_safetensors(path);
+    std::string pre = st.metadata.at("vit.preprocess");
+    pre.replace(pre.find("\"direct\""), 8, "\"center\"");
+    st.metadata["vit.preprocess"] = pre;
+    write_safetensors(path, st.tensors, st.metadata);
+    const std::string msg = error_of<ConfigError>([&] { load_checkpoint(path); });
+    EXPECT_NE(msg.find("vit.preprocess"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'center'"), std::string::npos) << msg;
 }
 
 TEST(Checkpoint, HuggingFaceRejectsOtherActivations) {

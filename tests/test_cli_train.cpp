@@ -219,3 +219,95 @@ TEST_F(Cli, ShippedCifarModelReachesItsRecordedAccuracy) {
     const double acc = std::stod(r.out.substr(at + 9));
     EXPECT_GE(acc, 77.5) << "models/README.md records 78.05%";
 }
+
+// Fine-tuning a Hub folder: a new head for the data's classes, and the loss falls.
+namespace {
+
+std::vector<double> train_losses(const fs::path& metrics) {
+    std::ifstream in(metrics);
+    std::string line;
+    std::getline(in, line);  // header
+    std::vector<double> losses;
+    while (std::getline(in, line))
+        if (!line.empty()) losses.push_back(std::stod(csv_split(line)[1]));
+    return losses;
+}
+
+std::string fine_tune_args(const fs::path& data, const fs::path& model, const fs::path& run) {
+    return "train --data " + quote(data.string()) + " --init-from " + quote(model.string()) +
+           " --epochs 6 --batch 8 --lr 3e-3 --warmup 0 --output " + quote(run.string());
+}
+
+void expect_fine_tuning_learned(const Result& r, const fs::path& run) {
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.err.find("replacing"), std::string::npos) << r.err;
+    const std::vector<double> losses = train_losses(run / "metrics.csv");
+    ASSERT_EQ(losses.size(), 6u);
+    std::cout << "[ figures  ] train loss by epoch:";
+    for (double l : losses) std::cout << " " << l;
+    std::cout << "\n";
+    EXPECT_LT(losses.back(), 0.9 * losses.front()) << "first epoch " << losses.front() << ", last " << losses.back();
+    // The fine-tuned model is a 3-class classifier of the same family.
+    const vit::Checkpoint ck = vit::load_checkpoint((run / "last.safetensors").string());
+    EXPECT_EQ(ck.config.num_classes, 3);
+    EXPECT_EQ(ck.labels, (std::vector<std::string>{"bottom", "middle", "top"}));
+}
+
+}  // namespace
+
+TEST_F(CliTrain, FineTunesADinov2HubFolderWithoutHeadOnANewHead) {
+    const fs::path model = fs::path(VIT_TEST_DATA) / "timm-hub" / "vit_small_patch14_reg4_dinov2.lvd142m-mini";
+    expect_fine_tuning_learned(run(fine_tune_args(data_, model, tmp_ / "run")), tmp_ / "run");
+    const vit::Checkpoint ck = vit::load_checkpoint((tmp_ / "run" / "last.safetensors").string());
+    EXPECT_EQ(ck.config.reg_tokens, 4);
+    EXPECT_TRUE(ck.config.layer_scale());
+}
+
+TEST_F(CliTrain, FineTunesADistilledDeitHubFolderReplacingBothHeads) {
+    // A small DeiT distilled model in timm's Hub layout: the registration by name, shapes from model_args.
+    const fs::path model = tmp_ / "deit";
+    fs::create_directories(model);
+    std::ofstream(model / "config.json") << R"({"architecture": "deit_tiny_distilled_patch16_224.fb_in1k",
+        "num_classes": 5, "global_pool": "token",
+        "model_args": {"img_size": 16, "patch_size": 8, "embed_dim": 24, "depth": 2, "num_heads": 2},
+        "pretrained_cfg": {"input_size": [3, 16, 16], "crop_pct": 1.0, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}})";
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 16;
+    c.patch_size = 8;
+    c.embed_dim = 24;
+    c.depth = 2;
+    c.num_heads = 2;
+    c.num_classes = 5;
+    c.distilled = true;
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 16;
+    const vit::Model random(c, pre, {}, 3);
+    vit::write_safetensors((model / "model.safetensors").string(), random.to_checkpoint().weights, {});
+    expect_fine_tuning_learned(run(fine_tune_args(data_, model, tmp_ / "run")), tmp_ / "run");
+    const vit::Checkpoint ck = vit::load_checkpoint((tmp_ / "run" / "last.safetensors").string());
+    EXPECT_TRUE(ck.config.distilled);
+    EXPECT_EQ(ck.weights.at("head_dist.weight").shape, (vit::Shape{3, 24}));
+}
+
+TEST_F(Cli, ClassifyAModelWithoutClassifierSaysSoPlainly) {
+    const fs::path model = fs::path(VIT_TEST_DATA) / "timm-hub" / "vit_small_patch14_reg4_dinov2.lvd142m-mini";
+    const Result r = run("classify --model " + quote(model.string()) + " " + quote(kSamples));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    for (const char* word : {"no classifier", "num_classes 0", "96-wide feature vector", "vit forward", "--init-from"})
+        EXPECT_NE(r.err.find(word), std::string::npos) << word << " in " << r.err;
+}
+
+TEST_F(Cli, HubModelWithoutLabelNamesPrintsImageNetNames) {
+    const std::string model = std::string(VIT_SHARED_DIR) + "/fixtures/timm-hub/deit_tiny_distilled_patch16_224.fb_in1k";
+    if (!fs::exists(model + "/model.safetensors")) GTEST_SKIP() << "fixture not found at " << model;
+    const Result r = run("classify --top-k 3 --model " + quote(model) + " " + quote(kSamples + "/photos"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    const auto rows = lines_of(r.out);
+    ASSERT_EQ(rows.size(), 4u) << r.out;  // header + 3 photos
+    for (size_t i = 1; i < rows.size(); ++i) {
+        EXPECT_EQ(rows[i].find("class_"), std::string::npos) << rows[i];
+        // ImageNet names are WordNet synonym lists, quoted in the CSV because of their commas.
+        EXPECT_NE(rows[i].find(", "), std::string::npos) << rows[i];
+    }
+}

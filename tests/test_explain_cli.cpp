@@ -248,3 +248,28 @@ TEST_F(ExplainCli, EvaluatePrintsAucTable) {
     EXPECT_NE(r.out.find("rollout mean d0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("gradient rollout"), std::string::npos) << r.out;
 }
+
+// The Hub variants: attention pooling without a class token (SigLIP), pre-norm with a 512-wide head
+// (CLIP), each with both methods; a model without a classifier (DINOv2) gets attention rollout, and a
+// plain refusal for what needs classes.
+TEST_F(ExplainCli, HubVariantsGetPanelsWithBothMethods) {
+    for (const char* name : {"vit_base_patch16_siglip_224.webli-mini", "vit_base_patch16_clip_224.openai-mini"})
+        for (const char* method : {"rollout", "grad-rollout"}) {
+            const fs::path out = tmp_ / (std::string(name) + method);
+            const Result r = run("explain --model " + quote(std::string(VIT_TEST_DATA) + "/timm-hub/" + name) +
+                                 " --method " + method + " --output " + quote(out.string()) + " " +
+                                 quote(kSamples + "/photos"));
+            EXPECT_CLEAN_EXIT(r, 0);
+            for (const char* img : {"butterfly.png", "orange.png", "HappyFish.png"})
+                EXPECT_TRUE(fs::exists(out / img)) << name << " " << method << " " << img;
+        }
+    const std::string dino = quote(std::string(VIT_TEST_DATA) + "/timm-hub/vit_small_patch14_reg4_dinov2.lvd142m-mini");
+    Result r = run("explain --model " + dino + " --output " + quote((tmp_ / "dino").string()) + " " +
+                   quote(kSamples + "/photos"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_TRUE(fs::exists(tmp_ / "dino" / "butterfly.png"));
+    r = run("explain --model " + dino + " --method grad-rollout --output " + quote((tmp_ / "dino2").string()) + " " +
+            quote(kSamples + "/photos"));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("no classifier"), std::string::npos) << r.err;
+}

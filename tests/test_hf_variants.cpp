@@ -309,7 +309,7 @@ TEST(HuggingFaceDeiT, PlainClassifierSeesTheClassTokenAndKeepsTheDistillationTok
 }
 
 // A small random DeiT (no ../shared needed), with DeiTImageProcessor's preprocessing: resize straight
-// to 256x256, centre crop 224 (scaled here to 20 and 16).
+// to 256x256, centre crop 224 (scaled here to 20 and 16), which is timm's crop_mode squash.
 TEST(HuggingFaceDeiT, SmallModelAndProcessorResizeThenCrop) {
     vit::ViTConfig c;
     c.img_h = c.img_w = 16;
@@ -334,7 +334,7 @@ TEST(HuggingFaceDeiT, SmallModelAndProcessorResizeThenCrop) {
     TempDir dir;
     write_folder(dir, to_hf_deit(timm.params().to_map(), c, true), deit_config(c, true), processor);
     const vit::Checkpoint ck = vit::load_checkpoint(dir.path.string());
-    EXPECT_EQ(ck.preprocess.resize_mode, vit::ResizeMode::DirectCrop);
+    EXPECT_EQ(ck.preprocess.resize_mode, vit::ResizeMode::Squash);
     EXPECT_EQ(ck.preprocess.height, 16);
     EXPECT_EQ(static_cast<int>(std::floor(16 / ck.preprocess.crop_pct)), 20);
     EXPECT_EQ(ck.preprocess.interpolation, vit::Interpolation::Bicubic);

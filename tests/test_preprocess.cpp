@@ -9,8 +9,11 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "vit/error.hpp"
@@ -117,6 +120,83 @@ INSTANTIATE_TEST_SUITE_P(
             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
         return name;
     });
+
+// timm's crop modes against timm itself (tests/data/preprocess/crop_modes.safetensors, made by
+// scripts/make_crop_mode_fixtures.py): bicubic, ImageNet mean/std, small model inputs.
+struct CropModeCase {
+    vit::ResizeMode mode;
+    const char* mode_name;  // timm's crop_mode, as the fixture keys spell it
+    const char* crop_pct;   // as the keys spell it
+    int height, width;
+    const char* image;  // a file here, or "<file>.transposed" for that image transposed (portrait)
+};
+
+class CropModeFixture : public ::testing::TestWithParam<CropModeCase> {};
+
+TEST_P(CropModeFixture, MatchesTimmsEvalTransform) {
+    static const vit::SafeTensors ref = vit::read_safetensors(kDataDir + "/crop_modes.safetensors");
+    const CropModeCase cc = GetParam();
+    const std::string key = std::string(cc.mode_name) + "." + cc.crop_pct + "." + std::to_string(cc.height) + "x" +
+                            std::to_string(cc.width) + "." + cc.image;
+    auto it = ref.tensors.find(key);
+    ASSERT_NE(it, ref.tensors.end()) << "missing reference tensor " << key;
+    const vit::Tensor& expected = it->second;
+
+    vit::PreprocessConfig cfg;
+    cfg.height = cc.height;
+    cfg.width = cc.width;
+    cfg.interpolation = vit::Interpolation::Bicubic;
+    cfg.resize_mode = cc.mode;
+    cfg.crop_pct = std::stod(cc.crop_pct);
+    cfg.mean = {0.485f, 0.456f, 0.406f};  // timm's IMAGENET_DEFAULT_MEAN / _STD
+    cfg.std = {0.229f, 0.224f, 0.225f};
+    std::string file = cc.image;
+    const std::string suffix = ".transposed";
+    const bool transposed = file.size() > suffix.size() && file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (transposed) file.resize(file.size() - suffix.size());
+    cv::Mat img = vit::load_image(kDataDir + "/" + file, 3);
+    if (transposed) cv::transpose(img, img);
+    vit::Tensor got(vit::Shape{3, cc.height, cc.width});
+    vit::preprocess(img, cfg, got.ptr());
+    ASSERT_EQ(got.shape, expected.shape);
+
+    double sum = 0.0, max_abs = 0.0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+        const double d = std::fabs(static_cast<double>(got.data[i]) - expected.data[i]);
+        sum += d;
+        max_abs = std::max(max_abs, d);
+    }
+    const double mad = sum / static_cast<double>(got.numel());
+    std::cout << "[preprocess] " << key << ": mean abs diff " << mad << ", max abs diff " << max_abs << "\n";
+    RecordProperty("mean_abs_diff", std::to_string(mad));
+    RecordProperty("max_abs_diff", std::to_string(max_abs));
+    EXPECT_LE(mad, 0.01) << key;
+}
+
+std::vector<CropModeCase> crop_mode_cases() {
+    std::vector<CropModeCase> cases;
+    const std::pair<vit::ResizeMode, const char*> modes[] = {{vit::ResizeMode::Squash, "squash"},
+                                                             {vit::ResizeMode::Border, "border"}};
+    for (const auto& [mode, name] : modes) {
+        for (const char* pct : {"0.875", "0.95"})
+            for (const char* image : {"fruits.jpg", "building_gray.png", "squirrel_cls.jpg.transposed"})
+                cases.push_back({mode, name, pct, 64, 64, image});
+        for (const char* image : {"fruits.jpg", "squirrel_cls.jpg.transposed"})
+            cases.push_back({mode, name, "0.875", 48, 64, image});
+    }
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Preprocess, CropModeFixture, ::testing::ValuesIn(crop_mode_cases()),
+                         [](const ::testing::TestParamInfo<CropModeCase>& info) {
+                             const CropModeCase& c = info.param;
+                             std::string name = std::string(c.mode_name) + "_" + c.crop_pct + "_" +
+                                                std::to_string(c.height) + "x" + std::to_string(c.width) + "_" +
+                                                c.image;
+                             for (char& ch : name)
+                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             return name;
+                         });
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -418,29 +498,67 @@ TEST(PreprocessGeometry, CropLargerThanImageIsZeroPadded) {
             }
 }
 
-// DeiTImageProcessor's order: a resize to (size / crop_pct) ignoring the aspect ratio, then the centre
-// crop. A white box on black that fills the middle half of each side fills the whole crop at crop_pct 0.5.
-TEST(PreprocessGeometry, DirectCropResizesIgnoringAspectThenCropsTheCentre) {
-    cv::Mat img(64, 32, CV_8UC3, cv::Scalar::all(0));
-    img(cv::Rect(8, 16, 16, 32)).setTo(cv::Scalar::all(255));
-    vit::PreprocessConfig cfg = hf_config();
+TEST(PreprocessGeometry, SquashResizesBothSidesToTheScaleSizeThenCropsTheCentre) {
+    // 20 x 45 image whose pixels encode their position. crop_pct 1: straight to 10 x 10, whatever the
+    // aspect. crop_pct 0.8: both sides to floor(10 / 0.8) = 12, then offset round(2 / 2) = 1.
+    cv::Mat img(20, 45, CV_8UC3);
+    for (int y = 0; y < 20; ++y)
+        for (int x = 0; x < 45; ++x) img.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 5, y * 10, (x * y) % 251);
+    vit::PreprocessConfig cfg;
+    cfg.height = cfg.width = 10;
+    cfg.interpolation = vit::Interpolation::Bilinear;
+    cfg.resize_mode = vit::ResizeMode::Squash;
+    cfg.mean = {0.f, 0.f, 0.f};
+    cfg.std = {1.f, 1.f, 1.f};
+    std::vector<float> out(3 * 10 * 10);
+    for (const auto& [crop_pct, scale, offset] : {std::tuple{1.0, 10, 0}, std::tuple{0.8, 12, 1}}) {
+        cfg.crop_pct = crop_pct;
+        const cv::Mat resized = vit::resize_like_pil(img, scale, scale, cfg.interpolation);
+        vit::preprocess(img, cfg, out.data());
+        for (int c = 0; c < 3; ++c)
+            for (int y = 0; y < 10; ++y)
+                for (int x = 0; x < 10; ++x)
+                    ASSERT_FLOAT_EQ(out[(c * 10 + y) * 10 + x],
+                                    resized.at<cv::Vec3b>(y + offset, x + offset)[c] / 255.0f)
+                        << crop_pct << " " << c << "," << y << "," << x;
+    }
+}
+
+TEST(PreprocessGeometry, BorderFitsTheLongerSideAndPadsWithTheMeanColour) {
+    // A white image 32 wide into 8 x 8 with crop_pct 1: ratio max(h / 8, 32 / 8) = 4, so the width
+    // becomes 8 and the height round(h / 4), then CenterCropOrPad pads top (8 - h') // 2 and bottom
+    // the rest with round(255 * mean) = (124, 116, 104).
+    vit::PreprocessConfig cfg;
     cfg.height = cfg.width = 8;
-    cfg.resize_mode = vit::ResizeMode::DirectCrop;
-    cfg.crop_pct = 0.5;
-    std::vector<float> crop(3 * 64), direct(3 * 64);
-    vit::preprocess(img, cfg, crop.data());
-    EXPECT_FLOAT_EQ(crop[3 * 8 + 3], 1.0f);  // the middle: white
-    EXPECT_GT(crop[0], 0.0f);                // the corner: mostly white, only the filter's tail is black
-    cfg.resize_mode = vit::ResizeMode::Direct;
-    vit::preprocess(img, cfg, direct.data());
-    EXPECT_FLOAT_EQ(direct[0], -1.0f);  // without the crop the corner is the black border
-    // At crop_pct 1 the crop is the identity.
-    cfg.resize_mode = vit::ResizeMode::DirectCrop;
     cfg.crop_pct = 1.0;
-    vit::preprocess(img, cfg, crop.data());
-    EXPECT_EQ(crop, direct);
-    EXPECT_EQ(vit::parse_resize_mode("direct_crop"), vit::ResizeMode::DirectCrop);
-    EXPECT_STREQ(vit::to_string(vit::ResizeMode::DirectCrop), "direct_crop");
+    cfg.resize_mode = vit::ResizeMode::Border;
+    cfg.mean = {0.485f, 0.456f, 0.406f};
+    cfg.std = {1.f, 1.f, 1.f};
+    const float fill[3] = {124, 116, 104};
+    // h = 12: 3 image rows at 2..4. h = 10: round(2.5) = 2 (half to even, not 3) image rows at 3..4.
+    for (const auto& [h, first, rows] : {std::tuple{12, 2, 3}, std::tuple{10, 3, 2}}) {
+        cv::Mat img(h, 32, CV_8UC3, cv::Scalar(255, 255, 255));
+        std::vector<float> out(3 * 8 * 8);
+        vit::preprocess(img, cfg, out.data());
+        for (int c = 0; c < 3; ++c)
+            for (int y = 0; y < 8; ++y)
+                for (int x = 0; x < 8; ++x) {
+                    const bool inside = y >= first && y < first + rows;
+                    EXPECT_FLOAT_EQ(out[(c * 8 + y) * 8 + x], (inside ? 1.0f : fill[c] / 255.0f) - cfg.mean[c])
+                        << "h " << h << " at " << c << "," << y << "," << x;
+                }
+    }
+    // Mean 0.5 pads with round(127.5) = 128 (Python rounds half to even); a portrait image gets its
+    // padding left (1 column) and right (2 columns): 8 x 5 after the resize of a 24 x 15 image.
+    cfg.mean = {0.5f, 0.5f, 0.5f};
+    cv::Mat tall(24, 15, CV_8UC3, cv::Scalar(0, 0, 0));
+    std::vector<float> out(3 * 8 * 8);
+    vit::preprocess(tall, cfg, out.data());
+    for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x) {
+            const bool inside = x >= 1 && x < 6;
+            EXPECT_FLOAT_EQ(out[y * 8 + x], inside ? -0.5f : 128.0f / 255.0f - 0.5f) << y << "," << x;
+        }
 }
 
 TEST(PreprocessGeometry, DirectResizeAndNonSquareInput) {

@@ -236,3 +236,18 @@ TEST(SafeTensors, FailedWriteLeavesOldFileAndNoTemporary) {
     }
 #endif
 }
+
+TEST(SafeTensors, MetadataAloneIsReadFromTheHeaderAndBadHeadersAreFormatErrors) {
+    TempDir dir;
+    const std::string path = dir.file("m.safetensors");
+    write_safetensors(path, {{"w", Tensor({2}, {1.0f, 2.0f})}}, {{"format", "pt"}, {"k", "v"}});
+    EXPECT_EQ(read_safetensors_metadata(path), (Metadata{{"format", "pt"}, {"k", "v"}}));
+    write_safetensors(path, {{"w", Tensor({2}, {1.0f, 2.0f})}});
+    EXPECT_TRUE(read_safetensors_metadata(path).empty());
+
+    std::ofstream(dir.file("short.safetensors"), std::ios::binary) << make_bytes("{\"__metadata__\": {}}", "").substr(0, 12);
+    EXPECT_THROW(read_safetensors_metadata(dir.file("short.safetensors")), FormatError);
+    std::ofstream(dir.file("bad.safetensors"), std::ios::binary) << make_bytes("{\"__metadata__\": {\"k\": 1}}", "");
+    EXPECT_THROW(read_safetensors_metadata(dir.file("bad.safetensors")), FormatError);
+    EXPECT_THROW(read_safetensors_metadata(dir.file("absent.safetensors")), IoError);
+}

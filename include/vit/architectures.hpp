@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "vit/config.hpp"
+
 namespace vit {
 
 // The registration's arguments as a JSON object (timm's VisionTransformer keyword names), for a name
@@ -15,5 +17,23 @@ std::string timm_architecture_args(const std::string& name);
 
 // Every architecture in the table, sorted.
 std::vector<std::string> timm_architectures();
+
+// How a timm Hub config.json names a model: a registration from the table, and the keyword arguments
+// that, given on top of it (with num_classes and global_pool passed to create_model as well), build
+// exactly cfg.
+struct TimmArchitectureMatch {
+    std::string architecture;
+    std::string model_args;  // a JSON object: always the shapes (img_size, patch_size, in_chans,
+                             // embed_dim, depth, num_heads), then every argument whose value differs
+                             // from what the registration gives (global_pool among them, since timm's
+                             // own Hub loader reads only model_args and num_classes)
+};
+
+// The registration closest to cfg: fewest arguments to change, then the same patch size, width and
+// depth (the nearest size in that family), else the most generic one (vit_base_patch16_224 for a plain
+// model that shares nothing with any registration). The LayerNorm eps and the distillation token come
+// only from the registration (config.json can give neither), so a model whose pair no registration has
+// is a ConfigError naming it; so is global_pool 'token_avg', which timm does not have.
+TimmArchitectureMatch match_timm_architecture(const ViTConfig& cfg);
 
 }  // namespace vit

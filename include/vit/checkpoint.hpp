@@ -23,7 +23,7 @@ enum class CheckpointFormat { Timm, HuggingFace, Native };
 struct Checkpoint {
     ViTConfig config;
     PreprocessConfig preprocess;
-    std::vector<std::string> labels;  // num_classes entries; "class_<i>" where the source has none
+    std::vector<std::string> labels;  // num_classes entries; default_labels() where the source has none
     TensorMap weights;                // timm names
     // Training state, in native checkpoints written by vit::fit (empty otherwise): AdamW moments as
     // "optimizer.exp_avg.<param>" / "optimizer.exp_avg_sq.<param>" and a JSON progress record.
@@ -44,12 +44,13 @@ void validate_checkpoint(Checkpoint& ckpt);
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 
 // Runs the checkpoint at another image size: sets config img_h/img_w and the preprocessing size, and
-// resamples pos_embed's patch grid bicubically (as timm's resample_abs_pos_embed: align_corners=false,
-// prefix tokens kept). Throws ConfigError if the size is not divisible by the patch size.
+// resamples pos_embed's patch grid bicubically as timm's resample_abs_pos_embed does (prefix rows kept,
+// none with no_embed_class). Throws ConfigError if the size is not divisible by the patch size.
 void set_image_size(Checkpoint& ckpt, int img_h, int img_w);
 
 // Bicubic resampling of a (gh*gw, C) grid to (nh*nw, C), PyTorch's interpolate(mode="bicubic",
-// align_corners=False), A = -0.75, border-clamped.
+// align_corners=False, antialias=True) as timm calls it: Keys' a = -0.5, taps beyond the border
+// dropped and the weights renormalised, the kernel widened by the factor when shrinking.
 std::vector<float> resample_grid_bicubic(const float* src, int gh, int gw, int channels, int nh, int nw);
 
 // JSON forms used at the file boundary (exposed for tests and tools).

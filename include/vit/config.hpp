@@ -62,11 +62,14 @@ struct ViTConfig {
 };
 
 enum class Interpolation { Bilinear, Bicubic };
+// How an image is brought to the model's (height, width). The timm modes are its eval transform's
+// crop_mode values; each first scales towards scale_size = floor(size / crop_pct) per side.
 enum class ResizeMode {
-    ShorterSideCrop,  // timm eval: resize the shorter side to size/crop_pct, centre crop
+    ShorterSideCrop,  // timm "center": shorter side to scale_size (aspect kept), centre crop
+    Squash,           // timm "squash": both sides to scale_size (aspect not kept), centre crop
+    Border,           // timm "border": longer side to scale_size (aspect kept), centre crop or pad with
+                      // the mean colour, round(255 * mean)
     Direct,           // Hugging Face ViTImageProcessor: resize straight to (height, width)
-    DirectCrop,       // Hugging Face DeiTImageProcessor: resize straight to (height, width) / crop_pct, then
-                      // crop (height, width) from the centre
 };
 
 struct PreprocessConfig {
@@ -88,6 +91,6 @@ const char* to_string(ResizeMode m);
 GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg" | "map" | "token_avg"
 Activation parse_activation(const std::string& s);        // "gelu" | "quick_gelu" | "gelu_tanh"
 Interpolation parse_interpolation(const std::string& s);   // "bicubic" | "bilinear"
-ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "direct" | "direct_crop"
+ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "squash" | "border" | "direct"
 
 }  // namespace vit

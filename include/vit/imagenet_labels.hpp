@@ -11,4 +11,8 @@ namespace vit {
 // class's WordNet synonyms as timm shows them, e.g. "tabby, tabby cat". Empty for any other count.
 std::vector<std::string> imagenet_labels(int num_classes);
 
+// The labels of a model whose files name no classes: ImageNet's for the counts above, else
+// "class_0", "class_1", ...
+std::vector<std::string> default_labels(int num_classes);
+
 }  // namespace vit

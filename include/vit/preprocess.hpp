@@ -3,7 +3,8 @@
 // load_image: any image OpenCV decodes (8/16-bit, gray, colour, alpha), converted to the model's
 // channel count (1: luminance as PIL's "L" mode, 3: RGB; alpha dropped) as 8-bit, exactly as PIL
 // converts before its transforms.
-// preprocess: resize (shorter side to floor(size / crop_pct) and centre crop, or direct resize) with a
+// preprocess: resize and crop as cfg.resize_mode says (timm's crop modes "center", "squash" and
+// "border" with scale size floor(size / crop_pct), or Hugging Face's direct resize) with a
 // separable resampler that follows PIL (antialiasing filter support scaled by the downscale factor,
 // PIL's bicubic a = -0.5 and bilinear kernels, 8-bit rounding between passes), then scale to [0,1] and
 // normalise with mean/std. Output is planar (C, H, W) float32.

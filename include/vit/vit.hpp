@@ -30,6 +30,7 @@
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"
+#include "vit/export.hpp"
 #include "vit/fit.hpp"
 #include "vit/hub_cache.hpp"
 #include "vit/imagenet_labels.hpp"

@@ -30,9 +30,15 @@ void get_size(const json& j, const char* key, int& h, int& w, const std::string&
 json parse_json_text(const std::string& text, const std::string& src);
 json read_json_file(const fs::path& p);
 
+// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
+double shortest_double(float f);
+
 // ---- formats ----
 // timm folder (timm_folder.cpp): config.json with VisionTransformer kwargs or the Hub layout.
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights);
+// The pretrained_cfg crop_mode that load_timm reads back as `mode` (for the timm export; a direct resize
+// is "squash", to be written with crop_pct 1).
+const char* timm_crop_mode_name(ResizeMode mode);
 // Hugging Face folder (hf_folder.cpp): config.json names a transformers model_type (or architectures).
 // Tensor errors name weights_file.
 bool is_hf_config(const json& cfg);

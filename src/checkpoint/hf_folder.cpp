@@ -86,16 +86,18 @@ Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights,
     ck.weights = type == "vit" || type == "deit" ? load_hf_vit(cfg, type, src, std::move(weights), weights_file, c)
                                                  : load_hf_dinov2(cfg, type, src, std::move(weights), weights_file, c);
 
-    // Labels from id2label ({"0": "cat", ...}) for a classifier; transformers writes a default id2label
-    // (LABEL_0, LABEL_1) even for a model without one.
+    // Labels from id2label ({"0": "cat", ...}) for a classifier. The class count is the classifier's rows
+    // (the families read it): transformers writes a default id2label (LABEL_0, LABEL_1) even for a model
+    // without one, and an empty id2label (num_labels 0, as the export writes) has no classifier either.
     if (auto it = cfg.find("id2label"); c.num_classes > 0 && it != cfg.end() && !it->is_null())
         ck.labels = index_labels(*it, src, "'id2label'");
 
     ck.preprocess = read_hf_preprocessor(cfg_path, c);
     // config.json's image_size fixes the position embedding's grid. Where the processor feeds another
     // size (DINOv2: crops of 224 for image_size 518), transformers' DINOv2 resamples the grid on every
-    // call; here it is resampled once, the same way (bicubic, align_corners=False, class row kept; the
-    // registers variant also antialiases when it shrinks the grid, which this does not).
+    // call; here it is resampled once, by set_image_size (timm's filter: bicubic, align_corners=False,
+    // antialiased, class row kept). That is the registers variant's filter; plain DINOv2 in transformers
+    // does not antialias, so where the grid shrinks its position rows differ slightly from transformers'.
     const PreprocessConfig& p = ck.preprocess;
     if (family.any_size && (p.height != c.img_h || p.width != c.img_w)) {
         try {

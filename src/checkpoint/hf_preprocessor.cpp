@@ -57,7 +57,8 @@ PreprocessConfig read_hf_preprocessor(const fs::path& cfg_path, const ViTConfig&
 
     // Resize to `size`, then, with do_center_crop, crop `crop_size` from the centre:
     //   ViTImageProcessor   size {height, width}, no crop: a direct resize;
-    //   DeiTImageProcessor  size {256, 256}, crop 224: a direct resize to 256x256, then the crop;
+    //   DeiTImageProcessor  size {256, 256}, crop 224: a direct resize to 256x256, then the crop, which is
+//                       timm's crop_mode squash with crop_pct = 224 / 256;
     //   BitImageProcessor   size {shortest_edge: 256}, crop 224 (DINOv2): the shorter side to 256 keeping
     //                       the aspect ratio, then the crop, which is timm's eval transform with
     //                       crop_pct = 224 / 256.
@@ -83,7 +84,8 @@ PreprocessConfig read_hf_preprocessor(const fs::path& cfg_path, const ViTConfig&
                 config_error(src, "crop_size " + std::to_string(ch) + "x" + std::to_string(cw) +
                                       " is not size " + std::to_string(h) + "x" + std::to_string(w) +
                                       " scaled alike on both sides");
-            p.resize_mode = ResizeMode::DirectCrop;
+            // Both sides straight to size, then the crop: timm's squash with crop_pct = crop / size.
+            p.resize_mode = ResizeMode::Squash;
             p.crop_pct = crop_fraction(ch, cw, h, w);
         }
     } else {

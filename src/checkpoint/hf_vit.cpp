@@ -7,6 +7,8 @@
 //   DeiTForImageClassification               deit.* + classifier                     the head sees the class
 //                                                                                    token only (see below)
 //   ViTModel, DeiTModel                      no prefix, no classifier                the normed class token
+//
+// The same names written back make the Hugging Face export's ViTForImageClassification (hf_vit_weights).
 #include "hf.hpp"
 #include "vit/error.hpp"
 
@@ -31,6 +33,25 @@ const HfRenamer::LayerName kVitLayer[] = {
 int rows_of(const TensorMap& w, const std::string& name) {
     auto it = w.find(name);
     return it != w.end() && it->second.ndim() == 2 ? static_cast<int>(it->second.shape[0]) : 0;
+}
+
+// The family's names beside their slots, walked by the loader (HfDirection::ToSlots) and by the
+// export (FromSlots) alike. `pre` is the base model's prefix ("vit.", "deit.", or "" for a bare model);
+// DeiT's distillation token is the distillation slot with two heads, else a register (see load_hf_vit).
+void rename_vit(HfRenamer& r, const std::string& pre, bool deit, bool two_heads) {
+    const ParamSlots& s = r.slots();
+    r.move(pre + "embeddings.cls_token", s.cls);
+    if (deit) r.move(pre + "embeddings.distillation_token", two_heads ? s.dist : s.reg);
+    r.move(pre + "embeddings.position_embeddings", s.pos);
+    r.move(pre + "embeddings.patch_embeddings.projection.weight", s.patch_w);
+    r.move(pre + "embeddings.patch_embeddings.projection.bias", s.patch_b);
+    r.move_layers(pre + "encoder.layer.", kVitLayer);
+    r.move(pre + "layernorm.weight", s.norm_w);
+    r.move(pre + "layernorm.bias", s.norm_b);
+    r.move(two_heads ? "cls_classifier.weight" : "classifier.weight", s.head_w);
+    r.move(two_heads ? "cls_classifier.bias" : "classifier.bias", s.head_b);
+    r.move("distillation_classifier.weight", s.head_dist_w);
+    r.move("distillation_classifier.bias", s.head_dist_b);
 }
 
 }  // namespace
@@ -70,22 +91,16 @@ TensorMap load_hf_vit(const json& cfg, const std::string& model_type, const std:
     }
 
     HfRenamer r(std::move(weights), file, c);
-    const ParamSlots& s = r.slots();
-    r.move(pre + "embeddings.cls_token", s.cls);
-    if (deit) r.move(pre + "embeddings.distillation_token", two_heads ? s.dist : s.reg);
-    r.move(pre + "embeddings.position_embeddings", s.pos);
-    r.move(pre + "embeddings.patch_embeddings.projection.weight", s.patch_w);
-    r.move(pre + "embeddings.patch_embeddings.projection.bias", s.patch_b);
     r.drop(pre + "embeddings.mask_token");  // masked-image modelling only (use_mask_token)
-    r.move_layers(pre + "encoder.layer.", kVitLayer);
-    r.move(pre + "layernorm.weight", s.norm_w);
-    r.move(pre + "layernorm.bias", s.norm_b);
-    r.move(two_heads ? "cls_classifier.weight" : "classifier.weight", s.head_w);
-    r.move(two_heads ? "cls_classifier.bias" : "classifier.bias", s.head_b);
-    r.move("distillation_classifier.weight", s.head_dist_w);
-    r.move("distillation_classifier.bias", s.head_dist_b);
+    rename_vit(r, pre, deit, two_heads);
     // Anything left (ViTModel's pooler, dense + tanh on the class token) keeps its name; the model reports
     // it as unused: the output is the normed class token, last_hidden_state[:, 0].
+    return r.finish();
+}
+
+TensorMap hf_vit_weights(TensorMap timm, const ViTConfig& c, const std::string& file) {
+    HfRenamer r(std::move(timm), file, c, HfDirection::FromSlots);
+    rename_vit(r, "vit.", /*deit=*/false, /*two_heads=*/false);
     return r.finish();
 }
 

@@ -1,3 +1,5 @@
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -96,6 +98,16 @@ void get_size(const json& j, const char* key, int& h, int& w, const std::string&
     } else {
         config_error(src, std::string("'") + key + "' must be an integer or [height, width]");
     }
+}
+
+double shortest_double(float f) {
+    for (int digits = 1; digits < 9; ++digits) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
+        const double d = std::strtod(buf, nullptr);
+        if (static_cast<float>(d) == f) return d;
+    }
+    return static_cast<double>(f);
 }
 
 json parse_json_text(const std::string& text, const std::string& src) {

@@ -49,6 +49,37 @@ json timm_kwargs(const json& cfg, const std::string& src) {
     return kwargs;
 }
 
+namespace {
+
+// pretrained_cfg's crop_mode: the names timm's transforms_imagenet_eval tests for, beside our modes.
+struct TimmCropMode {
+    const char* name;
+    ResizeMode mode;
+};
+constexpr TimmCropMode kTimmCropModes[] = {
+    {"center", ResizeMode::ShorterSideCrop},
+    {"squash", ResizeMode::Squash},
+    {"border", ResizeMode::Border},
+};
+
+}  // namespace
+
+// (timm treats any other value as "center"; a name we do not know is refused instead, so that a typo or
+// a newer timm mode is not silently run with another geometry.)
+ResizeMode timm_crop_mode(const std::string& name, const std::string& src) {
+    for (const TimmCropMode& m : kTimmCropModes)
+        if (name == m.name) return m.mode;
+    config_error(src, "pretrained_cfg 'crop_mode' must be center, squash or border, got '" + name + "'");
+}
+
+const char* timm_crop_mode_name(ResizeMode mode) {
+    // A direct resize is timm's "squash" written with crop_pct 1 (each side to floor(size / 1)).
+    if (mode == ResizeMode::Direct) return "squash";
+    for (const TimmCropMode& m : kTimmCropModes)
+        if (mode == m.mode) return m.name;
+    throw ConfigError(std::string("resize mode '") + to_string(mode) + "' has no timm crop_mode");
+}
+
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights) {
     const std::string src = cfg_path.string();
     Checkpoint ck;
@@ -82,8 +113,10 @@ Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weight
             config_error(src, e.what());
         }
         p.crop_pct = get_num(pc, "crop_pct", 0.9, src);
-        const std::string mode = get_str(pc, "crop_mode", "center", src);
-        if (mode != "center") config_error(src, "unsupported crop_mode '" + mode + "' (only 'center')");
+        // timm's "squash" with crop_pct 1 resizes each side straight to the input size: the direct resize
+        // (how a Hugging Face model's preprocessing is exported, export.hpp), kept under that name.
+        p.resize_mode = timm_crop_mode(get_str(pc, "crop_mode", "center", src), src);
+        if (p.resize_mode == ResizeMode::Squash && p.crop_pct == 1.0) p.resize_mode = ResizeMode::Direct;
         p.mean = get_floats(pc, "mean", p.mean, src);
         p.std = get_floats(pc, "std", p.std, src);
         if (auto lit = pc.find("label_names"); lit != pc.end() && !lit->is_null()) label_names = &*lit;
@@ -144,21 +177,6 @@ ViTConfig config_from_json(const std::string& text, const std::string& src) {
     }
     return c;
 }
-
-// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
-namespace {
-// (see config_to_json)
-double shortest_double(float f) {
-    for (int digits = 1; digits < 9; ++digits) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(f));
-        const double d = std::strtod(buf, nullptr);
-        if (static_cast<float>(d) == f) return d;
-    }
-    return static_cast<double>(f);
-}
-
-}  // namespace
 
 std::string config_to_json(const ViTConfig& c) {
     const json j = {

@@ -136,6 +136,7 @@ int run_classify(const std::vector<std::string>& args) {
         // The checkpoint is a temporary: its weights are copied into the model and need not stay.
         const vit::Model model(load_model_checkpoint(model_path, img_size));
         report_unused(model, model_path);
+        require_classifier(model, model_path, "classify");
         const int classes = model.config().num_classes;
         const int k = std::min(top_k, classes);
         const std::vector<std::string>& labels = model.labels();

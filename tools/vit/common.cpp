@@ -150,4 +150,12 @@ void AtomicFile::commit() {
     committed_ = true;
 }
 
+void require_classifier(const vit::Model& model, const std::string& model_path, const std::string& command) {
+    if (model.config().num_classes > 0) return;
+    throw vit::ConfigError(model_path + " has no classifier (num_classes 0): its output is a " +
+                           std::to_string(model.config().embed_dim) + "-wide feature vector, not classes, so `vit " +
+                           command + "` has nothing to label. `vit forward` writes the features; `vit train --init-from " +
+                           model_path + "` fine-tunes a classifier on your data.");
+}
+
 }  // namespace vit_cli

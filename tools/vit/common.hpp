@@ -41,6 +41,7 @@ int run_train(const std::vector<std::string>& args);
 int run_train_step(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 
 // Runs body and maps every exception to a message on stderr and an exit code, so that no exception
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.
@@ -79,6 +80,10 @@ inline constexpr const char* kModelHelp =
     "(timm/NAME, hf-hub:ORG/NAME, ORG/NAME) already in the local Hugging Face cache (required)";
 
 // The model spec resolved to a file or folder (a Hub id through the local Hugging Face cache), then
+// A model without a classifier (num_classes 0, e.g. DINOv2 as published) has no classes to print or
+// explain: a ConfigError saying so plainly, and what to do instead.
+void require_classifier(const vit::Model& model, const std::string& model_path, const std::string& command);
+
 // load_checkpoint plus the optional --img-size change, with a progress line on stderr.
 vit::Checkpoint load_model_checkpoint(const std::string& spec, const std::string& img_size);
 

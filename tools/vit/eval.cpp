@@ -64,6 +64,7 @@ int run_eval(const std::vector<std::string>& args) {
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         const vit::Model model(ck);
         report_unused(model, ck.source);
+        require_classifier(model, ck.source, "eval");
         vit::LoadOptions lo;
         lo.channels = model.config().in_chans;
         lo.height = model.config().img_h;

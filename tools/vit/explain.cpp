@@ -134,9 +134,10 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
             loader.release(b);
             continue;
         }
-        vit::softmax_rows(runner.forward(x, n), n, K, probs.data());
+        const float* out = runner.forward(x, n);
+        if (K > 0) vit::softmax_rows(out, n, K, probs.data());
         std::vector<int> pred(static_cast<size_t>(n)), target(static_cast<size_t>(n));
-        for (int i = 0; i < n; ++i) {
+        for (int i = 0; i < n && K > 0; ++i) {
             const float* p = &probs[size_t(i) * K];
             pred[size_t(i)] = static_cast<int>(std::max_element(p, p + K) - p);
             target[size_t(i)] = s.target >= 0 ? s.target : pred[size_t(i)];
@@ -174,8 +175,13 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
             job.map.assign(maps.ptr() + size_t(i) * P, maps.ptr() + size_t(i + 1) * P);
             for (const auto& l : layer_maps) job.layers.emplace_back(l.ptr() + size_t(i) * P, l.ptr() + size_t(i + 1) * P);
             const int p = pred[size_t(i)], t = target[size_t(i)];
-            job.text.title = "pred: " + labels[size_t(p)] + " " + percent(probs[size_t(i) * K + p]);
-            if (t != p) job.text.title += " | map for: " + labels[size_t(t)] + " " + percent(probs[size_t(i) * K + t]);
+            if (K == 0) {
+                job.text.title = "no classifier: the attention of the features";
+            } else {
+                job.text.title = "pred: " + labels[size_t(p)] + " " + percent(probs[size_t(i) * K + p]);
+                if (t != p)
+                    job.text.title += " | map for: " + labels[size_t(t)] + " " + percent(probs[size_t(i) * K + t]);
+            }
             job.text.subtitle = subtitle;
         }
         loader.release(b);
@@ -302,6 +308,9 @@ int run_explain(const std::vector<std::string>& args) {
         const std::string model_path = vm["model"].as<std::string>();
         const vit::Model model(load_model_checkpoint(model_path, ""));
         report_unused(model, model_path);
+        // Attention rollout needs no class: a model without a classifier (DINOv2) gets its maps too.
+        if (evaluate || s.method != Method::Rollout || vm.count("class"))
+            require_classifier(model, model_path, "explain --method grad-rollout, --class or --evaluate");
         const int classes = model.config().num_classes;
         if (static_cast<int>(model.labels().size()) != classes)
             throw vit::ConfigError(model_path + ": " + std::to_string(model.labels().size()) + " labels for " +

@@ -2,7 +2,8 @@
 // starting point of training.
 //
 // The configuration file holds timm VisionTransformer keyword arguments, plus optionally
-//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"direct"|"direct_crop",
+//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"squash"|
+//                  "border"|"direct",
 //                  "crop_pct": 0.9, "mean": [...], "std": [...]}
 //   "labels": ["name", ...]
 // The preprocessing size and channel count always follow the model (img_size, in_chans).

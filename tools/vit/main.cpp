@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"eval", "accuracy, per-class accuracy and confusion matrix on a labelled dataset", vit_cli::run_eval},
     {"train-step", "one optimizer step on a batch from a .safetensors file; writes loss, gradients, parameters",
      vit_cli::run_train_step},
+    {"export", "write a model as a timm (Hub layout) or Hugging Face ViT folder", vit_cli::run_export},
     {"bench", "images/s of inference or training steps, as one JSON line (compare with the PyTorch anchor)",
      vit_cli::run_bench},
 };

@@ -10,6 +10,7 @@
 
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
+#include "vit/imagenet_labels.hpp"
 
 namespace vit_cli {
 namespace {
@@ -143,7 +144,7 @@ ModelSpec load_model_spec(const std::string& name_or_file) {
             throw vit::ConfigError(spec.source + ": " + std::to_string(spec.labels.size()) + " labels but num_classes " +
                                    std::to_string(spec.config.num_classes));
     } else {
-        for (int i = 0; i < spec.config.num_classes; ++i) spec.labels.push_back("class_" + std::to_string(i));
+        spec.labels = vit::default_labels(spec.config.num_classes);
     }
     return spec;
 }

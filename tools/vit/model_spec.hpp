@@ -1,6 +1,7 @@
 // Model configuration files (models/configs/*.json): timm VisionTransformer keyword arguments plus
 // optionally
-//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"direct"|"direct_crop",
+//   "preprocess": {"interpolation": "bicubic"|"bilinear", "resize_mode": "shorter_side_crop"|"squash"|
+//                  "border"|"direct",
 //                  "crop_pct": 0.9, "mean": [...], "std": [...]}
 //   "labels": ["name", ...]
 // The preprocessing size and channel count always follow the model (img_size, in_chans).

@@ -1,5 +1,18 @@
 // Shared oneDNN plumbing for the layers: one CPU engine and stream for the process, and the few
 // descriptor helpers every layer needs.
+//
+// The layer contract, which every layer in vit::layers follows (and tests/test_layers.cpp checks for
+// each one against finite differences, on its own):
+//   - Construction plans everything for fixed shapes (rows, widths, batch): oneDNN primitives, memory
+//     descriptors and scratch. No primitive is created and nothing is allocated in forward or backward.
+//   - forward(inputs, parameters..., outputs) WRITES its outputs. Training layers may also write
+//     statistics the backward needs (LayerNorm's mean and variance) into caller-owned buffers.
+//   - backward(saved inputs, parameters..., dy, dx, dparameters...) WRITES dx (the gradient of its
+//     input) and ACCUMULATES (+=) into every parameter gradient, so that one flat gradient buffer,
+//     zeroed once per step, can collect the contributions of every use of a parameter.
+//   - Parameters and their gradients are not owned by the layer: they are pointers into the flat
+//     buffers of vit::Parameters, passed on every call.
+//   - Shapes are written in the comments as (rows, channels), rows ordered (image, token).
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
 

@@ -1,0 +1,52 @@
+// `vit export`: a model written as a folder that timm or Hugging Face transformers loads (export.hpp).
+#include "common.hpp"
+
+namespace vit_cli {
+namespace {
+
+const char* const kUsage =
+    "usage: vit export --model M --output DIR [--format timm|hf] [options]\n\n"
+    "Writes the model as a folder that other libraries load, and that --model reads back:\n"
+    "  timm  timm's Hub layout: model.safetensors under timm's names and config.json naming the\n"
+    "        closest timm architecture, with model_args that make it exactly this model\n"
+    "        (timm.create_model(architecture, **model_args, num_classes=..., global_pool=...)).\n"
+    "  hf    Hugging Face ViTForImageClassification: config.json, preprocessor_config.json and\n"
+    "        model.safetensors (plain ViTs only: class token, token pooling, GELU, no LayerScale,\n"
+    "        registers, distillation token or pre-norm).\n"
+    "DIR must be new, empty, or a folder that an earlier export wrote (its files are replaced).\n\n";
+
+}  // namespace
+
+int run_export(const std::vector<std::string>& args) {
+    po::options_description options("options");
+    // clang-format off
+    options.add_options()
+        ("help,h", "show this help")
+        ("model,m", po::value<std::string>(), kModelHelp)
+        ("output,o", po::value<std::string>(), "folder to write (required)")
+        ("format,f", po::value<std::string>()->default_value("timm"), "timm or hf")
+        ("img-size", po::value<std::string>(), "export for another input size, N or HxW (resamples pos_embed)");
+    // clang-format on
+    const CommandLine cl(kUsage, options);
+
+    return guarded("export", cl.usage(), [&]() -> int {
+        po::variables_map vm;
+        if (!cl.parse(args, {"model", "output"}, vm)) return kExitOk;
+        const std::string format = vm["format"].as<std::string>();
+        if (format != "timm" && format != "hf")
+            throw UsageError("--format must be timm or hf, got '" + format + "'");
+        const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
+        if (!img_size.empty()) parse_img_size(img_size);
+        const std::string output = vm["output"].as<std::string>();
+
+        const vit::Checkpoint ckpt = load_model_checkpoint(vm["model"].as<std::string>(), img_size);
+        const vit::ExportReport report =
+            format == "timm" ? vit::export_timm_folder(output, ckpt) : vit::export_hf_folder(output, ckpt);
+        for (const std::string& a : report.approximations) warn(a);
+        info("wrote " + output + " (" + (format == "timm" ? "timm, architecture " : "Hugging Face, ") +
+             report.architecture + ")");
+        return kExitOk;
+    });
+}
+
+}  // namespace vit_cli
