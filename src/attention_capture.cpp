@@ -5,15 +5,14 @@
 #include "network.hpp"
 #include "vit/error.hpp"
 #include "vit/explain.hpp"
+#include "vit/shape_check.hpp"
 
 namespace vit {
 
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
                                    bool gradients) {
     const ViTConfig& c = model.config();
-    if (x.ndim() != 4 || x.shape[1] != c.in_chans || x.shape[2] != c.img_h || x.shape[3] != c.img_w)
-        throw ShapeError("input has shape " + shape_str(x.shape) + ", expected [N, " + std::to_string(c.in_chans) +
-                         ", " + std::to_string(c.img_h) + ", " + std::to_string(c.img_w) + "]");
+    check_input_shape(x, c, "input");
     const int64_t N = x.shape[0], K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
     if (gradients && static_cast<int64_t>(classes.size()) != N)
         throw ConfigError("gradient rollout needs one class per image: " + std::to_string(classes.size()) +

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "vit/error.hpp"
+#include "vit/logits.hpp"
 
 namespace vit {
 
@@ -35,7 +36,7 @@ EvalResult evaluate(const Model& model, const Dataset& data, int batch,
     r.confusion.assign(size_t(K) * K, 0);
     batch = static_cast<int>(std::max<size_t>(1, std::min<size_t>(size_t(batch), data.size())));
     Runner runner(model, batch);
-    BatchLoader loader(data, batch, Augment{}, model.preprocess().mean, model.preprocess().std, false, false, 0);
+    BatchLoader loader(data, batch, Augment{}, model.preprocess().mean, model.preprocess().std, LoaderOptions{});
     loader.start_epoch(0);
     Batch b;
     double loss = 0;
@@ -43,11 +44,8 @@ EvalResult evaluate(const Model& model, const Dataset& data, int batch,
         const float* logits = runner.forward(b.x.data(), b.n);
         for (int i = 0; i < b.n; ++i) {
             const float* z = logits + int64_t(i) * K;
-            const int pred = static_cast<int>(std::max_element(z, z + K) - z);
-            const float mx = z[pred];
-            double sum = 0;
-            for (int k = 0; k < K; ++k) sum += std::exp(double(z[k] - mx));
-            loss += std::log(sum) - (z[b.y[i]] - mx);
+            const int pred = argmax(z, K);
+            loss += log_sum_exp(z, K) - z[b.y[i]];  // -log softmax(z)[y]
             ++r.confusion[size_t(b.y[i]) * K + pred];
             r.correct += pred == b.y[i];
             ++r.total;

@@ -75,10 +75,10 @@ void save_state(const fs::path& path, const Model& model, AdamW& adam, const Pro
 
 Progress load_state(const fs::path& path, Model& model, AdamW& adam, const FitConfig& cfg) {
     if (!fs::exists(path))
-        throw ConfigError("--resume: no checkpoint to resume from at " + path.string());
+        throw ConfigError("resume is set but there is no checkpoint to resume from at " + path.string());
     const Checkpoint ck = load_checkpoint(path.string());
     if (ck.train_state.empty())
-        throw ConfigError(path.string() + " holds no training state (was it written by vit train?)");
+        throw ConfigError(path.string() + " holds no training state (was it written by vit::fit?)");
     model.params().load(ck.weights, path.string());
     for (const auto& v : model.params().views())
         for (auto [prefix, buf] : {std::pair{"optimizer.exp_avg.", &adam.m()}, std::pair{"optimizer.exp_avg_sq.", &adam.v()}}) {
@@ -118,7 +118,12 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
 
     const PreprocessConfig& pre = model.preprocess();
     // The reference recipe drops the incomplete last batch.
-    BatchLoader loader(data.train, cfg.batch, cfg.augment, pre.mean, pre.std, true, true, cfg.seed, cfg.workers);
+    LoaderOptions lo;
+    lo.shuffle = true;
+    lo.drop_last = true;
+    lo.seed = cfg.seed;
+    lo.workers = cfg.workers;
+    BatchLoader loader(data.train, cfg.batch, cfg.augment, pre.mean, pre.std, lo);
     const size_t steps = loader.batches_per_epoch();
     const int warm = cfg.warmup_epochs >= 0 ? cfg.warmup_epochs : std::max(1, cfg.epochs / 10);
     const Schedule sched{int64_t(warm) * int64_t(steps), int64_t(cfg.epochs) * int64_t(steps), cfg.lr, cfg.min_lr};

@@ -7,6 +7,8 @@
 
 #include "vit/error.hpp"
 #include "vit/imagenet_labels.hpp"
+#include "vit/logits.hpp"
+#include "vit/shape_check.hpp"
 
 namespace vit {
 
@@ -223,10 +225,7 @@ Checkpoint Model::to_checkpoint() const {
 
 Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention) {
     const ViTConfig& c = model.config();
-    const Shape want{x.ndim() == 4 ? x.shape[0] : -1, c.in_chans, c.img_h, c.img_w};
-    if (x.ndim() != 4 || x.shape[1] != want[1] || x.shape[2] != want[2] || x.shape[3] != want[3])
-        throw ShapeError("input has shape " + shape_str(x.shape) + ", expected [N, " + std::to_string(c.in_chans) +
-                         ", " + std::to_string(c.img_h) + ", " + std::to_string(c.img_w) + "]");
+    check_input_shape(x, c, "input");
     const int64_t N = x.shape[0];
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
     RunOptions opts;
@@ -257,10 +256,8 @@ void softmax_rows(const float* logits, int rows, int cols, float* probs) {
     for (int r = 0; r < rows; ++r) {
         const float* in = logits + int64_t(r) * cols;
         float* out = probs + int64_t(r) * cols;
-        const float m = *std::max_element(in, in + cols);
-        double sum = 0;
-        for (int j = 0; j < cols; ++j) sum += out[j] = std::exp(in[j] - m);
-        for (int j = 0; j < cols; ++j) out[j] = static_cast<float>(out[j] / sum);
+        const double lse = log_sum_exp(in, cols);
+        for (int j = 0; j < cols; ++j) out[j] = static_cast<float>(std::exp(in[j] - lse));
     }
 }
 

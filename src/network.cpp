@@ -456,7 +456,7 @@ const float* Network::branch_grad(const float* dy, const float* scale, const flo
 }
 
 uint64_t Network::key(Site site, int block) const {
-    return layers::mix64(noise_seed_ ^ layers::mix64((static_cast<uint64_t>(site) << 32) + static_cast<uint64_t>(block)));
+    return mix64(noise_seed_ ^ mix64((static_cast<uint64_t>(site) << 32) + static_cast<uint64_t>(block)));
 }
 
 const float* Network::attention_grad(int block) const {

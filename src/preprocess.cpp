@@ -18,6 +18,7 @@
 
 #include "resample_weights.hpp"
 #include "vit/error.hpp"
+#include "vit/pixels.hpp"
 
 namespace vit {
 namespace {
@@ -62,11 +63,6 @@ cv::Mat to_8bit(const cv::Mat& m) {
     }
 }
 
-// PIL's integer luminance (Convert.c, L24): L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16, i.e.
-// ITU-R 601 weights 0.299/0.587/0.114 in 16-bit fixed point, rounded to nearest.
-inline uint8_t pil_luma(int r, int g, int b) {
-    return static_cast<uint8_t>((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
-}
 
 // Converts an 8-bit image with 1..4 channels to the requested channel count. `bgr` says whether a
 // 3/4-channel input is in OpenCV's BGR(A) order (decoded files) or already RGB(A) (callers of
@@ -384,10 +380,7 @@ void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out) {
         float* plane = out + static_cast<size_t>(c) * H * W;
         for (int y = 0; y < H; ++y) {
             const uint8_t* row = sized.ptr<uint8_t>(y);
-            for (int x = 0; x < W; ++x) {
-                const float v = static_cast<float>(row[x * C + c]) / 255.0f;
-                plane[static_cast<size_t>(y) * W + x] = (v - mean) / stdv;
-            }
+            for (int x = 0; x < W; ++x) plane[static_cast<size_t>(y) * W + x] = normalise_pixel(row[x * C + c], mean, stdv);
         }
     }
 }

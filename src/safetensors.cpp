@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "atomic_write.hpp"
+#include "vit/atomic_file.hpp"
 #include "vit/error.hpp"
 
 namespace vit {
@@ -258,11 +258,14 @@ void write_safetensors(const std::string& path, const TensorMap& tensors, const 
     const uint64_t n = text.size();
     std::memcpy(len, &n, 8);
 
-    // Atomic replace: readers see either the old or the new file, never a partial one.
-    std::vector<std::string_view> pieces{std::string_view(len, 8), text};
-    for (const auto& kv : tensors)
-        pieces.emplace_back(reinterpret_cast<const char*>(kv.second.ptr()), kv.second.data.size() * 4);
-    detail::write_file_atomic(path, pieces);
+    // Readers see either the old or the complete new file, even after a power cut (AtomicFile).
+    AtomicFile file(path);
+    std::ostream& out = file.stream();
+    out.write(len, 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& [name, t] : tensors)
+        out.write(reinterpret_cast<const char*>(t.ptr()), static_cast<std::streamsize>(t.data.size() * 4));
+    file.commit();
 }
 
 }  // namespace vit

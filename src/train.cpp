@@ -7,14 +7,16 @@
 
 #include "network.hpp"
 #include "vit/error.hpp"
+#include "vit/logits.hpp"
 
 namespace vit {
 
 void Regularization::validate() const {
-    for (auto [name, rate] : {std::pair{"drop-path", drop_path}, std::pair{"dropout", dropout},
-                              std::pair{"attention dropout", attn_drop}, std::pair{"head dropout", head_drop}})
+    for (auto [name, rate] : {std::pair{"drop_path", drop_path}, std::pair{"dropout", dropout},
+                              std::pair{"attn_drop", attn_drop}, std::pair{"head_drop", head_drop}})
         if (!(rate >= 0.0f && rate < 1.0f))
-            throw ConfigError(std::string(name) + " rate must be in [0, 1), got " + std::to_string(rate));
+            throw ConfigError(std::string("Regularization::") + name + " must be in [0, 1), got " +
+                              std::to_string(rate));
 }
 
 float Schedule::lr(int64_t step) const {
@@ -32,10 +34,7 @@ float cross_entropy(const float* logits, const int* labels, int n, int K, float 
             throw ConfigError("label " + std::to_string(labels[i]) + " out of range [0, " + std::to_string(K) + ")");
         const float* z = logits + int64_t(i) * K;
         float* d = dlogits + int64_t(i) * K;
-        const float mx = *std::max_element(z, z + K);
-        double sum = 0;
-        for (int k = 0; k < K; ++k) sum += std::exp(static_cast<double>(z[k] - mx));
-        const double log_sum = std::log(sum) + mx;
+        const double log_sum = log_sum_exp(z, K);
         for (int k = 0; k < K; ++k) {
             const float q = k == labels[i] ? on : off;
             const double logp = z[k] - log_sum;
@@ -125,7 +124,7 @@ StepResult Trainer::compute_gradients(const float* x, const int* labels, int n) 
     r.loss = cross_entropy(logits, labels, n, K, s.cfg.label_smoothing, s.dlogits.data());
     for (int i = 0; i < n; ++i) {
         const float* z = logits + int64_t(i) * K;
-        r.correct += static_cast<int>(std::max_element(z, z + K) - z) == labels[i];
+        r.correct += argmax(z, K) == labels[i];
     }
     std::fill(s.grads.data(), s.grads.data() + s.grads.size(), 0.0f);
     s.net.backward(s.model.params(), s.dlogits.data(), s.grads);

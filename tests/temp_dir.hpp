@@ -23,6 +23,8 @@ struct TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     std::string file(const std::string& name) const { return (path / name).string(); }
+    std::filesystem::path operator/(const std::string& name) const { return path / name; }
+    std::string str() const { return path.string(); }
 };
 
 }  // namespace vit_test

@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "temp_dir.hpp"
 #include "vit/data.hpp"
 #include "vit/error.hpp"
 
@@ -27,24 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("vit_data_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-    const fs::path& path() const { return path_; }
-    std::string str() const { return path_.string(); }
-
-private:
-    fs::path path_;
-};
+using vit_test::TempDir;
 
 void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
     fs::create_directories(p.parent_path());
@@ -127,7 +111,7 @@ bool same_pixels(const vit::Dataset& d, size_t i, const cv::Mat& rgb) {
 
 TEST(DataFolder, ClassesLabelsAndPixelsRoundTrip) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_text(tmp / "train" / "ant" / "notes.txt", "not an image");  // ignored: not an image extension
     size_t last_done = 0, last_total = 0;
     auto opts = quiet();
@@ -154,7 +138,7 @@ TEST(DataFolder, ClassesLabelsAndPixelsRoundTrip) {
 
 TEST(DataFolder, ChannelConversionAndGrayFolders) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     auto opts = quiet();
     opts.channels = 1;
     const vit::DataSplit s = vit::load_dataset(tmp.str(), opts);
@@ -185,7 +169,7 @@ TEST(DataFolder, ChannelConversionAndGrayFolders) {
 
 TEST(DataFolder, OtherSizesAreResizedWithAWarning) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_png(tmp / "train" / "bee" / "big.png", make_rgb(8, 10, 7));
     write_png(tmp / "train" / "cat" / "wide.png", make_rgb(4, 9, 8));
     std::vector<std::string> warnings;
@@ -221,7 +205,7 @@ TEST(DataFolder, ManyResizedImagesAreReportedInAggregate) {
 
 TEST(DataFolder, CorruptImageIsSkippedAndReported) {
     TempDir tmp;
-    make_folder(tmp.path());
+    make_folder(tmp.path);
     write_bytes(tmp / "train" / "bee" / "broken.png", {0x89, 'P', 'N', 'G', 1, 2, 3});
     write_bytes(tmp / "test" / "ant" / "empty.jpg", {});
     std::vector<std::string> warnings;
@@ -267,7 +251,7 @@ TEST(DataFolder, ValidationSplitOfAFlatFolder) {
         for (int i = 0; i < 10; ++i)
             write_png(tmp / ("c" + std::to_string(c)) / (std::to_string(i) + ".png"), make_rgb(2, 2, c * 10 + i));
     const std::string e = expect_throw<vit::ConfigError>([&] { vit::load_dataset(tmp.str(), quiet()); });
-    EXPECT_TRUE(contains(e, "--val-split")) << e;
+    EXPECT_TRUE(contains(e, "val_split")) << e;
 
     auto opts = quiet();
     opts.val_split = 0.25;
@@ -329,7 +313,7 @@ TEST(DataCifar, Cifar10LayoutLabelsAndNames) {
     write_bytes(dir / "data_batch_2.bin", cifar_records({{0}, {1}}, 2));
     write_bytes(dir / "test_batch.bin", cifar_records({{5}, {7}}, 10));
     // The parent folder is accepted too.
-    for (const fs::path& p : {dir, tmp.path()}) {
+    for (const fs::path& p : {dir, tmp.path}) {
         const vit::DataSplit s = vit::load_dataset(p.string(), quiet());
         ASSERT_EQ(s.train.size(), 4u);
         ASSERT_EQ(s.test.size(), 2u);
@@ -588,7 +572,10 @@ TEST(DataLoader, ChannelStats) {
 TEST(DataLoader, NormalisationLayoutAndOrder) {
     vit::Dataset d = random_dataset(5, 3, 4);
     const std::vector<float> mean{0.4f, 0.5f, 0.6f}, std{0.2f, 0.25f, 0.3f};
-    vit::BatchLoader l(d, 2, vit::Augment{}, mean, std, /*shuffle=*/false, /*drop_last=*/false, 1, 2, 2);
+    vit::LoaderOptions in_order;
+    in_order.seed = 1;
+    in_order.prefetch = 2;
+    vit::BatchLoader l(d, 2, vit::Augment{}, mean, std, in_order);
     EXPECT_EQ(l.batches_per_epoch(), 3u);
     const auto bs = epoch_batches(l, 0);
     ASSERT_EQ(bs.size(), 3u);
@@ -599,10 +586,12 @@ TEST(DataLoader, NormalisationLayoutAndOrder) {
     const float expect = (v / 255.f - 0.6f) / 0.3f;
     EXPECT_NEAR(bs[1].x[1 * 36 + 2 * 12 + 2 * 4 + 1], expect, 1e-6);
 
-    vit::BatchLoader dl(d, 2, vit::Augment{}, mean, std, false, /*drop_last=*/true, 1);
+    vit::LoaderOptions drop_last = in_order;
+    drop_last.drop_last = true;
+    vit::BatchLoader dl(d, 2, vit::Augment{}, mean, std, drop_last);
     EXPECT_EQ(dl.batches_per_epoch(), 2u);
     EXPECT_EQ(epoch_batches(dl, 0).size(), 2u);
-    EXPECT_THROW(vit::BatchLoader(d, 2, vit::Augment{}, {0.5f}, {0.5f}, false, false, 1), vit::ConfigError);
+    EXPECT_THROW(vit::BatchLoader(d, 2, vit::Augment{}, {0.5f}, {0.5f}, in_order), vit::ConfigError);
 }
 
 TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
@@ -612,8 +601,16 @@ TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
     aug.padding = 2;
     aug.hflip = true;
     const std::vector<float> mean(3, 0.5f), std(3, 0.25f);
-    vit::BatchLoader one(d, 8, aug, mean, std, true, false, 42, /*workers=*/1, /*prefetch=*/1);
-    vit::BatchLoader three(d, 8, aug, mean, std, true, false, 42, /*workers=*/3, /*prefetch=*/4);
+    vit::LoaderOptions serial;
+    serial.shuffle = true;
+    serial.seed = 42;
+    serial.workers = 1;
+    serial.prefetch = 1;
+    vit::LoaderOptions parallel = serial;
+    parallel.workers = 3;
+    parallel.prefetch = 4;
+    vit::BatchLoader one(d, 8, aug, mean, std, serial);
+    vit::BatchLoader three(d, 8, aug, mean, std, parallel);
     const auto a = epoch_batches(one, 3);
     const auto b = epoch_batches(three, 3);
     ASSERT_EQ(a.size(), 13u);
@@ -649,7 +646,9 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
     // Flips only: every output is the image or its mirror, and both occur.
     vit::Augment flip;
     flip.hflip = true;
-    vit::BatchLoader fl(d, 64, flip, mean, std, false, false, 9);
+    vit::LoaderOptions in_order;
+    in_order.seed = 9;
+    vit::BatchLoader fl(d, 64, flip, mean, std, in_order);
     const auto fb = epoch_batches(fl, 0);
     int flipped = 0, straight = 0;
     for (int i = 0; i < 64; ++i) {
@@ -675,7 +674,7 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
         crop.random_crop = true;
         crop.padding = 2;
         crop.pad_with_mean = mean_fill;
-        vit::BatchLoader cl(d, 64, crop, mean, std, false, false, 9);
+        vit::BatchLoader cl(d, 64, crop, mean, std, in_order);
         const auto cb = epoch_batches(cl, 0);
         int with_zeros = 0;
         std::set<std::pair<int, int>> shifts;
@@ -709,13 +708,23 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
 TEST(DataLoader, DestructorWithUnconsumedEpoch) {
     const vit::Dataset d = random_dataset(200, 8, 8);
     for (int rep = 0; rep < 5; ++rep) {
-        vit::BatchLoader l(d, 4, vit::Augment{}, std::vector<float>(3, 0.5f), std::vector<float>(3, 0.5f), true,
-                           false, rep, 3, 2);
+        vit::LoaderOptions lo;
+        lo.shuffle = true;
+        lo.seed = static_cast<uint64_t>(rep);
+        lo.workers = 3;
+        lo.prefetch = 2;
+        vit::BatchLoader l(d, 4, vit::Augment{}, std::vector<float>(3, 0.5f), std::vector<float>(3, 0.5f), lo);
         l.start_epoch(0);
         vit::Batch b;
         ASSERT_TRUE(l.next(b));
         l.start_epoch(1, 10);  // restart while producers are busy
         ASSERT_TRUE(l.next(b));
+        // The restarted loader serves exactly what a fresh one starting there serves.
+        vit::BatchLoader fresh(d, 4, vit::Augment{}, std::vector<float>(3, 0.5f), std::vector<float>(3, 0.5f), lo);
+        fresh.start_epoch(1, 10);
+        vit::Batch want;
+        ASSERT_TRUE(fresh.next(want));
+        EXPECT_EQ(b.y, want.y);
+        EXPECT_EQ(b.x, want.x);
     }
-    SUCCEED();
 }

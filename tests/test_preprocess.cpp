@@ -16,6 +16,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "temp_dir.hpp"
 #include "vit/error.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"
@@ -26,23 +27,7 @@ namespace {
 
 const std::string kDataDir = std::string(VIT_TEST_DATA) + "/preprocess";
 
-// A fresh temporary folder per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("vit_pre_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
+using vit_test::TempDir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream f(path, std::ios::binary);
@@ -76,6 +61,9 @@ struct FixtureCase {
     const char* pipeline;
     const char* image;
 };
+
+// ctest shows the pipeline and image, not the bytes of the struct.
+void PrintTo(const FixtureCase& fc, std::ostream* os) { *os << fc.pipeline << " " << fc.image; }
 
 class PreprocessFixture : public ::testing::TestWithParam<FixtureCase> {};
 

@@ -43,10 +43,20 @@ struct LoadOptions {
     int threads = 0;            // decoding workers; 0 = hardware concurrency
     std::function<void(const std::string&)> warn;                       // skipped / resized images
     std::function<void(size_t done, size_t total)> progress;            // decoding progress
+
+    // Throws ConfigError naming the field when a value is out of range (load_dataset calls it).
+    void validate() const;
 };
 
+enum class DatasetFormat { ImageFolder, Cifar10, Cifar100, Idx };
+
+// The format load_dataset reads at path, told from the files present (anything that is not CIFAR or
+// IDX is taken for an image folder). Throws IoError when path is not an existing folder.
+DatasetFormat detect_dataset_format(const std::string& path);
+
 // Throws IoError (missing path), FormatError (bad file length, wrong IDX magic, ...) or ConfigError
-// (empty dataset, class folder without images, no test split and no val_split) with a clear message.
+// (bad options, empty dataset, class folder without images, no test split and no val_split) with a
+// clear message.
 DataSplit load_dataset(const std::string& path, const LoadOptions& opts);
 
 struct Augment {
@@ -67,11 +77,21 @@ struct Batch {
 // Per-channel mean and std of a dataset's pixels in [0, 1].
 void channel_stats(const Dataset& d, std::vector<float>& mean, std::vector<float>& std);
 
+// How a BatchLoader walks its dataset and how far ahead it works.
+struct LoaderOptions {
+    bool shuffle = false;    // a new seeded permutation every epoch; otherwise the dataset's order
+    bool drop_last = false;  // leave out the last batch of an epoch when it would be smaller than `batch`
+    uint64_t seed = 0;       // of the permutations and the augmentation
+    int workers = 2;         // threads building batches (at least 1 is used)
+    int prefetch = 4;        // batches built ahead of next() (at least 1)
+};
+
 class BatchLoader {
 public:
-    // Iterates `data` in batches of `batch` (the last one may be smaller unless drop_last).
+    // Iterates `data` in batches of `batch`, augmented by aug and normalised with the per-channel
+    // mean and std (of values in [0, 1]).
     BatchLoader(const Dataset& data, int batch, Augment aug, std::vector<float> mean, std::vector<float> std,
-                bool shuffle, bool drop_last, uint64_t seed, int workers = 2, int prefetch = 4);
+                const LoaderOptions& opts);
     ~BatchLoader();
 
     size_t batches_per_epoch() const;

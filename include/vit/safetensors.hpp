@@ -26,8 +26,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& name_
 // Only the "__metadata__" of a file (reads the header, not the tensors). Throws IoError or FormatError.
 Metadata read_safetensors_metadata(const std::string& path);
 
-// Writes F32 tensors. Atomic: writes PATH.tmp.<pid>, flushes, then renames over PATH, so an existing
-// file is never left half-written. Throws IoError.
+// Writes F32 tensors through an AtomicFile (atomic_file.hpp), so an existing file is never left
+// half-written, not even by a power cut. Throws IoError.
 void write_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
 
 }  // namespace vit

@@ -24,6 +24,7 @@
 //
 // Errors are thrown as subclasses of vit::Error (error.hpp) and name the file, tensor or option.
 #pragma once
+#include "vit/atomic_file.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
 #include "vit/data.hpp"
@@ -31,11 +32,17 @@
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"
 #include "vit/export.hpp"
+#include "vit/faithfulness.hpp"
 #include "vit/fit.hpp"
 #include "vit/hub_cache.hpp"
+#include "vit/image_files.hpp"
 #include "vit/imagenet_labels.hpp"
+#include "vit/logits.hpp"
+#include "vit/mix64.hpp"
 #include "vit/model.hpp"
+#include "vit/pixels.hpp"
 #include "vit/preprocess.hpp"
 #include "vit/safetensors.hpp"
+#include "vit/shape_check.hpp"
 #include "vit/tensor.hpp"
 #include "vit/train.hpp"

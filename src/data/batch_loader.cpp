@@ -24,6 +24,7 @@
 #include "random.hpp"
 #include "vit/data.hpp"
 #include "vit/error.hpp"
+#include "vit/pixels.hpp"
 
 namespace vit {
 
@@ -68,9 +69,7 @@ struct BatchLoader::Impl {
     const Dataset& data;
     int batch;
     Augment aug;
-    bool shuffle, drop_last;
-    uint64_t seed;
-    int prefetch;
+    LoaderOptions opts;
     // lut[c][v]: the normalised value of pixel value v in channel c, ((v / 255) - mean) / std.
     std::vector<std::array<float, 256>> lut;
 
@@ -89,12 +88,14 @@ struct BatchLoader::Impl {
     double waited = 0.0;
     std::vector<std::thread> threads;
 
-    Impl(const Dataset& d, int b, Augment a, bool sh, bool dl, uint64_t s, int p)
-        : data(d), batch(b), aug(a), shuffle(sh), drop_last(dl), seed(s), prefetch(p) {}
+    Impl(const Dataset& d, int b, Augment a, const LoaderOptions& o) : data(d), batch(b), aug(a), opts(o) {
+        opts.workers = std::max(1, opts.workers);
+        opts.prefetch = std::max(1, opts.prefetch);
+    }
 
     size_t batches_per_epoch() const {
         const size_t n = data.size();
-        return drop_last ? n / batch : (n + batch - 1) / batch;
+        return opts.drop_last ? n / batch : (n + batch - 1) / batch;
     }
 
     void build(const EpochPlan& p, size_t b, Batch& out) const {
@@ -105,7 +106,7 @@ struct BatchLoader::Impl {
         out.n = static_cast<int>(count);
         out.x.resize(count * img);
         out.y.resize(count);
-        std::mt19937_64 rng(data_detail::batch_seed(seed, static_cast<uint64_t>(p.epoch), b));
+        std::mt19937_64 rng(data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b));
         const int pad = aug.random_crop ? aug.padding : 0;
         for (size_t i = 0; i < count; ++i) {
             const uint32_t idx = p.order[begin + i];
@@ -149,7 +150,7 @@ struct BatchLoader::Impl {
         for (;;) {
             // The window [consume_next, consume_next + prefetch) bounds how many batches exist at once.
             cv_work.wait(lk, [&] {
-                return stop || (plan && produce_next < end && produce_next < consume_next + size_t(prefetch));
+                return stop || (plan && produce_next < end && produce_next < consume_next + size_t(opts.prefetch));
             });
             if (stop) return;
             const std::shared_ptr<const EpochPlan> p = plan;
@@ -176,8 +177,8 @@ struct BatchLoader::Impl {
         const size_t n = data.size();
         p->order.resize(n);
         std::iota(p->order.begin(), p->order.end(), 0u);
-        if (shuffle) {
-            std::mt19937_64 rng(data_detail::epoch_seed(seed, static_cast<uint64_t>(epoch)));
+        if (opts.shuffle) {
+            std::mt19937_64 rng(data_detail::epoch_seed(opts.seed, static_cast<uint64_t>(epoch)));
             data_detail::shuffle(p->order.data(), n, rng);
         }
         std::lock_guard<std::mutex> lk(mu);
@@ -193,7 +194,7 @@ struct BatchLoader::Impl {
 };
 
 BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vector<float> mean, std::vector<float> std,
-                         bool shuffle, bool drop_last, uint64_t seed, int workers, int prefetch) {
+                         const LoaderOptions& opts) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
         throw ConfigError("BatchLoader: the dataset has no image shape");
@@ -207,12 +208,11 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     for (float s : std)
         if (!(s > 0.f)) throw ConfigError("BatchLoader: std values must be positive, got " + std::to_string(s));
 
-    impl_ = std::make_unique<Impl>(data, batch, aug, shuffle, drop_last, seed, std::max(1, prefetch));
+    impl_ = std::make_unique<Impl>(data, batch, aug, opts);
     impl_->lut.resize(c);
     for (size_t k = 0; k < c; ++k)
-        for (int v = 0; v < 256; ++v) impl_->lut[k][v] = (static_cast<float>(v) / 255.f - mean[k]) / std[k];
-    const int n_workers = std::max(1, workers);
-    for (int t = 0; t < n_workers; ++t) impl_->threads.emplace_back([this] { impl_->worker(); });
+        for (int v = 0; v < 256; ++v) impl_->lut[k][v] = normalise_pixel(static_cast<uint8_t>(v), mean[k], std[k]);
+    for (int t = 0; t < impl_->opts.workers; ++t) impl_->threads.emplace_back([this] { impl_->worker(); });
 }
 
 BatchLoader::~BatchLoader() {

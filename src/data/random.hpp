@@ -7,19 +7,13 @@
 #include <random>
 #include <utility>
 
+#include "vit/mix64.hpp"
+
 namespace vit::data_detail {
 
-// splitmix64's finaliser: a bijection on 64-bit words whose outputs for nearby inputs (seed, seed+1,
-// epoch 0, 1, ...) are statistically unrelated, which is what seeding one generator per
-// (seed, epoch, batch) needs.
-inline uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-// Seed of an epoch's permutation.
+// Seed of an epoch's permutation. splitmix64 (vit/mix64.hpp) makes the seeds of nearby inputs (seed,
+// seed + 1, epoch 0, 1, ...) statistically unrelated, which seeding one generator per (seed, epoch,
+// batch) needs.
 inline uint64_t epoch_seed(uint64_t seed, uint64_t epoch) { return splitmix64(seed ^ splitmix64(epoch)); }
 
 // Seed of batch b's augmentation in an epoch: chained through the epoch seed, with the batch index

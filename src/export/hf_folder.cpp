@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../atomic_write.hpp"
 #include "../checkpoint/hf.hpp"
+#include "vit/atomic_file.hpp"
 #include "shared.hpp"
 #include "vit/error.hpp"
 #include "vit/export.hpp"
@@ -118,8 +118,8 @@ ExportReport export_hf_folder(const std::string& dir, const Checkpoint& ckpt) {
     detail::prepare_export_folder(dir, {"model.safetensors", "config.json", "preprocessor_config.json"});
     write_safetensors(weights_path, weights, detail::export_metadata("hf"));
     const std::string cfg_text = cfg.dump(2) + "\n", preprocessor_text = preprocessor.dump(2) + "\n";
-    detail::write_file_atomic(config_path, {cfg_text});
-    detail::write_file_atomic(preprocessor_path, {preprocessor_text});
+    write_text_atomic(config_path, cfg_text);
+    write_text_atomic(preprocessor_path, preprocessor_text);
     report.files = {weights_path, config_path, preprocessor_path};
     report.architecture = "ViTForImageClassification";
     return report;

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../atomic_write.hpp"
+#include "vit/atomic_file.hpp"
 #include "../checkpoint/formats.hpp"
 #include "shared.hpp"
 #include "vit/architectures.hpp"
@@ -60,7 +60,7 @@ ExportReport export_timm_folder(const std::string& dir, const Checkpoint& ckpt) 
 
     detail::prepare_export_folder(dir, {"model.safetensors", "config.json"});
     write_safetensors(weights_path, ck.weights, detail::export_metadata("timm"));
-    detail::write_file_atomic(config_path, {cfg.dump(2) + "\n"});
+    write_text_atomic(config_path, cfg.dump(2) + "\n");
     return {{weights_path, config_path}, arch.architecture, {}};
 }
 

@@ -23,21 +23,17 @@ const char* const kUsage =
 }  // namespace
 
 int run_bench(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_config_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model-config,c", po::value<std::string>(), "model configuration (required)")
         ("batch,b", po::value<int>()->default_value(1), "batch size")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("reps,r", po::value<int>()->default_value(10), "timed repetitions")
         ("train", po::bool_switch(), "time training steps instead of inference");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("bench", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model-config"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"bench", kUsage, {"model-config"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const int batch = vm["batch"].as<int>(), reps = vm["reps"].as<int>(), threads = vm["threads"].as<int>();
         if (batch <= 0 || reps <= 0) throw UsageError("--batch and --reps must be positive");
         set_threads(threads);

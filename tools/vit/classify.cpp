@@ -18,26 +18,18 @@
 #include "common.hpp"
 #include "image_batches.hpp"
 
-
 namespace vit_cli {
 namespace {
 
-const char* const kUsage =
-    "usage: vit classify --model M [options] INPUT...\n\n"
-    "Classifies images. INPUTs are image files or folders; folders are searched recursively for\n"
-    "jpg jpeg png bmp tif tiff webp ppm pgm pnm files (any case), in sorted path order.\n"
-    "Unreadable images are skipped with a warning and make the exit status 1.\n\n";
-
-// RFC 4180: quote fields holding a separator, quote or line break; double the quotes inside.
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos && (s.empty() || (s.front() != ' ' && s.back() != ' ')))
-        return s;
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
+// The usage text, naming the extensions that folders are searched for from the library's list.
+std::string usage() {
+    std::string extensions;
+    for (const std::string& e : vit::image_extensions()) extensions += (extensions.empty() ? "" : " ") + e.substr(1);
+    return "usage: vit classify --model M [options] INPUT...\n\n"
+           "Classifies images. INPUTs are image files or folders; folders are searched recursively for\n" +
+           extensions +
+           " files (any case), in sorted path order.\n"
+           "Unreadable images are skipped with a warning and make the exit status 1.\n\n";
 }
 
 std::string format_prob(float p) {
@@ -89,32 +81,23 @@ private:
     size_t rows_ = 0;
 };
 
-int default_workers() {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
-}
-
 }  // namespace
 
 int run_classify(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("top-k,k", po::value<int>()->default_value(5), "labels per image")
         ("batch,b", po::value<int>()->default_value(16), "images per forward pass")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("workers", po::value<int>()->default_value(default_workers()), "image decoding threads")
         ("img-size", po::value<std::string>(), "run at another input size, N or HxW (resamples pos_embed)")
         ("format,f", po::value<std::string>()->default_value("csv"), "csv or json")
         ("output,o", po::value<std::string>(), "write results to FILE (atomically) instead of stdout");
     // clang-format on
-    const CommandLine cl(kUsage, options, true);
-
-    return guarded("classify", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"classify", usage(), {"model"}, true};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (!vm.count("input")) throw UsageError("no INPUT given (image files or folders)");
         const int top_k = vm["top-k"].as<int>();
         const int batch = vm["batch"].as<int>();
@@ -148,8 +131,8 @@ int run_classify(const std::vector<std::string>& args) {
         const std::vector<std::string> paths = collect_inputs(vm["input"].as<std::vector<std::string>>(), failed);
         if (paths.empty()) throw vit::IoError("no images found in the given inputs");
 
-        std::unique_ptr<AtomicFile> file;
-        if (vm.count("output")) file = std::make_unique<AtomicFile>(vm["output"].as<std::string>());
+        std::unique_ptr<vit::AtomicFile> file;
+        if (vm.count("output")) file = std::make_unique<vit::AtomicFile>(vm["output"].as<std::string>());
         std::ostream& out = file ? file->stream() : std::cout;
         ResultWriter writer(out, format == "json", k);
 

@@ -1,13 +1,10 @@
 #include "common.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <algorithm>
 #include <iostream>
 #include <new>
 #include <sstream>
+#include <thread>
 
 #include <omp.h>
 #include <opencv2/core.hpp>
@@ -39,36 +36,75 @@ int guarded(const std::string& command, const std::string& usage, const std::fun
     return kExitFailure;
 }
 
-CommandLine::CommandLine(const char* synopsis, const po::options_description& flags, bool inputs)
-    : inputs_(inputs) {
-    all_.add(flags);
-    if (inputs) {
-        po::options_description hidden;
-        hidden.add_options()("input", po::value<std::vector<std::string>>());
-        all_.add(hidden);
-        positional_.add("input", -1);
+int run_command(const CommandSpec& spec, const po::options_description& flags, const std::vector<std::string>& args,
+                const std::function<int(const po::variables_map&)>& body) {
+    po::options_description shown("options");
+    shown.add_options()("help,h", "show this help");
+    for (const auto& option : flags.options()) shown.add(option);
+    std::ostringstream usage;
+    usage << spec.synopsis << shown;
+    po::options_description all;
+    all.add(shown);
+    po::positional_options_description positional;
+    if (spec.inputs) {
+        all.add_options()("input", po::value<std::vector<std::string>>());
+        positional.add("input", -1);
     }
-    std::ostringstream text;
-    text << synopsis << flags;
-    usage_ = text.str();
+    return guarded(spec.name, usage.str(), [&]() -> int {
+        po::command_line_parser parser(args);
+        parser.options(all).positional(positional);
+        parser.style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
+        po::variables_map vm;
+        po::store(parser.run(), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << usage.str();
+            return kExitOk;
+        }
+        for (const std::string& flag : spec.required)
+            if (!vm.count(flag)) throw UsageError("the option '--" + flag + "' is required but missing");
+        return body(vm);
+    });
 }
 
-bool CommandLine::parse(const std::vector<std::string>& args, std::initializer_list<const char*> required,
-                        po::variables_map& vm) const {
-    po::command_line_parser parser(args);
-    parser.options(all_);
-    if (inputs_) parser.positional(positional_);
-    // No guessing of abbreviated flags: a typo must be reported, not matched to a similar flag.
-    parser.style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
-    po::store(parser.run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-        std::cout << usage_;
-        return false;
+void check_flags(const std::string& flags, const std::function<void()>& check) {
+    try {
+        check();
+    } catch (const vit::ConfigError& e) {
+        throw UsageError(flags + ": " + e.what());
     }
-    for (const char* flag : required)
-        if (!vm.count(flag)) throw UsageError(std::string("the option '--") + flag + "' is required but missing");
-    return true;
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos && (s.empty() || (s.front() != ' ' && s.back() != ' ')))
+        return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+int default_workers() {
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
+}
+
+void add_model_flag(po::options_description& options) {
+    options.add_options()("model,m", po::value<std::string>(),
+                          "checkpoint: native .safetensors file, timm or Hugging Face folder, or a Hugging Face Hub id "
+                          "(timm/NAME, hf-hub:ORG/NAME, ORG/NAME) already in the local Hugging Face cache (required)");
+}
+
+void add_model_config_flag(po::options_description& options) {
+    options.add_options()("model-config,c", po::value<std::string>(),
+                          "model configuration: a name in models/configs or a JSON file of timm VisionTransformer "
+                          "kwargs (optional \"preprocess\" and \"labels\" entries)");
+}
+
+void add_threads_flag(po::options_description& options) {
+    options.add_options()("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
 }
 
 void warn(const std::string& message) { std::cerr << "vit: warning: " << message << "\n"; }
@@ -125,29 +161,6 @@ void report_unused(const vit::Model& model, const std::string& source) {
     for (size_t i = 0; i < unused.size() && i < 5; ++i) names += (i ? ", " : "") + unused[i];
     if (unused.size() > 5) names += ", ...";
     warn(std::to_string(unused.size()) + " tensor(s) in " + source + " not used by the model: " + names);
-}
-
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-    tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-    out_.open(tmp_, std::ios::binary | std::ios::trunc);
-    if (!out_) throw vit::IoError("cannot create " + tmp_ + ": " + std::strerror(errno));
-}
-
-AtomicFile::~AtomicFile() {
-    if (!committed_) {
-        out_.close();
-        std::remove(tmp_.c_str());
-    }
-}
-
-void AtomicFile::commit() {
-    out_.flush();
-    const bool ok = static_cast<bool>(out_);
-    out_.close();
-    if (!ok || out_.fail()) throw vit::IoError("cannot write " + tmp_ + " (disk full?)");
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-        throw vit::IoError("cannot rename " + tmp_ + " to " + path_ + ": " + std::strerror(errno));
-    committed_ = true;
 }
 
 void require_classifier(const vit::Model& model, const std::string& model_path, const std::string& command) {

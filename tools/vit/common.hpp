@@ -1,9 +1,7 @@
 // Shared pieces of the `vit` program: the usage-error type, the exception-to-exit-code boundary, thread
-// settings, model loading and atomic text output. Only this program turns library errors into messages.
+// settings and model loading. Only this program turns library errors into messages.
 #pragma once
 #include <functional>
-#include <initializer_list>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,23 +45,31 @@ int run_export(const std::vector<std::string>& args);
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.
 int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body);
 
-// A subcommand's command line: its flags (listed by --help), optionally positional INPUTs (kept out
-// of the help text) and the usage text shown by --help and after usage errors.
-class CommandLine {
-public:
-    CommandLine(const char* synopsis, const po::options_description& flags, bool inputs = false);
-    const std::string& usage() const { return usage_; }
-    // Parses args into vm. Returns false when --help was asked for (the usage is then printed on
-    // stdout); throws po::error for bad flags and UsageError when a flag in `required` is missing.
-    bool parse(const std::vector<std::string>& args, std::initializer_list<const char*> required,
-               po::variables_map& vm) const;
-
-private:
-    po::options_description all_;
-    po::positional_options_description positional_;
-    bool inputs_ = false;
-    std::string usage_;
+// What a subcommand declares about its command line.
+struct CommandSpec {
+    std::string name;                   // as typed after `vit`, for the error prefix
+    std::string synopsis;               // usage text printed above the list of flags
+    std::vector<std::string> required;  // flags that must be given (without "--")
+    bool inputs = false;                // positional INPUTs accepted, as "input" (not listed by --help)
 };
+
+// The frame of every subcommand: parses args against flags plus --help (no guessing of abbreviated
+// flags: a typo must be reported, not matched to a similar flag), prints the usage on --help, throws
+// UsageError for a missing required flag, and runs body with the values. All of it runs inside
+// guarded(), so every failure becomes a message and an exit code.
+int run_command(const CommandSpec& spec, const po::options_description& flags, const std::vector<std::string>& args,
+                const std::function<int(const po::variables_map&)>& body);
+
+// Runs check, a library validation of values that came from the command line, and turns its
+// ConfigError into a UsageError (exit code 2, usage printed) prefixed with the flags that set them.
+void check_flags(const std::string& flags, const std::function<void()>& check);
+
+// RFC 4180: the field as is, or quoted when it holds a separator, quote or line break or starts or
+// ends with a space, with the quotes inside doubled.
+std::string csv_field(const std::string& s);
+
+// Image decoding threads by default: half the cores, 1 to 4 (the model's threads need the rest).
+int default_workers();
 
 void warn(const std::string& message);  // "vit: warning: ..." on stderr
 void info(const std::string& message);  // progress line on stderr
@@ -74,37 +80,20 @@ void set_threads(int threads);
 // "224" -> 224x224, "224x320" -> 224 high, 320 wide. Throws UsageError.
 std::pair<int, int> parse_img_size(const std::string& text);
 
-// The help text of --model, which every command that takes it requires.
-inline constexpr const char* kModelHelp =
-    "checkpoint: native .safetensors file, timm or Hugging Face folder, or a Hugging Face Hub id "
-    "(timm/NAME, hf-hub:ORG/NAME, ORG/NAME) already in the local Hugging Face cache (required)";
+// Flags that several subcommands take, each declared once with one help text.
+void add_model_flag(po::options_description& options);         // --model, -m: a checkpoint or Hub id
+void add_model_config_flag(po::options_description& options);  // --model-config, -c: a name or JSON file
+void add_threads_flag(po::options_description& options);       // --threads, -t: for set_threads
 
-// The model spec resolved to a file or folder (a Hub id through the local Hugging Face cache), then
 // A model without a classifier (num_classes 0, e.g. DINOv2 as published) has no classes to print or
 // explain: a ConfigError saying so plainly, and what to do instead.
 void require_classifier(const vit::Model& model, const std::string& model_path, const std::string& command);
 
+// The model spec resolved to a file or folder (a Hub id through the local Hugging Face cache), then
 // load_checkpoint plus the optional --img-size change, with a progress line on stderr.
 vit::Checkpoint load_model_checkpoint(const std::string& spec, const std::string& img_size);
 
 // Warns about tensors in the checkpoint that the model did not use (a sign of a mismatched architecture).
 void report_unused(const vit::Model& model, const std::string& source);
-
-// Writes to PATH.tmp.<pid> then renames over PATH on commit(), so readers never see a half-written
-// file; the temporary is removed if commit() is never reached.
-class AtomicFile {
-public:
-    explicit AtomicFile(std::string path);
-    ~AtomicFile();
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-    std::ostream& stream() { return out_; }
-    void commit();  // throws vit::IoError
-
-private:
-    std::string path_, tmp_;
-    std::ofstream out_;
-    bool committed_ = false;
-};
 
 }  // namespace vit_cli

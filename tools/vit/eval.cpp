@@ -21,13 +21,8 @@ void write_csv(std::ostream& out, const vit::EvalResult& r) {
     for (size_t j = 0; j < K; ++j) out << ",pred_" << j;
     out << '\n';
     for (size_t k = 0; k < K; ++k) {
-        std::string name = r.classes[k];
-        if (name.find_first_of(",\"\n") != std::string::npos) {
-            std::string q = "\"";
-            for (char ch : name) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-            name = q + "\"";
-        }
-        out << name << ',' << r.class_total(k) << ',' << r.confusion[k * K + k] << ',' << r.class_accuracy(k);
+        out << csv_field(r.classes[k]) << ',' << r.class_total(k) << ',' << r.confusion[k * K + k] << ','
+            << r.class_accuracy(k);
         for (size_t j = 0; j < K; ++j) out << ',' << r.confusion[k * K + j];
         out << '\n';
     }
@@ -37,41 +32,38 @@ void write_csv(std::ostream& out, const vit::EvalResult& r) {
 }  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("data,d", po::value<std::string>(), "dataset (required)")
         ("split", po::value<std::string>()->default_value("test"), "test or train")
         ("val-split", po::value<double>()->default_value(0.0), "as in vit train, for folders without a test split")
         ("seed", po::value<uint64_t>()->default_value(0), "seed of the validation split")
         ("batch,b", po::value<int>()->default_value(256), "batch size")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("eval", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model", "data"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"eval", kUsage, {"model", "data"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string split = vm["split"].as<std::string>();
         if (split != "test" && split != "train") throw UsageError("--split must be test or train, got '" + split + "'");
         const int batch = vm["batch"].as<int>();
         if (batch <= 0) throw UsageError("--batch must be positive");
         set_threads(vm["threads"].as<int>());
+        vit::LoadOptions lo;
+        lo.val_split = vm["val-split"].as<double>();
+        lo.seed = vm["seed"].as<uint64_t>();
+        lo.warn = [](const std::string& m) { warn(m); };
+        check_flags("--val-split", [&] { lo.validate(); });
 
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         const vit::Model model(ck);
         report_unused(model, ck.source);
         require_classifier(model, ck.source, "eval");
-        vit::LoadOptions lo;
         lo.channels = model.config().in_chans;
         lo.height = model.config().img_h;
         lo.width = model.config().img_w;
-        lo.val_split = vm["val-split"].as<double>();
-        lo.seed = vm["seed"].as<uint64_t>();
-        lo.warn = [](const std::string& m) { warn(m); };
         const vit::DataSplit data = vit::load_dataset(vm["data"].as<std::string>(), lo);
         const vit::Dataset& d = split == "test" ? data.test : data.train;
         if (d.size() == 0) throw vit::ConfigError("the " + split + " split of " + vm["data"].as<std::string>() + " is empty");
@@ -96,7 +88,7 @@ int run_eval(const std::vector<std::string>& args) {
             out << "\n";
         }
         if (vm.count("csv")) {
-            AtomicFile f(vm["csv"].as<std::string>());
+            vit::AtomicFile f(vm["csv"].as<std::string>());
             write_csv(f.stream(), r);
             f.commit();
         }

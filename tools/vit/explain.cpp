@@ -138,8 +138,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
         if (K > 0) vit::softmax_rows(out, n, K, probs.data());
         std::vector<int> pred(static_cast<size_t>(n)), target(static_cast<size_t>(n));
         for (int i = 0; i < n && K > 0; ++i) {
-            const float* p = &probs[size_t(i) * K];
-            pred[size_t(i)] = static_cast<int>(std::max_element(p, p + K) - p);
+            pred[size_t(i)] = vit::argmax(&probs[size_t(i) * K], K);
             target[size_t(i)] = s.target >= 0 ? s.target : pred[size_t(i)];
         }
 
@@ -218,19 +217,13 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
     return failed > 0 ? kExitFailure : kExitOk;
 }
 
-int default_workers() {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
-}
-
 }  // namespace
 
 int run_explain(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
         ("method", po::value<std::string>()->default_value("rollout"), "rollout or grad-rollout")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")
@@ -242,7 +235,6 @@ int run_explain(const std::vector<std::string>& args) {
         ("per-layer", po::bool_switch(), "add the cumulative map after each block")
         ("save-mask", po::bool_switch(), "also write the raw map as NAME.mask.png (16-bit) and NAME.mask.npy (float32)")
         ("batch,b", po::value<int>()->default_value(16), "images per forward pass")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("workers", po::value<int>()->default_value(default_workers()), "image decoding threads")
         ("evaluate", po::bool_switch(), "measure faithfulness (deletion/insertion AUC) instead of writing panels")
         ("data", po::value<std::string>(), "--evaluate: dataset or image folder")
@@ -250,11 +242,9 @@ int run_explain(const std::vector<std::string>& args) {
         ("csv", po::value<std::string>(), "--evaluate: also write the table as CSV to FILE")
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
-    const CommandLine cl(kUsage, options, true);
-
-    return guarded("explain", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"explain", kUsage, {"model"}, true};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const bool evaluate = vm["evaluate"].as<bool>();
         const int batch = vm["batch"].as<int>(), workers = vm["workers"].as<int>();
         if (batch < 1) throw UsageError("--batch must be >= 1, got " + std::to_string(batch));
@@ -283,17 +273,17 @@ int run_explain(const std::vector<std::string>& args) {
         s.per_layer = vm["per-layer"].as<bool>();
         s.save_mask = vm["save-mask"].as<bool>();
 
-        FaithfulnessOptions fo;
+        FaithfulnessRun fo;
         if (evaluate) {
             if (!vm.count("data")) throw UsageError("--evaluate needs --data PATH");
             if (vm.count("input")) throw UsageError("--evaluate reads --data, not INPUTs");
             const int limit = vm["limit"].as<int>();
             if (limit < 0) throw UsageError("--limit must be >= 0, got " + std::to_string(limit));
             fo.data = vm["data"].as<std::string>();
-            fo.limit = size_t(limit);
-            fo.batch = batch;
+            fo.scoring.limit = size_t(limit);
+            fo.scoring.batch = batch;
+            fo.scoring.seed = vm["seed"].as<uint64_t>();
             fo.workers = workers;
-            fo.seed = vm["seed"].as<uint64_t>();
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {
             if (!vm.count("output")) throw UsageError("the option '--output' is required but missing");

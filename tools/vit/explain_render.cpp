@@ -52,7 +52,7 @@ void put_text(cv::Mat& canvas, const std::string& text, int x, int baseline_y, d
 
 // Bytes to PATH via a temporary renamed into place, so an interrupted run leaves no half-written file.
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    AtomicFile file(path);
+    vit::AtomicFile file(path);
     file.stream().write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     file.commit();
 }

@@ -18,20 +18,16 @@ const char* const kUsage =
 }  // namespace
 
 int run_export(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("output,o", po::value<std::string>(), "folder to write (required)")
         ("format,f", po::value<std::string>()->default_value("timm"), "timm or hf")
         ("img-size", po::value<std::string>(), "export for another input size, N or HxW (resamples pos_embed)");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("export", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model", "output"}, vm)) return kExitOk;
+    const CommandSpec command{"export", kUsage, {"model", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string format = vm["format"].as<std::string>();
         if (format != "timm" && format != "hf")
             throw UsageError("--format must be timm or hf, got '" + format + "'");

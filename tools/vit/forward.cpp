@@ -26,26 +26,13 @@ std::pair<std::string, std::string> split_spec(const std::string& flag, const st
     return {text.substr(0, colon), text.substr(colon + 1)};
 }
 
-// Checks x against the model before any work, so a wrong file fails with both shapes in the message.
-void check_input_shape(const vit::Tensor& x, const vit::ViTConfig& c, const std::string& what) {
-    const vit::Shape expected{-1, c.in_chans, c.img_h, c.img_w};
-    bool ok = x.ndim() == 4 && x.shape[0] > 0;
-    for (int i = 1; ok && i < 4; ++i) ok = x.shape[i] == expected[i];
-    if (!ok) {
-        throw vit::ShapeError(what + " has shape " + vit::shape_str(x.shape) + ", expected [N, " +
-                              std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
-                              std::to_string(c.img_w) + "] for this model");
-    }
-}
-
 }  // namespace
 
 int run_forward(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("input,i", po::value<std::string>(), ".safetensors file holding the input tensor (required)")
         ("key", po::value<std::string>()->default_value("input"), "name of the input tensor in --input")
         ("output,o", po::value<std::string>(), ".safetensors file to write (required)")
@@ -53,14 +40,11 @@ int run_forward(const std::vector<std::string>& args) {
         ("rollout", po::value<std::string>(), "FUSION:RATIO: also write 'rollout', e.g. mean:0 or max:0.9")
         ("grad-rollout", po::value<std::string>(), "CLASS:RATIO: also write 'grad_rollout' for class CLASS, e.g. 3:0.9")
         ("batch,b", po::value<int>()->default_value(0), "images per forward pass (0: min(N, 64))")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("img-size", po::value<std::string>(), "run at another input size, N or HxW (resamples pos_embed)");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("forward", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model", "input", "output"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"forward", kUsage, {"model", "input", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const int batch_flag = vm["batch"].as<int>();
         if (batch_flag < 0) throw UsageError("--batch must be >= 0, got " + std::to_string(batch_flag));
         const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
@@ -107,7 +91,7 @@ int run_forward(const std::vector<std::string>& args) {
                                   (names.empty() ? "nothing" : names) + "); choose one with --key");
         }
         const vit::Tensor& x = found->second;
-        check_input_shape(x, model.config(), "input '" + key + "' in " + input_path);
+        vit::check_input_shape(x, model.config(), "input '" + key + "' in " + input_path);
         const int n = static_cast<int>(x.shape[0]);
         const int batch = batch_flag > 0 ? std::min(batch_flag, n) : std::min(n, 64);
 

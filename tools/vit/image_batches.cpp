@@ -2,21 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 
 #include <opencv2/core.hpp>
 
 namespace fs = std::filesystem;
 
 namespace vit_cli {
-
-bool has_image_extension(const fs::path& p) {
-    static const std::set<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
-                                                      ".webp", ".ppm", ".pgm", ".pnm"};
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    return kExtensions.count(ext) > 0;
-}
 
 std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs, size_t& failed,
                                         std::vector<std::string>* relative) {
@@ -39,7 +30,7 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs, 
             fs::recursive_directory_iterator it(input, fs::directory_options::skip_permission_denied), end;
             for (; it != end; ++it) {
                 std::error_code type_ec;
-                if (it->is_regular_file(type_ec) && has_image_extension(it->path()))
+                if (it->is_regular_file(type_ec) && vit::has_image_extension(it->path().string()))
                     found.push_back(it->path().string());
             }
         } catch (const fs::filesystem_error& e) {

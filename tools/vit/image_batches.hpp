@@ -13,10 +13,8 @@
 
 namespace vit_cli {
 
-// Extensions looked for inside folders. Files named explicitly are always tried, whatever their name.
-bool has_image_extension(const std::filesystem::path& p);
-
-// Expands INPUTs to image paths: folders recursively, in sorted path order. Missing inputs and
+// Expands INPUTs to image paths: folders recursively, in sorted path order, keeping the files with
+// one of vit::image_extensions() (files named explicitly are always tried, whatever their name). Missing inputs and
 // unreadable folders are reported here and counted as failures rather than aborting the run: one bad
 // argument should not cost the other results. relative (optional) receives, per path, its path
 // relative to the folder it was found in, or the file name for a file named directly.

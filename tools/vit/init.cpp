@@ -24,20 +24,16 @@ const char* const kUsage =
 }  // namespace
 
 int run_init(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_config_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model-config,c", po::value<std::string>(), "JSON file of timm VisionTransformer kwargs (required)")
         ("output,o", po::value<std::string>(), "checkpoint to write (.safetensors, required)")
         ("seed,s", po::value<uint64_t>()->default_value(0), "random seed")
         ("labels", po::value<std::string>(), "comma-separated class names (default: the file's \"labels\" or class_<i>)");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("init", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model-config", "output"}, vm)) return kExitOk;
+    const CommandSpec command{"init", kUsage, {"model-config", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string output = vm["output"].as<std::string>();
         ModelSpec spec = load_model_spec(vm["model-config"].as<std::string>());
         if (vm.count("labels")) {

@@ -63,12 +63,11 @@ std::vector<float> float_list(const std::string& text, const std::string& flag, 
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_config_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
         ("data,d", po::value<std::string>(), "dataset folder (required)")
-        ("model-config,c", po::value<std::string>(), "model configuration: a name in models/configs or a JSON file")
         ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder, .safetensors, or a Hub id in the local Hugging Face cache); the head is replaced when the class count differs")
         ("output,o", po::value<std::string>(), "run folder (required)")
         ("resume", po::bool_switch(), "continue the run in the output folder from last.safetensors")
@@ -94,15 +93,12 @@ int run_train(const std::vector<std::string>& args) {
         ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
         ("seed", po::value<uint64_t>()->default_value(0), "random seed (initialisation, order, augmentation)")
         ("init", po::value<std::string>()->default_value("torch"), "initialisation: timm, or torch (PyTorch module defaults, as the anchor's reference model)")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)")
         ("workers", po::value<int>()->default_value(2), "data loader threads")
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("train", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"data", "output"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"train", kUsage, {"data", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (vm.count("model-config") == vm.count("init-from"))
             throw UsageError("give exactly one of --model-config and --init-from");
         set_threads(vm["threads"].as<int>());
@@ -119,10 +115,9 @@ int run_train(const std::vector<std::string>& args) {
         fc.optim.clip_grad_norm = vm["clip-grad"].as<float>();
         vit::Regularization& reg = fc.optim.regularization;
         for (auto [flag, rate] : {std::pair{"drop-path", &reg.drop_path}, std::pair{"dropout", &reg.dropout},
-                                  std::pair{"attn-drop", &reg.attn_drop}, std::pair{"head-drop", &reg.head_drop}}) {
+                                  std::pair{"attn-drop", &reg.attn_drop}, std::pair{"head-drop", &reg.head_drop}})
             *rate = vm[flag].as<float>();
-            if (!(*rate >= 0 && *rate < 1)) throw UsageError(std::string("--") + flag + " must be in [0, 1)");
-        }
+        check_flags("--drop-path, --dropout, --attn-drop or --head-drop", [&] { reg.validate(); });
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
         fc.run_dir = vm["output"].as<std::string>();
@@ -132,14 +127,14 @@ int run_train(const std::vector<std::string>& args) {
         if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
         if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
         if (fc.workers < 1) throw UsageError("--workers must be at least 1");
-        const double val_split = vm["val-split"].as<double>();
+        // The data options from flags are checked before the slow model load; the size follows the model.
+        vit::LoadOptions lo;
+        lo.val_split = vm["val-split"].as<double>();
+        lo.seed = fc.seed;
+        lo.warn = [](const std::string& m) { warn(m); };
+        check_flags("--val-split", [&] { lo.validate(); });
         vit::Init init_scheme;
-        try {
-            init_scheme = vit::parse_init(vm["init"].as<std::string>());
-        } catch (const vit::ConfigError& e) {
-            throw UsageError(std::string("--init: ") + e.what());
-        }
-        if (val_split < 0 || val_split >= 1) throw UsageError("--val-split must be in [0, 1)");
+        check_flags("--init", [&] { init_scheme = vit::parse_init(vm["init"].as<std::string>()); });
 
         // The model: a configuration with random weights, or a checkpoint to fine-tune.
         vit::Checkpoint init;
@@ -155,13 +150,9 @@ int run_train(const std::vector<std::string>& args) {
         }
         const vit::ViTConfig& cfg = spec.config;
 
-        vit::LoadOptions lo;
         lo.channels = cfg.in_chans;
         lo.height = cfg.img_h;
         lo.width = cfg.img_w;
-        lo.val_split = val_split;
-        lo.seed = fc.seed;
-        lo.warn = [](const std::string& m) { warn(m); };
         const std::string data_path = vm["data"].as<std::string>();
         info("loading " + data_path);
         const auto t_load = std::chrono::steady_clock::now();

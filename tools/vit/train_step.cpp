@@ -18,23 +18,19 @@ const char* const kUsage =
 }  // namespace
 
 int run_train_step(const std::vector<std::string>& args) {
-    po::options_description options("options");
+    po::options_description options;
+    add_model_flag(options);
     // clang-format off
     options.add_options()
-        ("help,h", "show this help")
-        ("model,m", po::value<std::string>(), kModelHelp)
         ("batch", po::value<std::string>(), ".safetensors with x and y (required)")
         ("output,o", po::value<std::string>(), "output .safetensors (required)")
         ("lr", po::value<float>()->default_value(1e-3f), "learning rate")
         ("weight-decay", po::value<float>()->default_value(0.05f), "AdamW weight decay (every parameter)")
-        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing")
-        ("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
+        ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing");
     // clang-format on
-    const CommandLine cl(kUsage, options);
-
-    return guarded("train-step", cl.usage(), [&]() -> int {
-        po::variables_map vm;
-        if (!cl.parse(args, {"model", "batch", "output"}, vm)) return kExitOk;
+    add_threads_flag(options);
+    const CommandSpec command{"train-step", kUsage, {"model", "batch", "output"}};
+    return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         set_threads(vm["threads"].as<int>());
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         vit::Model model(ck);
@@ -45,11 +41,7 @@ int run_train_step(const std::vector<std::string>& args) {
             if (!st.tensors.count(key)) throw vit::ShapeError(batch_path + ": tensor '" + key + "' is missing");
         const vit::Tensor& x = st.tensors.at("x");
         const vit::Tensor& y = st.tensors.at("y");
-        const vit::Shape want{x.ndim() == 4 ? x.shape[0] : -1, c.in_chans, c.img_h, c.img_w};
-        if (x.shape != want || x.shape[0] <= 0)
-            throw vit::ShapeError(batch_path + ": tensor 'x' has shape " + vit::shape_str(x.shape) + ", expected [N, " +
-                                  std::to_string(c.in_chans) + ", " + std::to_string(c.img_h) + ", " +
-                                  std::to_string(c.img_w) + "]");
+        vit::check_input_shape(x, c, batch_path + ": tensor 'x'");
         if (y.shape != vit::Shape{x.shape[0]})
             throw vit::ShapeError(batch_path + ": tensor 'y' has shape " + vit::shape_str(y.shape) + ", expected [" +
                                   std::to_string(x.shape[0]) + "]");

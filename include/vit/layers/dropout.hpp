@@ -10,15 +10,9 @@
 #pragma once
 #include <cstdint>
 
-namespace vit::layers {
+#include "vit/mix64.hpp"
 
-// splitmix64's finaliser: a bijection of 64-bit words whose outputs for consecutive inputs look
-// independent; used to derive one key per (step, site, block).
-inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+namespace vit::layers {
 
 class Dropout {
 public:
