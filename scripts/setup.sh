@@ -24,5 +24,7 @@ if ((${#missing[@]})); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+# Extra CMake arguments (scripts/test.sh passes -DVIT_WERROR=ON) come from VIT_CMAKE_ARGS.
+read -r -a extra <<< "${VIT_CMAKE_ARGS:-}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${extra[@]}"
 cmake --build build -j"$(nproc)"

@@ -1,6 +1,19 @@
 #!/usr/bin/env bash
-# Builds (through setup.sh) and runs the whole test suite. This is what CI runs (.ci/run).
+# Builds (through setup.sh, warnings as errors) and runs the whole test suite. This is what CI runs
+# (.ci/run). Under CI, or with VIT_SANITIZERS=1, the suite then runs a second time built with
+# AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer in build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+VIT_CMAKE_ARGS="-DVIT_WERROR=ON ${VIT_CMAKE_ARGS:-}" scripts/setup.sh
 ctest --test-dir build --output-on-failure "$@"
+
+if [[ -n "${CI:-}" || "${VIT_SANITIZERS:-0}" == 1 ]]; then
+    echo "test: the suite again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)" >&2
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIT_SANITIZE=ON -DVIT_WERROR=ON
+    cmake --build build-asan -j"$(nproc)"
+    # Every finding fails the test that caused it: ASan aborts, UBSan halts, leaks are reported at exit.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions="$PWD/tests/sanitizers/lsan.supp" \
+        ctest --test-dir build-asan --output-on-failure "$@"
+fi

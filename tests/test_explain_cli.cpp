@@ -178,7 +178,9 @@ TEST_F(ExplainCli, GradientRolloutForAChosenClassAndNoClassTokenModel) {
             EXPECT_TRUE(std::isfinite(v) && v >= 0.0f);
             sum += v;
         }
-        if (std::string(method) == "rollout") EXPECT_NEAR(sum, 1.0, 1e-5);  // mean of stochastic rows
+        if (std::string(method) == "rollout") {
+            EXPECT_NEAR(sum, 1.0, 1e-5);  // mean of stochastic rows
+        }
     }
 }
 
@@ -242,7 +244,9 @@ TEST_F(ExplainCli, EvaluatePrintsAucTable) {
             EXPECT_LE(v, 1.0) << line;
         }
         EXPECT_EQ(f[4], "6");
-        if (f[0] == "centre prior") EXPECT_GT(std::stod(f[3]), 0.5) << "a centred Gaussian keeps most mass inside";
+        if (f[0] == "centre prior") {
+            EXPECT_GT(std::stod(f[3]), 0.5) << "a centred Gaussian keeps most mass inside";
+        }
     }
     EXPECT_EQ(rows, 5);
     EXPECT_NE(r.out.find("rollout mean d0"), std::string::npos) << r.out;

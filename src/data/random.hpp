@@ -25,7 +25,15 @@ inline uint64_t batch_seed(uint64_t seed, uint64_t epoch, uint64_t batch) {
 // Uniform integer in [0, n) from one 64-bit draw: the high word of draw * n (Lemire's reduction
 // without the rejection step; the bias is below n / 2^64, far beneath anything measurable here).
 inline uint64_t below(std::mt19937_64& rng, uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(rng()) * n) >> 64);
+    const uint64_t r = rng();
+#ifdef __SIZEOF_INT128__
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(r) * n) >> 64);
+#else
+    // The same high word from 32-bit halves, for compilers without a 128-bit integer.
+    const uint64_t rl = r & 0xffffffffu, rh = r >> 32, nl = n & 0xffffffffu, nh = n >> 32;
+    const uint64_t mid = rh * nl + ((rl * nl) >> 32);
+    return rh * nh + (mid >> 32) + ((rl * nh + (mid & 0xffffffffu)) >> 32);
+#endif
 }
 
 // In-place Fisher-Yates: position i swaps with a uniform position in [0, i], which makes every

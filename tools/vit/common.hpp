@@ -15,7 +15,7 @@ namespace vit_cli {
 namespace po = boost::program_options;
 
 // Keep in step with project(... VERSION) in CMakeLists.txt.
-inline constexpr const char* kVersion = "0.1.0";
+inline constexpr const char* kVersion = VIT_VERSION;  // from CMakeLists.txt's project()
 
 enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitInterrupted = 130 };
 
