@@ -91,6 +91,11 @@ struct Candidate {
 
 TimmArchitectureMatch match_timm_architecture(const ViTConfig& want) {
     want.validate();
+    // Our reader takes "token_avg" (native files keep it), but timm's VisionTransformer has no such
+    // pooling and would refuse the argument: no registration can name this model.
+    if (want.global_pool == GlobalPool::TokenAvg)
+        throw ConfigError("no timm registration pools 'token_avg' (the class token beside the mean of the patch "
+                          "tokens, Hugging Face's Dinov2ForImageClassification head)");
     const json shapes = shape_args(want), traits = trait_args(want);
     std::optional<Candidate> best;
     for (const std::string& name : timm_architectures()) {

@@ -15,9 +15,9 @@ using namespace detail;
 
 namespace {
 
-Checkpoint load_with_config(const fs::path& cfg_path, TensorMap weights) {
+Checkpoint load_with_config(const fs::path& cfg_path, TensorMap weights, const std::string& weights_file) {
     const json cfg = read_json_file(cfg_path);
-    return is_hf_config(cfg) ? load_hf(cfg, cfg_path, std::move(weights))
+    return is_hf_config(cfg) ? load_hf(cfg, cfg_path, std::move(weights), weights_file)
                              : load_timm(cfg, cfg_path, std::move(weights));
 }
 
@@ -57,7 +57,7 @@ Checkpoint load_checkpoint(const std::string& path) {
             ck = load_native(std::move(st), model.string());
         } else {
             if (!fs::exists(cfg, ec)) throw IoError(path + ": expected configuration file " + cfg.string());
-            ck = load_with_config(cfg, std::move(st.tensors));
+            ck = load_with_config(cfg, std::move(st.tensors), model.string());
         }
     } else {
         SafeTensors st = read_safetensors(path);
@@ -68,7 +68,7 @@ Checkpoint load_checkpoint(const std::string& path) {
             if (!fs::exists(cfg, ec))
                 throw FormatError(path + ": the model configuration is missing (no 'vit.config' metadata and no " +
                                   cfg.string() + ")");
-            ck = load_with_config(cfg, std::move(st.tensors));
+            ck = load_with_config(cfg, std::move(st.tensors), path);
         }
     }
     ck.source = path;

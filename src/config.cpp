@@ -35,6 +35,8 @@ void ViTConfig::validate() const {
             "global_pool 'token' needs class_token=true");
     require(!distilled || (class_token && global_pool == GlobalPool::Token),
             "a distilled model pools its class and distillation tokens (class_token=true, global_pool 'token')");
+    require(global_pool != GlobalPool::TokenAvg || (class_token && !fc_norm),
+            "global_pool 'token_avg' needs class_token=true and the final norm before pooling (fc_norm=false)");
     require(init_values >= 0, "init_values must not be negative");
     require(ln_eps > 0, "LayerNorm eps must be positive");
 }
@@ -56,6 +58,7 @@ const char* to_string(GlobalPool p) {
     case GlobalPool::Token: return "token";
     case GlobalPool::Avg: return "avg";
     case GlobalPool::Map: return "map";
+    case GlobalPool::TokenAvg: return "token_avg";
     }
     return "?";
 }
@@ -82,7 +85,8 @@ GlobalPool parse_global_pool(const std::string& s) {
     if (s == "token") return GlobalPool::Token;
     if (s == "avg") return GlobalPool::Avg;
     if (s == "map") return GlobalPool::Map;
-    throw ConfigError("unknown global_pool '" + s + "' (expected token, avg or map)");
+    if (s == "token_avg") return GlobalPool::TokenAvg;
+    throw ConfigError("unknown global_pool '" + s + "' (expected token, avg, map or token_avg)");
 }
 
 Activation parse_activation(const std::string& s) {

@@ -73,7 +73,7 @@ ParamLayout param_layout(const ViTConfig& c) {
         linear("attn_pool.mlp.fc2", D, Hd, true, a.fc2_w, a.fc2_b);
     }
     if (K > 0) {
-        linear("head", K, D, true, s.head_w, s.head_b);
+        linear("head", K, c.num_features(), true, s.head_w, s.head_b);
         if (c.distilled) linear("head_dist", K, D, true, s.head_dist_w, s.head_dist_b);
     }
     L.size = offset;

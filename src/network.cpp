@@ -31,7 +31,8 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       per_branch_(opts.training && cfg.layer_scale()), B_(batch), P_(cfg.num_patches()), T_(cfg.num_tokens()),
       D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()), K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
-      patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()) {
+      patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
+      F_(cfg.num_features()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
     const bool training = opts.training;
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
@@ -46,7 +47,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     ctx_.resize(L * M_ * D_);
     hact_.resize(L * M_ * Hm_);
     pooled_.resize(R_ * B_ * D_);
-    pooled_ln_.resize(R_ * B_ * D_);
+    pooled_ln_.resize(R_ * B_ * F_);
     logits_.resize(B_ * K_);
     if (cfg.distilled) logits_dist_.resize(B_ * K_);
     if (K_ == 0 && cfg.distilled) features_.resize(B_ * D_);
@@ -74,7 +75,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         dh_.resize(M_ * Hm_);
         dpre_.resize(M_ * Hm_);
         dpooled_.resize(R_ * B_ * D_);
-        dpooled_ln_.resize(R_ * B_ * D_);
+        dpooled_ln_.resize(R_ * B_ * F_);
         dhalf_.resize(B_ * K_);
         dtokens_.resize(B_ * P_ * D_);
         dfin_.resize(fin_.size());
@@ -90,7 +91,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act);
     fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training);  // x += fc2(h)
     if (K_ > 0) {
-        head_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
+        head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
     attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop);
@@ -210,7 +211,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         }
     }
     pool_forward(p);
-    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), R_ * B_ * D_, key(Site::Head, 0));
+    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
     if (K_ == 0) {
         if (R_ == 1) return pooled_ln_.data();
         // Distilled without heads: timm returns the mean of the class and distillation features.
@@ -242,7 +243,8 @@ layers::AttentionPool::Grads Network::pool_grads(Parameters& g) const {
 
 // Pooling, as timm: with token pooling only the class token's row (and the distillation token's) goes
 // through the final norm; avg pooling averages the patch tokens (prefix tokens excluded) and map pooling
-// attends over them, each normalised before (norm) or after (fc_norm).
+// attends over them, each normalised before (norm) or after (fc_norm). TokenAvg (Hugging Face's DINOv2
+// classifier) normalises every token, then writes the class token's row and the patch mean side by side.
 void Network::pool_forward(const Parameters& p) {
     const float *g = at(p, off_.norm_w), *bt = at(p, off_.norm_b);
     const float* x = stream(training_ ? 2 * c_.depth : 0);
@@ -262,18 +264,22 @@ void Network::pool_forward(const Parameters& p) {
     if (c_.global_pool == GlobalPool::Map) {
         attn_pool_.forward(pool_params(p), src, dst);
     } else {
+        // Row b of dst is F wide: [class token ;] mean of the patch tokens, the mean in the last D.
+        const bool with_cls = c_.global_pool == GlobalPool::TokenAvg;
         for (int64_t b = 0; b < B_; ++b) {
-            float* out = dst + b * D_;
-            std::fill(out, out + D_, 0.0f);
+            float* out = dst + b * F_;
+            if (with_cls) std::copy_n(src + b * T_ * D_, D_, out);
+            float* avg = out + F_ - D_;
+            std::fill(avg, avg + D_, 0.0f);
             for (int64_t t = prefix_; t < T_; ++t)
-                for (int64_t j = 0; j < D_; ++j) out[j] += src[(b * T_ + t) * D_ + j];
-            for (int64_t j = 0; j < D_; ++j) out[j] /= static_cast<float>(P_);
+                for (int64_t j = 0; j < D_; ++j) avg[j] += src[(b * T_ + t) * D_ + j];
+            for (int64_t j = 0; j < D_; ++j) avg[j] /= static_cast<float>(P_);
         }
     }
     if (!norm_first) ln_rows_.forward(pooled_.data(), g, bt, pooled_ln_.data(), mean, var);
 }
 
-// Mirror of pool_forward: dpooled_ln (R*B, D) -> dx (B*T, D), written.
+// Mirror of pool_forward: dpooled_ln (R*B, F) -> dx (B*T, D), written.
 void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     const float* g = at(p, off_.norm_w);
     float *dg = at(grads, off_.norm_w), *db = at(grads, off_.norm_b);
@@ -296,11 +302,17 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     if (c_.global_pool == GlobalPool::Map) {
         attn_pool_.backward(pool_params(p), c_.fc_norm ? x : fin_.data(), dpool, dsrc, pool_grads(grads));
     } else {
+        // The mean hands each patch token 1/P of its gradient; TokenAvg's class half goes to the class
+        // token's row unchanged; the other prefix tokens (registers) get none.
         const float inv_p = 1.0f / static_cast<float>(P_);
         std::fill(dsrc, dsrc + M_ * D_, 0.0f);
-        for (int64_t b = 0; b < B_; ++b)
+        for (int64_t b = 0; b < B_; ++b) {
+            const float* drow = dpool + b * F_;
+            if (c_.global_pool == GlobalPool::TokenAvg) std::copy_n(drow, D_, dsrc + b * T_ * D_);
+            const float* davg = drow + F_ - D_;
             for (int64_t t = prefix_; t < T_; ++t)
-                for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = dpool[b * D_ + j] * inv_p;
+                for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = davg[j] * inv_p;
+        }
     }
     if (!c_.fc_norm) ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
 }
@@ -318,7 +330,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
                        at(grads, off_.head_b));
     }
-    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), R_ * B_ * D_, key(Site::Head, 0));
+    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx);
 

@@ -79,8 +79,9 @@ private:
     const bool branched_;
     const bool per_branch_;  // training with LayerScale: every branch output is kept for dgamma
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
-    // outputs (K, or D without a classifier), M = B*T rows, R pooled rows per image (2 when distilled).
-    const int64_t B_, P_, T_, D_, H_, Hm_, K_, O_, M_, R_, patch_len_, prefix_;
+    // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
+    // F the width of a pooled row (2D for TokenAvg, else D).
+    const int64_t B_, P_, T_, D_, H_, Hm_, K_, O_, M_, R_, patch_len_, prefix_, F_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
     std::vector<float> patches_;  // (B*P, C*p*p): im2col of the non-overlapping patches
@@ -97,7 +98,7 @@ private:
     std::vector<float> fin_;              // (B*T, D) final norm of every token (avg and map pooling)
     std::vector<float> fin_mean_, fin_var_;
     std::vector<float> pooled_;     // (R*B, D) rows (r, b): pooled features before fc_norm / the token rows
-    std::vector<float> pooled_ln_;  // (R*B, D) after the final norm: the classifier's input
+    std::vector<float> pooled_ln_;  // (R*B, F) after the final norm: the classifier's input
     std::vector<float> logits_, logits_dist_;  // (B, K) head; head_dist (distilled)
     std::vector<float> features_;              // (B, D) output without a classifier, distilled: row mean
     // Gradient scratch (training).

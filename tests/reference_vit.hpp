@@ -184,13 +184,19 @@ inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn 
     Mat src = c.fc_norm ? x : layernorm(x, T, D, p("norm.weight"), p("norm.bias"), c.ln_eps);
     if (c.global_pool == GlobalPool::Map) {
         pooled = attention_pool(P, c, src, T, pre);
+    } else if (c.global_pool == GlobalPool::TokenAvg) {
+        // [normed class token ; mean of the normed patch tokens], 2D wide (Hugging Face's DINOv2 classifier).
+        pooled.assign(size_t(2 * D), 0.0);
+        for (int d = 0; d < D; ++d) pooled[size_t(d)] = src[size_t(d)];
+        for (int t = pre; t < T; ++t)
+            for (int d = 0; d < D; ++d) pooled[size_t(D + d)] += src[size_t(t) * D + d] / NP;
     } else {
         for (int t = pre; t < T; ++t)
             for (int d = 0; d < D; ++d) pooled[d] += src[size_t(t) * D + d] / NP;
     }
     if (c.fc_norm) pooled = layernorm(pooled, 1, D, p("fc_norm.weight"), p("fc_norm.bias"), c.ln_eps);
     if (c.num_classes == 0) return pooled;
-    return linear(pooled, 1, D, p("head.weight"), p("head.bias"), c.num_classes);
+    return linear(pooled, 1, c.num_features(), p("head.weight"), p("head.bias"), c.num_classes);
 }
 
 }  // namespace vit::reference

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -212,6 +213,35 @@ TEST(TimmExport, DirectResizeIsWrittenAsSquashWithoutCropAndReadBack) {
     expect_same_model(ck, vit::load_checkpoint(dir.file("out")));
 }
 
+// Every crop mode goes out under timm's name with its own crop_pct (a Hugging Face DeiT folder loads as
+// squash with crop_pct 224/256) and comes back as the same mode.
+TEST(TimmExport, CropModesAreWrittenUnderTimmsNamesAndReadBack) {
+    const std::pair<vit::ResizeMode, const char*> modes[] = {{vit::ResizeMode::ShorterSideCrop, "center"},
+                                                             {vit::ResizeMode::Squash, "squash"},
+                                                             {vit::ResizeMode::Border, "border"}};
+    for (const auto& [mode, name] : modes) {
+        vit::Checkpoint ck = checkpoint_of(small_config(), 3);
+        ck.preprocess.resize_mode = mode;
+        TempDir dir("vit_export");
+        vit::export_timm_folder(dir.file("out"), ck);
+        const json pc = read_json(dir.file("out/config.json")).at("pretrained_cfg");
+        EXPECT_EQ(pc.at("crop_mode"), name);
+        EXPECT_EQ(pc.at("crop_pct"), 0.875) << name;
+        expect_same_model(ck, vit::load_checkpoint(dir.file("out")));
+    }
+}
+
+TEST(TimmExport, TokenAvgPoolingWhichTimmLacksIsAConfigErrorNamingIt) {
+    vit::ViTConfig cfg = small_config();
+    cfg.global_pool = vit::GlobalPool::TokenAvg;  // Hugging Face's Dinov2ForImageClassification head
+    TempDir dir("vit_export");
+    const std::string msg =
+        error_of<vit::ConfigError>([&] { vit::export_timm_folder(dir.file("out"), checkpoint_of(cfg, 1)); });
+    EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'token_avg'"), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(dir.file("out")));
+}
+
 TEST(TimmExport, LayerNormEpsThatNoRegistrationHasIsAConfigErrorNamingIt) {
     vit::ViTConfig cfg = small_config();
     cfg.ln_eps = 1e-12f;  // Hugging Face's default
@@ -296,6 +326,18 @@ TEST(HfExport, ShorterSideCropIsReportedAsAnApproximation) {
     const vit::ExportReport report = vit::export_hf_folder(dir.file("hf"), checkpoint_of(small_config(), 2));
     ASSERT_EQ(report.approximations.size(), 1u);
     EXPECT_NE(report.approximations[0].find("crop_pct 0.875"), std::string::npos) << report.approximations[0];
+}
+
+TEST(HfExport, SquashIsExactWithoutACropAndAnApproximationWithOne) {
+    vit::Checkpoint ck = checkpoint_of(small_config(), 2);
+    ck.preprocess.resize_mode = vit::ResizeMode::Squash;
+    TempDir dir("vit_export");
+    vit::ExportReport report = vit::export_hf_folder(dir.file("hf"), ck);
+    ASSERT_EQ(report.approximations.size(), 1u);
+    EXPECT_NE(report.approximations[0].find("both sides"), std::string::npos) << report.approximations[0];
+    ck.preprocess.crop_pct = 1.0;
+    report = vit::export_hf_folder(dir.file("hf"), ck);
+    EXPECT_TRUE(report.approximations.empty()) << report.approximations[0];
 }
 
 TEST(HfExport, UnsupportedModelIsAConfigErrorNamingEachFeature) {

@@ -177,6 +177,37 @@ TEST(ForwardOptions, AttentionPoolAfterRegistersWithFcNorm) {
     check_against_reference(c);
 }
 
+TEST(ForwardOptions, ClassTokenBesideMeanOfPatchesAfterRegistersLikeHuggingFaceDinov2Classifier) {
+    auto c = small_config();
+    c.init_values = 0.5f;
+    c.reg_tokens = 2;
+    c.no_embed_class = true;
+    c.global_pool = vit::GlobalPool::TokenAvg;
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, ClassTokenBesideMeanOfPatchesWithoutHeadGivesTwiceTheWidth) {
+    auto c = small_config();
+    c.global_pool = vit::GlobalPool::TokenAvg;
+    c.num_classes = 0;
+    ASSERT_EQ(c.num_outputs(), 2 * c.embed_dim);
+    check_against_reference(c);
+}
+
+TEST(ForwardOptions, ClassTokenBesideMeanOfPatchesNeedsClassTokenAndNormBeforePooling) {
+    auto c = small_config();
+    c.global_pool = vit::GlobalPool::TokenAvg;
+    EXPECT_NO_THROW(c.validate());
+    auto no_cls = c;
+    no_cls.class_token = false;
+    EXPECT_THROW(no_cls.validate(), vit::ConfigError);
+    auto fc = c;
+    fc.fc_norm = true;
+    EXPECT_THROW(fc.validate(), vit::ConfigError);
+    EXPECT_EQ(vit::parse_global_pool("token_avg"), vit::GlobalPool::TokenAvg);
+    EXPECT_STREQ(vit::to_string(vit::GlobalPool::TokenAvg), "token_avg");
+}
+
 TEST(ForwardOptions, RejectsBadShapes) {
     const vit::Model model = random_model(small_config(), 1);
     vit::Tensor wrong({2, 3, 32, 32});

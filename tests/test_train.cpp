@@ -177,6 +177,14 @@ TEST(GradCheck, AttentionPoolWithFcNormAndLayerScale) {
     check_gradients(c, 2);
 }
 
+TEST(GradCheck, ClassTokenBesideMeanOfPatchesWithRegistersAndLayerScale) {
+    auto c = tiny();
+    c.global_pool = vit::GlobalPool::TokenAvg;
+    c.reg_tokens = 1;
+    c.init_values = 0.5f;
+    check_gradients(c, 3);
+}
+
 TEST(GradCheck, AvgPoolWithFinalNormGrayscaleNonSquare) {
     auto c = tiny();
     c.global_pool = vit::GlobalPool::Avg;

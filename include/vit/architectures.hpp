@@ -33,7 +33,7 @@ struct TimmArchitectureMatch {
 // depth (the nearest size in that family), else the most generic one (vit_base_patch16_224 for a plain
 // model that shares nothing with any registration). The LayerNorm eps and the distillation token come
 // only from the registration (config.json can give neither), so a model whose pair no registration has
-// is a ConfigError naming it.
+// is a ConfigError naming it; so is global_pool 'token_avg', which timm does not have.
 TimmArchitectureMatch match_timm_architecture(const ViTConfig& cfg);
 
 }  // namespace vit

@@ -2,11 +2,13 @@
 //
 // load_checkpoint(PATH) accepts
 //   (a) a timm folder: model.safetensors + config.json (VisionTransformer kwargs, optional pretrained_cfg);
-//   (b) a Hugging Face ViTForImageClassification folder: model.safetensors + config.json
-//       (+ preprocessor_config.json); its query/key/value are fused into timm's qkv;
+//   (b) a Hugging Face folder: model.safetensors + config.json (+ preprocessor_config.json) of
+//       ViTModel / ViTForImageClassification, DeiTModel / DeiTForImageClassification(WithTeacher),
+//       Dinov2Model / Dinov2ForImageClassification and their WithRegisters variants; the tensors are
+//       renamed to timm's (query/key/value fused into qkv), see src/checkpoint/hf_*.cpp;
 //   (c) our own single .safetensors file whose metadata holds "vit.config", "vit.labels" and
 //       "vit.preprocess" as JSON.
-// Weights always come out under timm's names (see model.hpp: param_specs).
+// Weights always come out under timm's names (see model.hpp: param_layout).
 #pragma once
 #include <string>
 #include <vector>

@@ -10,6 +10,10 @@ enum class GlobalPool {
     Token,  // the class token (DeiT distilled: the class and the distillation token, one head each)
     Avg,    // the mean of the patch tokens (prefix tokens excluded)
     Map,    // timm's AttentionPoolLatent: one learned query attends over the patch tokens
+    // The class token beside the mean of the patch tokens, both after the final norm, concatenated:
+    // [x_cls ; (1/P) Σ_p x_p], 2·embed_dim wide (Hugging Face's Dinov2ForImageClassification; no timm
+    // model pools this way).
+    TokenAvg,
 };
 
 // The MLP's activation: exact GELU (erf), CLIP's QuickGELU x·σ(1.702x), or GELU's tanh approximation.
@@ -49,8 +53,10 @@ struct ViTConfig {
     int mlp_hidden() const { return static_cast<int>(embed_dim * mlp_ratio); }
     bool layer_scale() const { return init_values > 0.0f; }
     bool patch_bias() const { return !pre_norm; }
+    // Width of the pooled features, the classifier's input: 2·embed_dim for TokenAvg, else embed_dim.
+    int num_features() const { return global_pool == GlobalPool::TokenAvg ? 2 * embed_dim : embed_dim; }
     // Width of the model's output: the logits, or the pooled features without a classifier.
-    int num_outputs() const { return num_classes > 0 ? num_classes : embed_dim; }
+    int num_outputs() const { return num_classes > 0 ? num_classes : num_features(); }
 
     void validate() const;  // throws ConfigError naming the offending field
 };
@@ -82,7 +88,7 @@ const char* to_string(GlobalPool p);
 const char* to_string(Activation a);
 const char* to_string(Interpolation i);
 const char* to_string(ResizeMode m);
-GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg" | "map"
+GlobalPool parse_global_pool(const std::string& s);        // "token" | "avg" | "map" | "token_avg"
 Activation parse_activation(const std::string& s);        // "gelu" | "quick_gelu" | "gelu_tanh"
 Interpolation parse_interpolation(const std::string& s);   // "bicubic" | "bilinear"
 ResizeMode parse_resize_mode(const std::string& s);        // "shorter_side_crop" | "squash" | "border" | "direct"

@@ -38,8 +38,10 @@ ExportReport export_timm_folder(const std::string& dir, const Checkpoint& ckpt);
 // value). Only models that this ViT can express: a class token, pooled as the token after the final
 // norm, exact GELU, and no LayerScale, register tokens, distillation token, pre_norm, no_embed_class or
 // attention pooling; anything else is a ConfigError listing what it cannot express. ViTImageProcessor
-// resizes straight to the input size: for a model whose preprocessing resizes the shorter side and
-// crops the centre, that direct resize is written and reported in approximations.
+// resizes straight to the input size: for a model whose preprocessing is another (timm's center or
+// border, or squash with crop_pct below 1), that direct resize is written and reported in
+// approximations. The tensors are renamed by the loader's own names for
+// ViTForImageClassification, walked backwards (src/checkpoint/hf_vit.cpp).
 ExportReport export_hf_folder(const std::string& dir, const Checkpoint& ckpt);
 
 }  // namespace vit

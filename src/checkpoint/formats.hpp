@@ -33,20 +33,16 @@ json read_json_file(const fs::path& p);
 // The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07), for readable JSON.
 double shortest_double(float f);
 
-// ---- Hugging Face ViT <-> timm tensor names: one table read both ways (hf_names.cpp) ----
-// Renames Hugging Face tensors to timm's, fusing query/key/value into qkv; tensors it does not know
-// keep their names (the model reports them as unused). ShapeError names src and the tensor.
-TensorMap hf_to_timm_weights(TensorMap hf, const std::string& src);
-// The inverse for timm's tensors that Hugging Face's ViTForImageClassification has; any other tensor is
-// a ConfigError naming dest and the tensor.
-TensorMap timm_to_hf_weights(const TensorMap& timm, const std::string& dest);
-
 // ---- formats ----
 // timm folder (timm_folder.cpp): config.json with VisionTransformer kwargs or the Hub layout.
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights);
-// Hugging Face folder (hf_folder.cpp).
+// The pretrained_cfg crop_mode that load_timm reads back as `mode` (for the timm export; a direct resize
+// is "squash", to be written with crop_pct 1).
+const char* timm_crop_mode_name(ResizeMode mode);
+// Hugging Face folder (hf_folder.cpp): config.json names a transformers model_type (or architectures).
+// Tensor errors name weights_file.
 bool is_hf_config(const json& cfg);
-Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights);
+Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights, const std::string& weights_file);
 // Our single file with the configuration in its metadata (native_file.cpp).
 bool is_native(const SafeTensors& st);
 Checkpoint load_native(SafeTensors st, const std::string& path);

@@ -1,104 +1,111 @@
-// Hugging Face ViTForImageClassification folders: model.safetensors + config.json (+
-// preprocessor_config.json), renamed to timm's tensors.
-#include <cmath>
-
-#include "formats.hpp"
+// Hugging Face folders: model.safetensors + config.json (+ preprocessor_config.json) as transformers'
+// save_pretrained writes them. The model families (hf_vit.cpp, hf_dinov2.cpp) rename the tensors onto
+// timm's; this file reads what they share and picks the family from config.json's model_type.
+#include "hf.hpp"
 #include "vit/error.hpp"
 
 namespace vit::detail {
 
-bool is_hf_config(const json& cfg) {
-    if (cfg.value("model_type", json()) == "vit") return true;
-    auto it = cfg.find("architectures");
-    if (it != cfg.end() && it->is_array())
+namespace {
+
+struct HfFamily {
+    const char* model_type;  // transformers' model_type
+    const char* arch;        // the class-name prefix of its architectures ("ViT" in ViTModel)
+    double eps;              // its config's layer_norm_eps default
+    // transformers resamples the position embedding to every input size (DINOv2: bicubic,
+    // align_corners=False, the class row kept); ViT and DeiT refuse other sizes by default.
+    bool any_size;
+};
+// The more specific architecture prefix first ("Dinov2WithRegisters" before "Dinov2").
+const HfFamily kFamilies[] = {
+    {"vit", "ViT", 1e-12, false},
+    {"deit", "DeiT", 1e-12, false},
+    {"dinov2_with_registers", "Dinov2WithRegisters", 1e-6, true},
+    {"dinov2", "Dinov2", 1e-6, true},
+};
+
+const HfFamily& family_of(const json& cfg, const std::string& src) {
+    std::string type = get_str(cfg, "model_type", "", src);
+    // An old config without model_type: the family of the first class name that has one.
+    if (auto it = cfg.find("architectures"); type.empty() && it != cfg.end() && it->is_array())
         for (const json& a : *it)
-            if (a == "ViTForImageClassification") return true;
+            for (const HfFamily& f : kFamilies)
+                if (type.empty() && a.is_string() && a.get<std::string>().rfind(f.arch, 0) == 0) type = f.model_type;
+    std::string known;
+    for (const HfFamily& f : kFamilies) {
+        if (type == f.model_type) return f;
+        known += std::string(known.empty() ? "" : ", ") + f.model_type;
+    }
+    config_error(src, "unsupported Hugging Face model_type '" + type + "' (supported: " + known + ")");
+}
+
+}  // namespace
+
+bool is_hf_config(const json& cfg) { return cfg.contains("model_type") || cfg.contains("architectures"); }
+
+bool hf_architecture_is(const json& cfg, const std::string& name) {
+    auto it = cfg.find("architectures");
+    if (it == cfg.end() || !it->is_array()) return false;
+    for (const json& a : *it)
+        if (a == name) return true;
     return false;
 }
 
-Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights) {
-    const std::string src = cfg_path.string();
-    Checkpoint ck;
-    ck.format = CheckpointFormat::HuggingFace;
-    ViTConfig& c = ck.config;
+std::string hf_prefix(const TensorMap& weights, const std::string& base) {
+    const std::string pre = base + ".";
+    for (const auto& kv : weights)
+        if (kv.first.compare(0, pre.size(), pre) == 0) return pre;
+    return "";
+}
+
+void read_hf_encoder(const json& cfg, const std::string& src, double default_eps, ViTConfig& c) {
     c.embed_dim = get_int(cfg, "hidden_size", 768, src);
     c.depth = get_int(cfg, "num_hidden_layers", 12, src);
     c.num_heads = get_int(cfg, "num_attention_heads", 12, src);
-    const int inter = get_int(cfg, "intermediate_size", 3072, src);
     c.img_h = c.img_w = 224;
     get_size(cfg, "image_size", c.img_h, c.img_w, src);
     c.patch_size = get_int(cfg, "patch_size", 16, src);
     c.in_chans = get_int(cfg, "num_channels", 3, src);
     c.qkv_bias = get_bool(cfg, "qkv_bias", true, src);
-    c.ln_eps = static_cast<float>(get_num(cfg, "layer_norm_eps", 1e-12, src));
+    c.ln_eps = static_cast<float>(get_num(cfg, "layer_norm_eps", default_eps, src));
     c.class_token = true;
-    c.global_pool = GlobalPool::Token;  // ViTForImageClassification classifies the [CLS] token
-    c.fc_norm = false;
     const std::string act = get_str(cfg, "hidden_act", "gelu", src);
     if (act != "gelu") config_error(src, "unsupported hidden_act '" + act + "' (only exact 'gelu')");
-    if (c.embed_dim <= 0 || inter <= 0) config_error(src, "hidden_size and intermediate_size must be positive");
-    c.mlp_ratio = static_cast<double>(inter) / c.embed_dim;
-    if (c.mlp_hidden() != inter)
-        config_error(src, "intermediate_size " + std::to_string(inter) + " is not representable as mlp_ratio");
+    if (c.embed_dim <= 0) config_error(src, "hidden_size must be positive");
+}
 
-    // Labels from id2label ({"0": "cat", ...}); the class count from the classifier if present, else
-    // from id2label as Hugging Face counts num_labels (an empty one: no classifier, num_classes 0).
-    const auto id2label = cfg.find("id2label");
-    const bool has_id2label = id2label != cfg.end() && !id2label->is_null();
-    if (has_id2label) ck.labels = index_labels(*id2label, src, "'id2label'");
-    if (auto hw = weights.find("classifier.weight"); hw != weights.end() && hw->second.ndim() == 2)
-        c.num_classes = static_cast<int>(hw->second.shape[0]);
-    else if (has_id2label)
-        c.num_classes = static_cast<int>(ck.labels.size());
-    else
-        c.num_classes = get_int(cfg, "num_labels", 2, src);
+Checkpoint load_hf(const json& cfg, const fs::path& cfg_path, TensorMap weights, const std::string& weights_file) {
+    const std::string src = cfg_path.string();
+    const HfFamily& family = family_of(cfg, src);
+    Checkpoint ck;
+    ck.format = CheckpointFormat::HuggingFace;
+    ck.source = weights_file;
+    ViTConfig& c = ck.config;
+    read_hf_encoder(cfg, src, family.eps, c);
+    const std::string type = family.model_type;
+    ck.weights = type == "vit" || type == "deit" ? load_hf_vit(cfg, type, src, std::move(weights), weights_file, c)
+                                                 : load_hf_dinov2(cfg, type, src, std::move(weights), weights_file, c);
 
-    // Preprocessing: ViTImageProcessor (direct resize, bilinear, mean/std 0.5) unless the folder's
-    // preprocessor_config.json says otherwise. Without the file the model's own size is used.
-    PreprocessConfig& p = ck.preprocess;
-    p.channels = c.in_chans;
-    p.height = c.img_h;
-    p.width = c.img_w;
-    p.resize_mode = ResizeMode::Direct;
-    p.interpolation = Interpolation::Bilinear;
-    p.crop_pct = 1.0;
-    p.mean.assign(static_cast<size_t>(std::max(c.in_chans, 0)), 0.5f);
-    p.std = p.mean;
-    const fs::path pp = cfg_path.parent_path() / "preprocessor_config.json";
-    if (fs::exists(pp)) {
-        const json pj = read_json_file(pp);
-        const std::string psrc = pp.string();
-        if (auto s = pj.find("size"); s != pj.end() && !s->is_null()) {
-            if (s->is_number_integer()) {
-                p.height = p.width = s->get<int>();
-            } else if (s->is_object() && s->contains("height") && s->contains("width")) {
-                p.height = get_int(*s, "height", p.height, psrc);
-                p.width = get_int(*s, "width", p.width, psrc);
-            } else if (s->is_object() && s->contains("shortest_edge")) {
-                p.height = p.width = get_int(*s, "shortest_edge", p.height, psrc);
-            } else {
-                config_error(psrc, "'size' must hold height and width or shortest_edge");
-            }
+    // Labels from id2label ({"0": "cat", ...}) for a classifier. The class count is the classifier's rows
+    // (the families read it): transformers writes a default id2label (LABEL_0, LABEL_1) even for a model
+    // without one, and an empty id2label (num_labels 0, as the export writes) has no classifier either.
+    if (auto it = cfg.find("id2label"); c.num_classes > 0 && it != cfg.end() && !it->is_null())
+        ck.labels = index_labels(*it, src, "'id2label'");
+
+    ck.preprocess = read_hf_preprocessor(cfg_path, c);
+    // config.json's image_size fixes the position embedding's grid. Where the processor feeds another
+    // size (DINOv2: crops of 224 for image_size 518), transformers' DINOv2 resamples the grid on every
+    // call; here it is resampled once, by set_image_size (timm's filter: bicubic, align_corners=False,
+    // antialiased, class row kept). That is the registers variant's filter; plain DINOv2 in transformers
+    // does not antialias, so where the grid shrinks its position rows differ slightly from transformers'.
+    const PreprocessConfig& p = ck.preprocess;
+    if (family.any_size && (p.height != c.img_h || p.width != c.img_w)) {
+        try {
+            set_image_size(ck, p.height, p.width);
+        } catch (const ConfigError& e) {
+            config_error((cfg_path.parent_path() / "preprocessor_config.json").string(), e.what());
         }
-        // PIL resampling codes: 2 = BILINEAR, 3 = BICUBIC.
-        const int resample = get_int(pj, "resample", 2, psrc);
-        if (resample == 2) p.interpolation = Interpolation::Bilinear;
-        else if (resample == 3) p.interpolation = Interpolation::Bicubic;
-        else config_error(psrc, "unsupported resample " + std::to_string(resample) + " (2 bilinear or 3 bicubic)");
-        if (!get_bool(pj, "do_rescale", true, psrc)) config_error(psrc, "do_rescale=false is not supported");
-        const double rescale = get_num(pj, "rescale_factor", 1.0 / 255.0, psrc);
-        if (std::abs(rescale * 255.0 - 1.0) > 1e-6) config_error(psrc, "only rescale_factor 1/255 is supported");
-        if (get_bool(pj, "do_normalize", true, psrc)) {
-            p.mean = get_floats(pj, "image_mean", p.mean, psrc);
-            p.std = get_floats(pj, "image_std", p.std, psrc);
-        } else {  // no normalisation: identity mean/std
-            p.mean.assign(p.mean.size(), 0.0f);
-            p.std.assign(p.std.size(), 1.0f);
-        }
-        // do_resize=false cannot be expressed; images must then already be the model's size, where a
-        // direct resize is the identity, so the default is kept.
     }
-    ck.weights = hf_to_timm_weights(std::move(weights), src);
     return ck;
 }
 

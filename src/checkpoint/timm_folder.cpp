@@ -49,14 +49,35 @@ json timm_kwargs(const json& cfg, const std::string& src) {
     return kwargs;
 }
 
-// pretrained_cfg's crop_mode, the names timm's transforms_imagenet_eval tests for. (timm treats any
-// other value as "center"; a name we do not know is refused instead, so that a typo or a newer timm
-// mode is not silently run with another geometry.)
-ResizeMode timm_crop_mode(const std::string& mode, const std::string& src) {
-    if (mode == "center") return ResizeMode::ShorterSideCrop;
-    if (mode == "squash") return ResizeMode::Squash;
-    if (mode == "border") return ResizeMode::Border;
-    config_error(src, "pretrained_cfg 'crop_mode' must be center, squash or border, got '" + mode + "'");
+namespace {
+
+// pretrained_cfg's crop_mode: the names timm's transforms_imagenet_eval tests for, beside our modes.
+struct TimmCropMode {
+    const char* name;
+    ResizeMode mode;
+};
+constexpr TimmCropMode kTimmCropModes[] = {
+    {"center", ResizeMode::ShorterSideCrop},
+    {"squash", ResizeMode::Squash},
+    {"border", ResizeMode::Border},
+};
+
+}  // namespace
+
+// (timm treats any other value as "center"; a name we do not know is refused instead, so that a typo or
+// a newer timm mode is not silently run with another geometry.)
+ResizeMode timm_crop_mode(const std::string& name, const std::string& src) {
+    for (const TimmCropMode& m : kTimmCropModes)
+        if (name == m.name) return m.mode;
+    config_error(src, "pretrained_cfg 'crop_mode' must be center, squash or border, got '" + name + "'");
+}
+
+const char* timm_crop_mode_name(ResizeMode mode) {
+    // A direct resize is timm's "squash" written with crop_pct 1 (each side to floor(size / 1)).
+    if (mode == ResizeMode::Direct) return "squash";
+    for (const TimmCropMode& m : kTimmCropModes)
+        if (mode == m.mode) return m.name;
+    throw ConfigError(std::string("resize mode '") + to_string(mode) + "' has no timm crop_mode");
 }
 
 Checkpoint load_timm(const json& cfg, const fs::path& cfg_path, TensorMap weights) {

@@ -1,12 +1,13 @@
 // Hugging Face ViTForImageClassification folders (export.hpp): the inverse of what
-// src/checkpoint/hf_folder.cpp reads, through the same renaming table (src/checkpoint/hf_names.cpp).
+// src/checkpoint/hf_folder.cpp reads, through the same renaming onto param_layout's slots
+// (src/checkpoint/hf_vit.cpp, walked backwards).
 #include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "../checkpoint/hf.hpp"
 #include "vit/atomic_file.hpp"
-#include "../checkpoint/formats.hpp"
 #include "shared.hpp"
 #include "vit/error.hpp"
 #include "vit/export.hpp"
@@ -30,6 +31,22 @@ std::vector<std::string> inexpressible(const ViTConfig& c) {
     if (c.pre_norm) out.push_back("a norm before the blocks (pre_norm)");
     if (c.act != Activation::Gelu) out.push_back(std::string("act_layer '") + to_string(c.act) + "' (only exact GELU)");
     return out;
+}
+
+// How the model's own preprocessing differs from ViTImageProcessor's direct resize, in words; empty
+// where it is that resize (timm's squash without a crop is the same operation).
+std::string own_resize(const PreprocessConfig& p) {
+    switch (p.resize_mode) {
+    case ResizeMode::Direct: return "";
+    case ResizeMode::Squash:
+        return p.crop_pct == 1.0 ? "" : "resizes both sides to size / crop_pct and crops the centre";
+    case ResizeMode::Border:
+        return "fits the longer side to size / crop_pct and crops or pads the centre, the same only for square "
+               "images with crop_pct 1";
+    case ResizeMode::ShorterSideCrop: break;
+    }
+    return "resizes the shorter side to size / crop_pct and crops the centre, the same only for square images "
+           "with crop_pct 1";
 }
 
 ojson image_size(int h, int w) { return h == w ? ojson(h) : ojson::array({h, w}); }
@@ -77,13 +94,12 @@ ExportReport export_hf_folder(const std::string& dir, const Checkpoint& ckpt) {
 
     const PreprocessConfig& p = ck.preprocess;
     ExportReport report;
-    if (p.resize_mode != ResizeMode::Direct) {
+    if (const std::string own = own_resize(p); !own.empty()) {
         std::ostringstream crop_pct;
         crop_pct << p.crop_pct;
-        report.approximations.push_back(
-            preprocessor_path + ": ViTImageProcessor resizes images straight to " + std::to_string(p.height) + "x" +
-            std::to_string(p.width) + "; the model's own resizes the shorter side to size / crop_pct and crops the centre (crop_pct " +
-            crop_pct.str() + "), the same only for square images with crop_pct 1");
+        report.approximations.push_back(preprocessor_path + ": ViTImageProcessor resizes images straight to " +
+                                        std::to_string(p.height) + "x" + std::to_string(p.width) +
+                                        "; the model's own " + own + " (crop_pct " + crop_pct.str() + ")");
     }
     // PIL's resampling codes: 2 = BILINEAR, 3 = BICUBIC.
     const ojson preprocessor = {
@@ -98,7 +114,7 @@ ExportReport export_hf_folder(const std::string& dir, const Checkpoint& ckpt) {
         {"size", {{"height", p.height}, {"width", p.width}}},
     };
 
-    const TensorMap weights = detail::timm_to_hf_weights(ck.weights, weights_path);
+    const TensorMap weights = detail::hf_vit_weights(ck.weights, c, weights_path);
     detail::prepare_export_folder(dir, {"model.safetensors", "config.json", "preprocessor_config.json"});
     write_safetensors(weights_path, weights, detail::export_metadata("hf"));
     const std::string cfg_text = cfg.dump(2) + "\n", preprocessor_text = preprocessor.dump(2) + "\n";

@@ -26,7 +26,7 @@ ojson pretrained_cfg(const Checkpoint& ck) {
         {"interpolation", to_string(p.interpolation)},
         // A direct resize is timm's "squash" without a crop (each side to floor(size / 1)).
         {"crop_pct", direct ? 1.0 : p.crop_pct},
-        {"crop_mode", direct ? "squash" : "center"},
+        {"crop_mode", detail::timm_crop_mode_name(p.resize_mode)},
         {"mean", detail::readable_floats(p.mean)},
         {"std", detail::readable_floats(p.std)},
         {"num_classes", ck.config.num_classes},
