@@ -219,6 +219,15 @@ private:
                                s.norm_b, "norm.dist");
             return cls;
         }
+        if (c_.global_pool == GlobalPool::TokenAvg) {  // [class token ; mean of the patch tokens], normed
+            const std::string normed = layer_norm(x, s.norm_w, s.norm_b, "norm");
+            const std::string cls = g_.op("Gather", {normed, g_.index(0)}, "cls", {Attr::integer("axis", 1)});
+            const std::string patch_tokens =
+                g_.op("Slice", {normed, g_.ints({prefix}), g_.ints({T}), g_.ints({1})}, "patch_tokens");
+            const std::string avg = g_.op("ReduceMean", {patch_tokens}, "pool.avg",
+                                          {Attr::list("axes", {1}), Attr::integer("keepdims", 0)});
+            return g_.op("Concat", {cls, avg}, "pool.token_avg", {Attr::integer("axis", 1)});
+        }
         std::string patches =
             prefix == 0 ? x : g_.op("Slice", {x, g_.ints({prefix}), g_.ints({T}), g_.ints({1})}, "patch_tokens");
         if (!c_.fc_norm) patches = layer_norm(patches, s.norm_w, s.norm_b, "norm");

@@ -91,6 +91,13 @@ const Synthetic kSynthetic[] = {
          c.init_values = 0.5f;
          return c;
      }},
+    {"token_avg_registers_like_hf_dinov2_classifier",
+     [] {
+         vit::ViTConfig c = small_base();
+         c.reg_tokens = 2;
+         c.global_pool = vit::GlobalPool::TokenAvg;
+         return c;
+     }},
 };
 
 vit::Model synthetic_model(const vit::ViTConfig& cfg, uint64_t seed) {
