@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "expect_error.hpp"
 #include "temp_dir.hpp"
 #include "vit/architectures.hpp"
 #include "vit/checkpoint.hpp"
@@ -30,16 +31,7 @@ void write_text(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected exception not thrown";
-    return {};
-}
+using vit_test::error_of;
 
 }  // namespace
 

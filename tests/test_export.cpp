@@ -14,6 +14,7 @@
 
 #include "cli_helpers.hpp"
 #include "reference_vit.hpp"
+#include "expect_error.hpp"
 #include "temp_dir.hpp"
 #include "vit/vit.hpp"
 
@@ -26,16 +27,7 @@ namespace {
 const std::string kHubData = std::string(VIT_TEST_DATA) + "/timm-hub";
 const std::string kCifarT = std::string(VIT_SOURCE_DIR) + "/models/cifar-t.safetensors";
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected exception not thrown";
-    return {};
-}
+using vit_test::error_of;
 
 vit::Tensor random_input(const vit::ViTConfig& c, int n, unsigned seed) {
     vit::Tensor x({n, c.in_chans, c.img_h, c.img_w});

@@ -57,6 +57,22 @@ vit::PreprocessConfig hf_config() {
     return c;
 }
 
+// Mean absolute difference <= 0.01 (normalised units), printed with the largest difference.
+void expect_close_to_reference(const vit::Tensor& got, const vit::Tensor& expected, const std::string& key) {
+    ASSERT_EQ(got.shape, expected.shape);
+    double sum = 0.0, max_abs = 0.0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+        const double d = std::fabs(static_cast<double>(got.data[i]) - expected.data[i]);
+        sum += d;
+        max_abs = std::max(max_abs, d);
+    }
+    const double mad = sum / static_cast<double>(got.numel());
+    std::cout << "[preprocess] " << key << ": mean abs diff " << mad << ", max abs diff " << max_abs << "\n";
+    ::testing::Test::RecordProperty("mean_abs_diff", std::to_string(mad));
+    ::testing::Test::RecordProperty("max_abs_diff", std::to_string(max_abs));
+    EXPECT_LE(mad, 0.01) << key;
+}
+
 struct FixtureCase {
     const char* pipeline;
     const char* image;
@@ -81,19 +97,7 @@ TEST_P(PreprocessFixture, MatchesPythonReference) {
 
     const vit::PreprocessConfig cfg = std::string(fc.pipeline) == "timm" ? timm_config() : hf_config();
     const vit::Tensor got = vit::preprocess_file(kDataDir + "/" + fc.image, cfg);
-    ASSERT_EQ(got.shape, expected.shape);
-
-    double sum = 0.0, max_abs = 0.0;
-    for (int64_t i = 0; i < got.numel(); ++i) {
-        const double d = std::fabs(static_cast<double>(got.data[i]) - expected.data[i]);
-        sum += d;
-        max_abs = std::max(max_abs, d);
-    }
-    const double mad = sum / static_cast<double>(got.numel());
-    std::cout << "[preprocess] " << key << ": mean abs diff " << mad << ", max abs diff " << max_abs << "\n";
-    RecordProperty("mean_abs_diff", std::to_string(mad));
-    RecordProperty("max_abs_diff", std::to_string(max_abs));
-    EXPECT_LE(mad, 0.01) << key;
+    expect_close_to_reference(got, expected, key);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -146,19 +150,7 @@ TEST_P(CropModeFixture, MatchesTimmsEvalTransform) {
     if (transposed) cv::transpose(img, img);
     vit::Tensor got(vit::Shape{3, cc.height, cc.width});
     vit::preprocess(img, cfg, got.ptr());
-    ASSERT_EQ(got.shape, expected.shape);
-
-    double sum = 0.0, max_abs = 0.0;
-    for (int64_t i = 0; i < got.numel(); ++i) {
-        const double d = std::fabs(static_cast<double>(got.data[i]) - expected.data[i]);
-        sum += d;
-        max_abs = std::max(max_abs, d);
-    }
-    const double mad = sum / static_cast<double>(got.numel());
-    std::cout << "[preprocess] " << key << ": mean abs diff " << mad << ", max abs diff " << max_abs << "\n";
-    RecordProperty("mean_abs_diff", std::to_string(mad));
-    RecordProperty("max_abs_diff", std::to_string(max_abs));
-    EXPECT_LE(mad, 0.01) << key;
+    expect_close_to_reference(got, expected, key);
 }
 
 std::vector<CropModeCase> crop_mode_cases() {
