@@ -178,6 +178,20 @@ float attention_diff(const std::vector<Tensor>& attn, const vit::SafeTensors& re
     return d;
 }
 
+// Runs a fixture's reference input through the model: the output within 1e-4 of timm's, every block's
+// attention within 1e-5.
+void expect_matches_timm_reference(const vit::Model& model, const std::string& fixture, int batch,
+                                   const std::string& what) {
+    const vit::SafeTensors ref = vit::read_safetensors(fixture + "/reference.safetensors");
+    std::vector<Tensor> attn;
+    const Tensor out = vit::run_forward(model, ref.tensors.at("input"), batch, &attn);
+    const float dl = max_abs_diff(out, ref.tensors.at("logits")), da = attention_diff(attn, ref);
+    EXPECT_LT(dl, 1e-4f) << what;
+    EXPECT_LT(da, 1e-5f) << what;
+    std::cout << "[ figures  ] " << what << ": max |output diff| " << dl << ", max |attention diff| " << da << "\n";
+}
+
+
 std::string error_of(const std::function<void()>& f) {
     try {
         f();
@@ -268,14 +282,7 @@ TEST(HuggingFaceDeiT, WithTeacherMatchesTimmDistilledLogitsAndAttention) {
     const vit::Model model(ck);
     EXPECT_TRUE(model.unused_tensors().empty()) << model.unused_tensors().front();
 
-    const vit::SafeTensors ref = vit::read_safetensors(kDeit + "/reference.safetensors");
-    std::vector<Tensor> attn;
-    const Tensor logits = vit::run_forward(model, ref.tensors.at("input"), 1, &attn);
-    const float dl = max_abs_diff(logits, ref.tensors.at("logits")), da = attention_diff(attn, ref);
-    EXPECT_LT(dl, 1e-4f);
-    EXPECT_LT(da, 1e-5f);
-    std::cout << "[ figures  ] DeiTForImageClassificationWithTeacher: max |logits diff| " << dl
-              << ", max |attention diff| " << da << "\n";
+    expect_matches_timm_reference(model, kDeit, 1, "DeiTForImageClassificationWithTeacher");
 }
 
 // DeiTForImageClassification classifies the class token alone; the distillation token still runs
@@ -358,14 +365,7 @@ TEST(HuggingFaceDinov2, WithRegistersBaseModelMatchesTimmFeaturesAndAttention) {
     const vit::Model model(ck);
     EXPECT_TRUE(model.unused_tensors().empty()) << model.unused_tensors().front();
 
-    const vit::SafeTensors ref = vit::read_safetensors(kDinov2Reg + "/reference.safetensors");
-    std::vector<Tensor> attn;
-    const Tensor features = vit::run_forward(model, ref.tensors.at("input"), 2, &attn);
-    const float dl = max_abs_diff(features, ref.tensors.at("logits")), da = attention_diff(attn, ref);
-    EXPECT_LT(dl, 1e-4f);
-    EXPECT_LT(da, 1e-5f);
-    std::cout << "[ figures  ] Dinov2WithRegistersModel: max |features diff| " << dl << ", max |attention diff| " << da
-              << "\n";
+    expect_matches_timm_reference(model, kDinov2Reg, 2, "Dinov2WithRegistersModel");
 }
 
 // Dinov2ForImageClassification: Linear(2D -> K) on [normed class token ; mean of the normed patch
