@@ -428,3 +428,19 @@ TEST(HubLayout, TableCoversEveryFamilyTheIssueNames) {
         }
     }
 }
+
+// Hostile sizes are refused by name before anything is allocated (a depth of 10^8 used to hang, an
+// embed_dim of 10^9 overflowed the MLP width).
+TEST(Checkpoint, AbsurdSizesAreRefusedByNameBeforeAllocation) {
+    for (const auto& [json, field] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"depth": 100000000})", "depth"},
+             {R"({"embed_dim": 1000000000, "num_heads": 1})", "embed_dim"},
+             {R"({"num_classes": 100000000})", "num_classes"},
+             {R"({"mlp_ratio": 1e9})", "mlp_ratio"},
+             {R"({"reg_tokens": 100000})", "reg_tokens"},
+             {R"({"img_size": 1000000})", "img_size"}}) {
+        const std::string msg = error_of<ConfigError>([&] { config_from_json(json, "cfg.json"); });
+        EXPECT_NE(msg.find(field), std::string::npos) << json << ": " << msg;
+        EXPECT_NE(msg.find("cfg.json"), std::string::npos) << msg;
+    }
+}
