@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds (through setup.sh, warnings as errors) and runs the whole test suite. This is what CI runs
-# (.ci/run). With VIT_SANITIZERS=1 the suite then runs a second time built with AddressSanitizer,
-# LeakSanitizer and UndefinedBehaviorSanitizer in build-asan/ (not yet part of CI: see docs).
+# (.ci/run). Under CI, or with VIT_SANITIZERS=1, the suite then runs a second time built with
+# AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer in build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIT_CMAKE_ARGS="-DVIT_WERROR=ON ${VIT_CMAKE_ARGS:-}" scripts/setup.sh
 ctest --test-dir build --output-on-failure "$@"
 
-if [[ "${VIT_SANITIZERS:-0}" == 1 ]]; then
+if [[ -n "${CI:-}" || "${VIT_SANITIZERS:-0}" == 1 ]]; then
     echo "test: the suite again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)" >&2
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIT_SANITIZE=ON -DVIT_WERROR=ON
     cmake --build build-asan -j"$(nproc)"
