@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <type_traits>
 
 #include "vit/error.hpp"
 
@@ -131,16 +132,12 @@ void Network::im2col(const float* img, int n) {
 void Network::embed_forward(const Parameters& p) {
     float* x = c_.pre_norm ? emb_.data() : stream(0);
     const float* pos = at(p, off_.pos);
-    const float *cls = at(p, off_.cls), *dist = at(p, off_.dist), *reg = at(p, off_.reg);
-    const int64_t n_cls = c_.class_token ? 1 : 0, n_dist = c_.distilled ? 1 : 0;
     const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;  // the first token with a position row
 #pragma omp parallel for collapse(2)
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
-            const float* src = t >= prefix_       ? tokens_.data() + (b * P_ + t - prefix_) * D_
-                               : t < n_cls        ? cls
-                               : t < n_cls + n_dist ? dist
-                                                  : reg + (t - n_cls - n_dist) * D_;
+            const float* src =
+                t >= prefix_ ? tokens_.data() + (b * P_ + t - prefix_) * D_ : at(p, prefix_offset(t));
             float* dst = x + (b * T_ + t) * D_;
             if (t < pos_first) {
                 std::copy_n(src, D_, dst);
@@ -227,18 +224,21 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     return logits_.data();
 }
 
-layers::AttentionPool::Params Network::pool_params(const Parameters& p) const {
-    const AttnPoolParams& a = off_.pool;
-    return {at(p, a.latent), at(p, a.q_w),    at(p, a.q_b),    at(p, a.kv_w),  at(p, a.kv_b),
-            at(p, a.proj_w), at(p, a.proj_b), at(p, a.norm_w), at(p, a.norm_b), at(p, a.fc1_w),
-            at(p, a.fc1_b),  at(p, a.fc2_w),  at(p, a.fc2_b)};
+// The attention pool's tensors in a flat buffer: the parameters (const) or their gradients.
+template <class Buffer>
+auto attn_pool_tensors(Buffer& p, const AttnPoolParams& a) {
+    using F = std::remove_pointer_t<decltype(at(p, a.latent))>;
+    return layers::AttentionPool::Tensors<F>{at(p, a.latent), at(p, a.q_w),    at(p, a.q_b),    at(p, a.kv_w),
+                                             at(p, a.kv_b),   at(p, a.proj_w), at(p, a.proj_b), at(p, a.norm_w),
+                                             at(p, a.norm_b), at(p, a.fc1_w),  at(p, a.fc1_b),  at(p, a.fc2_w),
+                                             at(p, a.fc2_b)};
 }
 
-layers::AttentionPool::Grads Network::pool_grads(Parameters& g) const {
-    const AttnPoolParams& a = off_.pool;
-    return {at(g, a.latent), at(g, a.q_w),    at(g, a.q_b),    at(g, a.kv_w),  at(g, a.kv_b),
-            at(g, a.proj_w), at(g, a.proj_b), at(g, a.norm_w), at(g, a.norm_b), at(g, a.fc1_w),
-            at(g, a.fc1_b),  at(g, a.fc2_w),  at(g, a.fc2_b)};
+size_t Network::prefix_offset(int64_t t) const {
+    const int64_t n_cls = c_.class_token ? 1 : 0, n_dist = c_.distilled ? 1 : 0;
+    if (t < n_cls) return off_.cls;
+    if (t < n_cls + n_dist) return off_.dist;
+    return off_.reg + size_t(t - n_cls - n_dist) * size_t(D_);
 }
 
 // Pooling, as timm: with token pooling only the class token's row (and the distillation token's) goes
@@ -262,7 +262,7 @@ void Network::pool_forward(const Parameters& p) {
     const float* src = norm_first ? fin_.data() : x;
     float* dst = norm_first ? pooled_ln_.data() : pooled_.data();
     if (c_.global_pool == GlobalPool::Map) {
-        attn_pool_.forward(pool_params(p), src, dst);
+        attn_pool_.forward(attn_pool_tensors(p, off_.pool), src, dst);
     } else {
         // Row b of dst is F wide: [class token ;] mean of the patch tokens, the mean in the last D.
         const bool with_cls = c_.global_pool == GlobalPool::TokenAvg;
@@ -300,7 +300,8 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     // d pool input (B*T, D): into dx directly with fc_norm, else into dfin_ for the final norm's backward.
     float* dsrc = c_.fc_norm ? dx : dfin_.data();
     if (c_.global_pool == GlobalPool::Map) {
-        attn_pool_.backward(pool_params(p), c_.fc_norm ? x : fin_.data(), dpool, dsrc, pool_grads(grads));
+        attn_pool_.backward(attn_pool_tensors(p, off_.pool), c_.fc_norm ? x : fin_.data(), dpool, dsrc,
+                            attn_pool_tensors(grads, off_.pool));
     } else {
         // The mean hands each patch token 1/P of its gradient; TokenAvg's class half goes to the class
         // token's row unchanged; the other prefix tokens (registers) get none.
@@ -386,8 +387,6 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
 void Network::embed_backward(Parameters& grads, float* dx) {
     drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0));
     float* dpos = at(grads, off_.pos);
-    float *dcls = at(grads, off_.cls), *ddist = at(grads, off_.dist), *dreg = at(grads, off_.reg);
-    const int64_t n_cls = c_.class_token ? 1 : 0, n_dist = c_.distilled ? 1 : 0;
     const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;
     for (int64_t b = 0; b < B_; ++b)
         for (int64_t t = 0; t < T_; ++t) {
@@ -400,7 +399,7 @@ void Network::embed_backward(Parameters& grads, float* dx) {
                 std::copy_n(src, D_, dtokens_.data() + (b * P_ + t - prefix_) * D_);
                 continue;
             }
-            float* dtok = t < n_cls ? dcls : t < n_cls + n_dist ? ddist : dreg + (t - n_cls - n_dist) * D_;
+            float* dtok = at(grads, prefix_offset(t));
             for (int64_t j = 0; j < D_; ++j) dtok[j] += src[j];
         }
 }

@@ -67,8 +67,9 @@ private:
     uint64_t key(Site site, int block) const;
     void pool_forward(const Parameters& p);
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
-    layers::AttentionPool::Params pool_params(const Parameters& p) const;
-    layers::AttentionPool::Grads pool_grads(Parameters& g) const;
+    // Where prefix token t's row (class, distillation, then registers) sits in the flat parameter and
+    // gradient buffers.
+    size_t prefix_offset(int64_t t) const;
 
     const ViTConfig c_;
     const ParamSlots off_;
