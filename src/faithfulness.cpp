@@ -219,6 +219,7 @@ FaithfulnessReport evaluate_faithfulness(const Model& model, const float* images
         x.resize(size_t(n) * floats);
         for (int i = 0; i < n; ++i) std::memcpy(&x[size_t(i) * floats], images + index[size_t(i)] * floats, floats * 4);
         scorer.add_batch(x.data(), n, index, opts.seed, report.maps);
+        if (opts.progress) opts.progress(s0 + size_t(n), N);
     }
     for (MapScore& m : report.maps) {
         m.deletion /= double(N);

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct FaithfulnessOptions {
     size_t limit = 0;   // 0: every image; otherwise this many, spread evenly over the set
     int batch = 64;     // images per forward pass
     uint64_t seed = 0;  // of the random baseline map
+    std::function<void(size_t done, size_t total)> progress;  // after every batch, images scored so far
 };
 
 // One kind of map, its figures averaged over the images.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "progress.hpp"
 #include "model_spec.hpp"
 
 namespace vit_cli {
@@ -63,11 +64,14 @@ int run_bench(const std::vector<std::string>& args) {
         }
         step();  // warm-up: first-touch of buffers, kernel JIT
         std::vector<double> times;
+        Progress progress("bench", size_t(reps), "batches");
         for (int r = 0; r < reps; ++r) {
+            progress.update(size_t(r));
             const auto t0 = std::chrono::steady_clock::now();
             step();
             times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
+        progress.finish();
         std::nth_element(times.begin(), times.begin() + reps / 2, times.end());
         const double dt = times[size_t(reps / 2)];
         nlohmann::json out{{"config", name},

@@ -17,6 +17,7 @@
 
 #include "common.hpp"
 #include "image_batches.hpp"
+#include "progress.hpp"
 
 namespace vit_cli {
 namespace {
@@ -143,6 +144,7 @@ int run_classify(const std::vector<std::string>& args) {
         std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
         std::vector<size_t> ok;
         size_t classified = 0;
+        Progress progress("classify", paths.size());
         for (int b = 0; b < loader.num_batches(); ++b) {
             float* x = loader.wait_decoded(b, ok, failed);
             const int n = static_cast<int>(ok.size());
@@ -153,7 +155,9 @@ int run_classify(const std::vector<std::string>& args) {
             loader.release(b);
             for (int j = 0; j < n; ++j) writer.row(paths[ok[j]], probs.data() + size_t(j) * classes, classes, labels);
             classified += n;
+            progress.update(size_t(b) * size_t(runner_batch) + size_t(loader.batch_count(b)));
         }
+        progress.finish();
         writer.finish();
         if (file) {
             file->commit();

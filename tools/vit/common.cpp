@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "progress.hpp"
+
 #include <algorithm>
 #include <iostream>
 #include <new>
@@ -40,6 +42,7 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
                 const std::function<int(const po::variables_map&)>& body) {
     po::options_description shown("options");
     shown.add_options()("help,h", "show this help");
+    shown.add_options()("quiet,q", po::bool_switch(), "no progress or info lines on stderr (warnings and errors still)");
     for (const auto& option : flags.options()) shown.add(option);
     std::ostringstream usage;
     usage << spec.synopsis << shown;
@@ -57,6 +60,7 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
         po::variables_map vm;
         po::store(parser.run(), vm);
         po::notify(vm);
+        set_quiet(vm["quiet"].as<bool>());
         if (vm.count("help")) {
             std::cout << usage.str();
             return kExitOk;
@@ -107,8 +111,15 @@ void add_threads_flag(po::options_description& options) {
     options.add_options()("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
 }
 
-void warn(const std::string& message) { std::cerr << "vit: warning: " << message << "\n"; }
-void info(const std::string& message) { std::cerr << "vit: " << message << "\n"; }
+void warn(const std::string& message) {
+    clear_progress_line();
+    std::cerr << "vit: warning: " << message << "\n";
+}
+void info(const std::string& message) {
+    if (quiet()) return;
+    clear_progress_line();
+    std::cerr << "vit: " << message << "\n";
+}
 
 void set_threads(int threads) {
     if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));

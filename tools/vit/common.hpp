@@ -53,10 +53,10 @@ struct CommandSpec {
     bool inputs = false;                // positional INPUTs accepted, as "input" (not listed by --help)
 };
 
-// The frame of every subcommand: parses args against flags plus --help (no guessing of abbreviated
-// flags: a typo must be reported, not matched to a similar flag), prints the usage on --help, throws
-// UsageError for a missing required flag, and runs body with the values. All of it runs inside
-// guarded(), so every failure becomes a message and an exit code.
+// The frame of every subcommand: parses args against flags plus --help and --quiet (no guessing of
+// abbreviated flags: a typo must be reported, not matched to a similar flag), prints the usage on
+// --help, applies --quiet (set_quiet), throws UsageError for a missing required flag, and runs body
+// with the values. All of it runs inside guarded(), so every failure becomes a message and an exit code.
 int run_command(const CommandSpec& spec, const po::options_description& flags, const std::vector<std::string>& args,
                 const std::function<int(const po::variables_map&)>& body);
 
@@ -72,7 +72,7 @@ std::string csv_field(const std::string& s);
 int default_workers();
 
 void warn(const std::string& message);  // "vit: warning: ..." on stderr
-void info(const std::string& message);  // progress line on stderr
+void info(const std::string& message);  // "vit: ..." on stderr, unless --quiet
 
 // Caps the OpenMP threads used by oneDNN (0 leaves the default). Throws UsageError if negative.
 void set_threads(int threads);

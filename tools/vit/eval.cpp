@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "progress.hpp"
 
 namespace vit_cli {
 namespace {
@@ -64,13 +65,18 @@ int run_eval(const std::vector<std::string>& args) {
         lo.channels = model.config().in_chans;
         lo.height = model.config().img_h;
         lo.width = model.config().img_w;
+        Progress decoding("eval (decoding)", 0);
+        lo.progress = [&](size_t done, size_t total) { decoding.track(done, total); };
         const vit::DataSplit data = vit::load_dataset(vm["data"].as<std::string>(), lo);
+        decoding.finish();
         const vit::Dataset& d = split == "test" ? data.test : data.train;
         if (d.size() == 0) throw vit::ConfigError("the " + split + " split of " + vm["data"].as<std::string>() + " is empty");
         if (d.classes != model.labels())
             warn("the dataset's classes differ from the model's labels; class indices are compared as they are");
 
-        const vit::EvalResult r = vit::evaluate(model, d, batch);
+        Progress progress("eval", d.size());
+        const vit::EvalResult r = vit::evaluate(model, d, batch, [&](size_t done, size_t) { progress.update(done); });
+        progress.finish();
         const size_t K = r.classes.size();
         std::ostream& out = std::cout;
         out << std::fixed << std::setprecision(2);

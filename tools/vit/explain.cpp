@@ -20,6 +20,7 @@
 #include "explain_options.hpp"
 #include "explain_render.hpp"
 #include "image_batches.hpp"
+#include "progress.hpp"
 
 namespace fs = std::filesystem;
 
@@ -127,7 +128,9 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
                                      " of heads, discard " + ratio_text(s.rollout.discard_ratio)
                                : "gradient rollout, discard " + ratio_text(s.rollout.discard_ratio);
 
+    Progress progress("explain", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
+        progress.update(size_t(b) * size_t(B));  // the images of the batches before this one
         float* x = loader.wait_decoded(b, ok, failed);
         const int n = static_cast<int>(ok.size());
         if (n == 0) {
@@ -208,6 +211,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
         }
         render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - render_start).count();
     }
+    progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char summary[200];
     std::snprintf(summary, sizeof summary,

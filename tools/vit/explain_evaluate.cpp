@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "image_batches.hpp"
+#include "progress.hpp"
 
 namespace fs = std::filesystem;
 
@@ -24,10 +25,12 @@ std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConf
     std::vector<float> out;
     out.reserve(paths.size() * floats);
     std::vector<size_t> ok;
+    Progress progress("explain --evaluate (decoding)", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
         const float* x = loader.wait_decoded(b, ok, failed);
         out.insert(out.end(), x, x + ok.size() * floats);
         loader.release(b);
+        progress.update(size_t(b) * size_t(batch) + size_t(loader.batch_count(b)));
     }
     count = out.size() / floats;
     return out;
@@ -49,7 +52,12 @@ std::vector<float> read_test_split(const std::string& path, const vit::Preproces
     vit::BatchLoader loader(test, 256, vit::Augment{}, pre.mean, pre.std, order);
     std::vector<float> out;
     vit::Batch b;
-    while (loader.next(b)) out.insert(out.end(), b.x.begin(), b.x.end());
+    Progress progress("explain --evaluate (reading)", test.size());
+    size_t done = 0;
+    while (loader.next(b)) {
+        out.insert(out.end(), b.x.begin(), b.x.end());
+        progress.update(done += size_t(b.n));
+    }
     count = test.size();
     return out;
 }
@@ -74,7 +82,11 @@ int evaluate_faithfulness(const vit::Model& model, const FaithfulnessRun& run) {
     const std::vector<float> images = load_images(model, run.data, run.workers, total);
     const size_t N = run.scoring.limit > 0 ? std::min(run.scoring.limit, total) : total;
     info("faithfulness on " + std::to_string(N) + " of " + std::to_string(total) + " images from " + run.data);
-    const vit::FaithfulnessReport report = vit::evaluate_faithfulness(model, images.data(), total, run.scoring);
+    vit::FaithfulnessOptions scoring = run.scoring;
+    Progress progress("explain --evaluate", N);
+    scoring.progress = [&](size_t done, size_t) { progress.update(done); };
+    const vit::FaithfulnessReport report = vit::evaluate_faithfulness(model, images.data(), total, scoring);
+    progress.finish();
 
     char line[160];
     std::ostringstream table, csv;

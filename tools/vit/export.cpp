@@ -41,6 +41,10 @@ int run_export(const std::vector<std::string>& args) {
         const std::string output = vm["output"].as<std::string>();
 
         const vit::Checkpoint ckpt = load_model_checkpoint(vm["model"].as<std::string>(), img_size);
+        // One write of the whole model follows (seconds for a large one): say so before it starts.
+        size_t bytes = 0;
+        for (const auto& [name, tensor] : ckpt.weights) bytes += size_t(tensor.numel()) * sizeof(float);
+        info("writing " + output + " (" + format + ", " + std::to_string((bytes + (1 << 19)) >> 20) + " MB of weights)");
         if (format == "onnx") {
             const vit::Model model(ckpt);
             vit::OnnxExportOptions opts;

@@ -15,6 +15,7 @@
 
 #include "common.hpp"
 #include "model_spec.hpp"
+#include "progress.hpp"
 
 namespace vit_cli {
 namespace {
@@ -33,14 +34,6 @@ extern "C" void on_signal(int) {
     // A second Ctrl-C ends the process at once.
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
-}
-
-std::string duration(double s) {
-    const long t = std::lround(std::max(0.0, s));
-    char buf[32];
-    if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-    return buf;
 }
 
 std::vector<float> float_list(const std::string& text, const std::string& flag, int n) {
@@ -156,10 +149,13 @@ int run_train(const std::vector<std::string>& args) {
         const std::string data_path = vm["data"].as<std::string>();
         info("loading " + data_path);
         const auto t_load = std::chrono::steady_clock::now();
+        Progress decoding("train (decoding)", 0);
+        lo.progress = [&](size_t done, size_t total) { decoding.track(done, total); };
         const vit::DataSplit data = vit::load_dataset(data_path, lo);
+        decoding.finish();
         info("loaded " + std::to_string(data.train.size()) + " training and " + std::to_string(data.test.size()) +
              " test images, " + std::to_string(data.train.classes.size()) + " classes, in " +
-             duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()));
+             format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()));
 
         const int classes = static_cast<int>(data.train.classes.size());
         vit::PreprocessConfig pre = spec.preprocess;
@@ -206,15 +202,14 @@ int run_train(const std::vector<std::string>& args) {
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
         vit::FitCallbacks cb;
-        auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
+        Progress steps("train", 0);
         cb.on_step = [&](const vit::StepProgress& s) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now - last_print < std::chrono::seconds(5) && s.step != s.steps) return;
-            last_print = now;
+            if (!steps.due()) return;
             char buf[256];
-            std::snprintf(buf, sizeof buf, "epoch %d/%d step %zu/%zu loss %.4f lr %.2e %.0f img/s ETA %s", s.epoch,
-                          s.epochs, s.step, s.steps, s.loss, s.lr, s.images_per_s, duration(s.eta_s).c_str());
-            info(buf);
+            std::snprintf(buf, sizeof buf, "vit train: epoch %d/%d step %zu/%zu loss %.4f lr %.2e %.0f img/s ETA %s",
+                          s.epoch, s.epochs, s.step, s.steps, s.loss, s.lr, s.images_per_s,
+                          format_duration(s.eta_s).c_str());
+            steps.draw(buf);
         };
         cb.on_epoch = [&](const vit::EpochMetrics& m) {
             char buf[320];
@@ -222,7 +217,7 @@ int run_train(const std::vector<std::string>& args) {
                           "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %s, %.0f img/s, "
                           "waited %.2fs for data",
                           m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc,
-                          duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s);
+                          format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s);
             info(buf);
         };
         cb.stop_requested = [] { return g_stop.load(); };
