@@ -9,27 +9,83 @@
 
 namespace vit {
 
+struct AttentionCapturer::Impl {
+    Impl(const Model& m, int b, bool g)
+        : model(m), batch(b), gradients(g), net(m.config(), b, options(g)), grads(m.config()),
+          dlogits(size_t(b) * size_t(std::max(0, m.config().num_classes))) {}
+
+    static NetworkOptions options(bool gradients) {
+        NetworkOptions opts;
+        opts.training = gradients;  // the backward pass reaches the attention gradients
+        opts.capture_attention = true;
+        opts.keep_attention_grad = gradients;
+        return opts;
+    }
+
+    const Model& model;
+    const int batch;
+    const bool gradients;
+    Network net;
+    Parameters grads;  // parameter gradients are a by-product here
+    std::vector<float> dlogits;
+};
+
+AttentionCapturer::AttentionCapturer(const Model& model, int batch, bool gradients) {
+    if (batch < 1) throw ConfigError("attention capture: batch must be >= 1, got " + std::to_string(batch));
+    if (gradients && model.config().num_classes <= 0)
+        throw ConfigError("attention gradients need a model with a classifier, this one has num_classes 0");
+    impl_ = std::make_unique<Impl>(model, batch, gradients);
+}
+
+AttentionCapturer::~AttentionCapturer() = default;
+
+int AttentionCapturer::batch() const { return impl_->batch; }
+
+AttentionCapture AttentionCapturer::run(const float* x, int n, const std::vector<int>& classes) {
+    Impl& m = *impl_;
+    const ViTConfig& c = m.model.config();
+    if (n < 1 || n > m.batch)
+        throw ConfigError("attention capture: " + std::to_string(n) + " images for a batch of " + std::to_string(m.batch));
+    const int64_t K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
+    if (m.gradients && static_cast<int64_t>(classes.size()) != n)
+        throw ConfigError("attention gradients need one class per image: " + std::to_string(classes.size()) +
+                          " classes for " + std::to_string(n) + " images");
+    for (int k : classes)
+        if (k < 0 || k >= K)
+            throw ConfigError("class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
+    AttentionCapture out;
+    const float* logits = m.net.forward(m.model.params(), x, n);
+    out.logits = Tensor({n, K}, std::vector<float>(logits, logits + n * K));
+    const int64_t map = H * T * T;
+    for (int i = 0; i < c.depth; ++i) {
+        const float* a = m.net.attention(i);
+        out.attn.emplace_back(Shape{n, H, T, T}, std::vector<float>(a, a + n * map));
+    }
+    if (!m.gradients) return out;
+    // d(Σ_i logit_{c_i}) / d logits is one-hot per row; absent rows get zero.
+    std::fill(m.dlogits.begin(), m.dlogits.end(), 0.0f);
+    for (int b = 0; b < n; ++b) m.dlogits[size_t(b) * K + size_t(classes[size_t(b)])] = 1.0f;
+    m.net.backward(m.model.params(), m.dlogits.data(), m.grads);
+    for (int i = 0; i < c.depth; ++i) {
+        const float* g = m.net.attention_grad(i);
+        out.grad.emplace_back(Shape{n, H, T, T}, std::vector<float>(g, g + n * map));
+    }
+    return out;
+}
+
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
                                    bool gradients) {
     const ViTConfig& c = model.config();
     check_input_shape(x, c, "input");
-    const int64_t N = x.shape[0], K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
+    const int64_t N = x.shape[0];
     if (gradients && static_cast<int64_t>(classes.size()) != N)
         throw ConfigError("gradient rollout needs one class per image: " + std::to_string(classes.size()) +
                           " classes for " + std::to_string(N) + " images");
-    for (int k : classes)
-        if (k < 0 || k >= K)
-            throw ConfigError("class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
-    NetworkOptions opts;
-    opts.training = gradients;  // the backward pass reaches the attention gradients
-    opts.capture_attention = true;
-    opts.keep_attention_grad = gradients;
-    Network net(c, batch, opts);
-    Parameters grads(c);  // parameter gradients are a by-product here
-    std::vector<float> dlogits(size_t(batch) * K);
+    AttentionCapturer capturer(model, batch, gradients);
 
     AttentionCapture out;
+    const int64_t K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
     out.logits = Tensor({N, K});
     for (int i = 0; i < c.depth; ++i) {
         out.attn.emplace_back(Shape{N, H, T, T});
@@ -38,17 +94,14 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
     const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w, map = H * T * T;
     for (int64_t s = 0; s < N; s += batch) {
         const int n = static_cast<int>(std::min<int64_t>(batch, N - s));
-        const float* logits = net.forward(model.params(), x.ptr() + s * image, n);
-        std::copy(logits, logits + n * K, out.logits.ptr() + s * K);
-        for (int i = 0; i < c.depth; ++i)
-            std::copy_n(net.attention(i), n * map, out.attn[size_t(i)].ptr() + s * map);
-        if (!gradients) continue;
-        // d(Σ_i logit_{c_i}) / d logits is one-hot per row; absent rows get zero.
-        std::fill(dlogits.begin(), dlogits.end(), 0.0f);
-        for (int b = 0; b < n; ++b) dlogits[size_t(b) * K + size_t(classes[size_t(s + b)])] = 1.0f;
-        net.backward(model.params(), dlogits.data(), grads);
-        for (int i = 0; i < c.depth; ++i)
-            std::copy_n(net.attention_grad(i), n * map, out.grad[size_t(i)].ptr() + s * map);
+        const std::vector<int> part = gradients ? std::vector<int>(classes.begin() + s, classes.begin() + s + n)
+                                                : std::vector<int>();
+        const AttentionCapture cap = capturer.run(x.ptr() + s * image, n, part);
+        std::copy_n(cap.logits.ptr(), n * K, out.logits.ptr() + s * K);
+        for (int i = 0; i < c.depth; ++i) {
+            std::copy_n(cap.attn[size_t(i)].ptr(), n * map, out.attn[size_t(i)].ptr() + s * map);
+            if (gradients) std::copy_n(cap.grad[size_t(i)].ptr(), n * map, out.grad[size_t(i)].ptr() + s * map);
+        }
     }
     return out;
 }

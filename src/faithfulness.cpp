@@ -72,39 +72,68 @@ std::vector<size_t> spread(size_t total, size_t limit) {
     return pick;
 }
 
+// Sums of one figure over the images, for its mean and the standard error of the mean.
+struct Moments {
+    double sum = 0, sum_sq = 0;
+    void add(double v) {
+        sum += v;
+        sum_sq += v * v;
+    }
+    double mean(size_t n) const { return sum / double(n); }
+    // Sample standard deviation (n - 1) over sqrt(n); 0 for a single image.
+    double standard_error(size_t n) const {
+        if (n < 2) return 0.0;
+        const double m = mean(n), var = std::max(0.0, (sum_sq - double(n) * m * m) / double(n - 1));
+        return std::sqrt(var / double(n));
+    }
+};
+
+struct MapTotals {
+    Moments deletion, insertion;
+    double central = 0;
+};
+
+std::vector<SaliencySpec> saliency_specs(const std::vector<ScoredMap>& maps) {
+    std::vector<SaliencySpec> specs;
+    for (const ScoredMap& m : maps)
+        if (m.kind == ScoredMap::Kind::Saliency) specs.push_back(m.saliency);
+    return specs;
+}
+
 // The model and what every batch needs of it.
 class Scorer {
 public:
-    Scorer(const Model& model, int batch)
-        : model_(model), c_(model.config()), runner_(model, batch, RunOptions{false, 0}),
-          points_(curve_points(c_.num_patches())), prefix_(prefix_tokens(c_)),
-          centre_(centre_prior(c_.grid_h(), c_.grid_w())) {
-        // The all-zero image ends every deletion curve and starts every insertion curve.
-        const std::vector<float> zeros(image_floats(), 0.0f);
-        probabilities(zeros.data(), 1, blank_);
-    }
+    Scorer(const Model& model, int batch, const FaithfulnessOptions& opts, const std::vector<ScoredMap>& maps)
+        : c_(model.config()), runner_(model, batch, RunOptions{false, 0}), opts_(opts), maps_(maps),
+          saliency_(model, batch, saliency_specs(maps), opts.baseline), points_(curve_points(c_.num_patches())),
+          centre_(centre_prior(c_.grid_h(), c_.grid_w())), blank_(size_t(batch) * image_floats()) {}
 
     size_t image_floats() const { return size_t(c_.in_chans) * c_.img_h * c_.img_w; }
     const CurvePoints& points() const { return points_; }
 
     // Adds the figures of the n images x (n, C, H, W), whose indices in the whole set are `index`
-    // (they seed the random map), to scores.
-    void add_batch(const float* x, int n, const std::vector<size_t>& index, uint64_t seed,
-                   std::vector<MapScore>& scores) {
+    // (they seed the random map), to totals.
+    void add_batch(const float* x, int n, const std::vector<size_t>& index, std::vector<MapTotals>& totals) {
         const int K = c_.num_classes;
         std::vector<float> probs;
         probabilities(x, n, probs);
         std::vector<int> pred(static_cast<size_t>(n));
-        std::vector<double> p0(static_cast<size_t>(n));
+        std::vector<double> p0(static_cast<size_t>(n)), pb(static_cast<size_t>(n));
         for (int i = 0; i < n; ++i) {
             pred[size_t(i)] = argmax(&probs[size_t(i) * K], K);
             p0[size_t(i)] = probs[size_t(i) * K + pred[size_t(i)]];
         }
-        const std::vector<Tensor> maps = batch_maps(x, n, pred, index, seed);
+        // The baseline images end every deletion curve and start every insertion curve.
+        baseline_images(c_, opts_.baseline, x, n, blank_.data());
+        probabilities(blank_.data(), n, probs);
+        for (int i = 0; i < n; ++i) pb[size_t(i)] = probs[size_t(i) * K + pred[size_t(i)]];
+
+        const std::vector<Tensor> maps = batch_maps(x, n, pred, index);
         const size_t P = size_t(c_.num_patches());
         for (size_t m = 0; m < maps.size(); ++m) {
-            for (int i = 0; i < n; ++i) scores[m].central += central_share(maps[m].ptr() + i * P, c_.grid_h(), c_.grid_w());
-            add_curve_areas(x, n, maps[m].ptr(), pred, p0, scores[m]);
+            for (int i = 0; i < n; ++i)
+                totals[m].central += central_share(maps[m].ptr() + i * P, c_.grid_h(), c_.grid_w());
+            add_curve_areas(x, n, maps[m].ptr(), pred, p0, pb, totals[m]);
         }
     }
 
@@ -114,32 +143,36 @@ private:
         softmax_rows(runner_.forward(x, n), n, c_.num_classes, probs.data());
     }
 
-    // The five maps of the report, each (n, P), in its order.
-    std::vector<Tensor> batch_maps(const float* x, int n, const std::vector<int>& pred,
-                                   const std::vector<size_t>& index, uint64_t seed) const {
+    // The maps of the options, each (n, P), in their order.
+    std::vector<Tensor> batch_maps(const float* x, int n, const std::vector<int>& pred, const std::vector<size_t>& index) {
         const int P = c_.num_patches();
-        std::vector<Tensor> maps(2, Tensor({n, P}));
-        for (int i = 0; i < n; ++i) {
-            std::mt19937_64 rng(seed * 1000003 + index[size_t(i)]);  // per image, whatever the batch
-            std::uniform_real_distribution<float> u(0.0f, 1.0f);
-            for (int j = 0; j < P; ++j) maps[0].data[size_t(i * P + j)] = u(rng);
-            std::copy(centre_.begin(), centre_.end(), maps[1].data.begin() + i * P);
+        std::vector<Tensor> computed = saliency_.compute(x, n, pred);
+        std::vector<Tensor> maps;
+        size_t next = 0;
+        for (const ScoredMap& m : maps_) {
+            if (m.kind == ScoredMap::Kind::Saliency) {
+                maps.push_back(std::move(computed[next++]));
+                continue;
+            }
+            Tensor map({n, P});
+            for (int i = 0; i < n; ++i) {
+                if (m.kind == ScoredMap::Kind::CentrePrior) {
+                    std::copy(centre_.begin(), centre_.end(), map.data.begin() + i * P);
+                    continue;
+                }
+                std::mt19937_64 rng(opts_.seed * 1000003 + index[size_t(i)]);  // per image, whatever the batch
+                std::uniform_real_distribution<float> u(0.0f, 1.0f);
+                for (int j = 0; j < P; ++j) map.data[size_t(i * P + j)] = u(rng);
+            }
+            maps.push_back(std::move(map));
         }
-        const Tensor xt({n, c_.in_chans, c_.img_h, c_.img_w}, std::vector<float>(x, x + size_t(n) * image_floats()));
-        const AttentionCapture cap = capture_attention(model_, xt, pred, n, true);
-        RolloutOptions mean0, max9, grad9;
-        max9.fusion = HeadFusion::Max;
-        max9.discard_ratio = grad9.discard_ratio = 0.9f;
-        maps.push_back(attention_rollout(cap.attn, prefix_, mean0));
-        maps.push_back(attention_rollout(cap.attn, prefix_, max9));
-        maps.push_back(gradient_rollout(cap.attn, cap.grad, prefix_, grad9));
         return maps;
     }
 
-    // Adds the deletion and insertion areas of the n images under map (n, P) to score: p(pred) at each
-    // curve point, the intact and blank images' probabilities standing for the full and empty ends.
+    // Adds the deletion and insertion areas of the n images under map (n, P) to totals: p(pred) at each
+    // curve point, the intact and baseline images' probabilities standing for the full and empty ends.
     void add_curve_areas(const float* x, int n, const float* map, const std::vector<int>& pred,
-                         const std::vector<double>& p0, MapScore& score) {
+                         const std::vector<double>& p0, const std::vector<double>& pb, MapTotals& totals) {
         const int P = c_.num_patches(), K = c_.num_classes, gw = c_.grid_w(), ps = c_.patch_size;
         const size_t floats = image_floats();
         std::vector<std::vector<int>> ranks(static_cast<size_t>(n), std::vector<int>(static_cast<size_t>(P)));
@@ -149,11 +182,12 @@ private:
             std::iota(order.begin(), order.end(), 0);
             std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return v[a] > v[b]; });
         }
-        std::vector<float> del(x, x + size_t(n) * floats), ins(size_t(n) * floats, 0.0f), probs;
+        std::vector<float> del(x, x + size_t(n) * floats), ins(blank_.begin(), blank_.begin() + long(size_t(n) * floats));
+        std::vector<float> probs;
         std::vector<std::vector<double>> dcurve(static_cast<size_t>(n)), icurve(static_cast<size_t>(n));
         for (int i = 0; i < n; ++i) {
             dcurve[size_t(i)] = {p0[size_t(i)]};
-            icurve[size_t(i)] = {blank_[size_t(pred[size_t(i)])]};
+            icurve[size_t(i)] = {pb[size_t(i)]};
         }
         const int step = points_.step, steps = points_.steps();
         for (int s = 1; s < steps; ++s) {
@@ -163,7 +197,7 @@ private:
                     for (int c = 0; c < c_.in_chans; ++c)
                         for (int y = py; y < py + ps; ++y) {
                             const size_t off = size_t(i) * floats + (size_t(c) * c_.img_h + y) * c_.img_w + px;
-                            std::fill_n(&del[off], ps, 0.0f);
+                            std::copy_n(&blank_[off], ps, &del[off]);
                             std::copy_n(&x[off], ps, &ins[off]);
                         }
                 }
@@ -172,25 +206,58 @@ private:
             probabilities(ins.data(), n, probs);
             for (int i = 0; i < n; ++i) icurve[size_t(i)].push_back(probs[size_t(i) * K + pred[size_t(i)]]);
         }
-        // Everything removed is the blank image, everything inserted the intact one.
+        // Everything removed is the baseline image, everything inserted the intact one.
         for (int i = 0; i < n; ++i) {
-            dcurve[size_t(i)].push_back(blank_[size_t(pred[size_t(i)])]);
+            dcurve[size_t(i)].push_back(pb[size_t(i)]);
             icurve[size_t(i)].push_back(p0[size_t(i)]);
-            score.deletion += trapezoid(points_.fraction, dcurve[size_t(i)]);
-            score.insertion += trapezoid(points_.fraction, icurve[size_t(i)]);
+            totals.deletion.add(trapezoid(points_.fraction, dcurve[size_t(i)]));
+            totals.insertion.add(trapezoid(points_.fraction, icurve[size_t(i)]));
         }
     }
 
-    const Model& model_;
     const ViTConfig& c_;
     Runner runner_;
+    const FaithfulnessOptions& opts_;
+    const std::vector<ScoredMap>& maps_;
+    SaliencyMaps saliency_;
     CurvePoints points_;
-    PrefixTokens prefix_;
     std::vector<float> centre_;
-    std::vector<float> blank_;  // class probabilities of the all-zero image
+    std::vector<float> blank_;  // the batch's baseline images
 };
 
+ScoredMap saliency(SaliencyMethod method, HeadFusion fusion = HeadFusion::Mean, float discard = 0.0f) {
+    ScoredMap m;
+    m.saliency.method = method;
+    m.saliency.rollout.fusion = fusion;
+    m.saliency.rollout.discard_ratio = discard;
+    return m;
+}
+
 }  // namespace
+
+std::vector<ScoredMap> default_scored_maps() {
+    return {ScoredMap{ScoredMap::Kind::Random, {}}, ScoredMap{ScoredMap::Kind::CentrePrior, {}},
+            saliency(SaliencyMethod::Rollout), saliency(SaliencyMethod::Rollout, HeadFusion::Max, 0.9f),
+            saliency(SaliencyMethod::GradRollout, HeadFusion::Mean, 0.9f)};
+}
+
+std::vector<ScoredMap> all_scored_maps() {
+    std::vector<ScoredMap> maps = default_scored_maps();
+    for (const ScoredMap& m : {saliency(SaliencyMethod::Chefer2021), saliency(SaliencyMethod::LastAttention),
+                               saliency(SaliencyMethod::Occlusion),
+                               saliency(SaliencyMethod::GradRolloutOcclusion, HeadFusion::Mean, 0.9f)})
+        maps.push_back(m);
+    return maps;
+}
+
+std::string scored_map_name(const ScoredMap& m, uint64_t seed) {
+    switch (m.kind) {
+        case ScoredMap::Kind::Random: return "random (seed " + std::to_string(seed) + ")";
+        case ScoredMap::Kind::CentrePrior: return "centre prior";
+        case ScoredMap::Kind::Saliency: return describe(m.saliency);
+    }
+    return "?";
+}
 
 FaithfulnessReport evaluate_faithfulness(const Model& model, const float* images, size_t count,
                                          const FaithfulnessOptions& opts) {
@@ -198,19 +265,13 @@ FaithfulnessReport evaluate_faithfulness(const Model& model, const float* images
         throw ConfigError("faithfulness needs a model with a classifier, this one has num_classes 0");
     if (count == 0) throw ConfigError("faithfulness: no images to evaluate");
     if (opts.batch < 1) throw ConfigError("faithfulness: batch must be >= 1, got " + std::to_string(opts.batch));
+    const std::vector<ScoredMap> maps = opts.maps.empty() ? default_scored_maps() : opts.maps;
     const std::vector<size_t> pick = spread(count, opts.limit);
     const size_t N = pick.size();
     const int B = static_cast<int>(std::min<size_t>(size_t(opts.batch), N));
-    Scorer scorer(model, B);
+    Scorer scorer(model, B, opts, maps);
 
-    FaithfulnessReport report;
-    report.images = N;
-    report.step = scorer.points().step;
-    report.maps = {{"random (seed " + std::to_string(opts.seed) + ")"},
-                   {"centre prior"},
-                   {"rollout mean d0"},
-                   {"rollout max d0.9"},
-                   {"gradient rollout d0.9"}};
+    std::vector<MapTotals> totals(maps.size());
     const size_t floats = scorer.image_floats();
     std::vector<float> x;
     for (size_t s0 = 0; s0 < N; s0 += size_t(B)) {
@@ -218,13 +279,21 @@ FaithfulnessReport evaluate_faithfulness(const Model& model, const float* images
         const std::vector<size_t> index(pick.begin() + long(s0), pick.begin() + long(s0) + n);
         x.resize(size_t(n) * floats);
         for (int i = 0; i < n; ++i) std::memcpy(&x[size_t(i) * floats], images + index[size_t(i)] * floats, floats * 4);
-        scorer.add_batch(x.data(), n, index, opts.seed, report.maps);
+        scorer.add_batch(x.data(), n, index, totals);
         if (opts.progress) opts.progress(s0 + size_t(n), N);
     }
-    for (MapScore& m : report.maps) {
-        m.deletion /= double(N);
-        m.insertion /= double(N);
-        m.central /= double(N);
+    FaithfulnessReport report;
+    report.images = N;
+    report.step = scorer.points().step;
+    for (size_t m = 0; m < maps.size(); ++m) {
+        MapScore score;
+        score.name = scored_map_name(maps[m], opts.seed);
+        score.deletion = totals[m].deletion.mean(N);
+        score.insertion = totals[m].insertion.mean(N);
+        score.deletion_se = totals[m].deletion.standard_error(N);
+        score.insertion_se = totals[m].insertion.standard_error(N);
+        score.central = totals[m].central / double(N);
+        report.maps.push_back(std::move(score));
     }
     return report;
 }

@@ -104,13 +104,28 @@ void apply_block(const std::vector<double>& f, int64_t T, std::vector<double>& v
     v.swap(tmp);
 }
 
+// v <- v (I + F): Chefer et al.'s R <- R + F R, seen from the one row that is wanted.
+void apply_additive(const std::vector<double>& f, int64_t T, std::vector<double>& v, std::vector<double>& tmp) {
+    tmp = v;
+    for (int64_t i = 0; i < T; ++i) {
+        if (v[size_t(i)] == 0.0) continue;
+        const double* row = f.data() + i * T;
+        for (int64_t j = 0; j < T; ++j) tmp[size_t(j)] += v[size_t(i)] * row[j];
+    }
+    v.swap(tmp);
+}
+
+// How one block's fused matrix acts on the row: rollout's normalised (F + I) / 2, or Chefer's I + F.
+enum class Combine { Normalised, Additive };
+
 // fuse(n, b, f) fills f (T*T) with block b's fused matrix for image n.
 //
 // Only one row of R = A_last ... A_first is wanted (the class token's), or the mean of its rows, so
 // instead of the matrix product the row vector e_0 (or the uniform vector 1/T) is pushed through the
 // blocks from the last to the first: v A_last ... A_first. That is T^2 work per block instead of T^3.
 template <typename Fuse>
-Tensor rollout(const Dims& d, const PrefixTokens& pt, float discard_ratio, Fuse fuse) {
+Tensor rollout(const Dims& d, const PrefixTokens& pt, float discard_ratio, Fuse fuse,
+               Combine combine = Combine::Normalised) {
     const int64_t T = d.T, prefix = pt.count, P = T - prefix;
     Tensor out({d.N, P});
     const int64_t count = discard_count(T * T, discard_ratio);
@@ -122,7 +137,8 @@ Tensor rollout(const Dims& d, const PrefixTokens& pt, float discard_ratio, Fuse 
         for (int b = d.last; b >= d.first; --b) {
             fuse(n, b, f);
             discard_lowest(f, count, order);
-            apply_block(f, T, v, tmp);
+            if (combine == Combine::Normalised) apply_block(f, T, v, tmp);
+            else apply_additive(f, T, v, tmp);
         }
         for (int64_t j = 0; j < P; ++j) out.data[size_t(n * P + j)] = static_cast<float>(v[size_t(j + prefix)]);
     }
@@ -151,20 +167,61 @@ Tensor attention_rollout(const std::vector<Tensor>& attn, const PrefixTokens& pr
     });
 }
 
+namespace {
+
+// Fills f with mean over heads of max(0, A ⊙ dA) for image n, block b: the attention that raises the
+// logit, attention times its gradient clamped at 0.
+void positive_grad_attention(const Dims& d, const std::vector<Tensor>& attn, const std::vector<Tensor>& grad,
+                             int64_t n, int b, std::vector<double>& f) {
+    const int64_t TT = d.T * d.T;
+    const float* a = attn[size_t(b)].ptr() + n * d.H * TT;
+    const float* g = grad[size_t(b)].ptr() + n * d.H * TT;
+    for (int64_t i = 0; i < TT; ++i) {
+        double v = 0.0;
+        for (int64_t h = 0; h < d.H; ++h) v += std::max(0.0, double(a[h * TT + i]) * double(g[h * TT + i]));
+        f[size_t(i)] = v / double(d.H);
+    }
+}
+
+}  // namespace
+
 Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
                         const RolloutOptions& opts) {
     const Dims d = check_inputs(attn, &grad, prefix, opts);
-    const int64_t TT = d.T * d.T;
     return rollout(d, prefix, opts.discard_ratio, [&](int64_t n, int b, std::vector<double>& f) {
-        const float* a = attn[size_t(b)].ptr() + n * d.H * TT;
-        const float* g = grad[size_t(b)].ptr() + n * d.H * TT;
-        for (int64_t i = 0; i < TT; ++i) {
-            double v = 0.0;
-            // Keep only the attention that raises the logit: attention times its gradient, clamped at 0.
-            for (int64_t h = 0; h < d.H; ++h) v += std::max(0.0, double(a[h * TT + i]) * double(g[h * TT + i]));
-            f[size_t(i)] = v / double(d.H);
-        }
+        positive_grad_attention(d, attn, grad, n, b, f);
     });
+}
+
+Tensor chefer_relevance(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
+                        const RolloutOptions& opts) {
+    RolloutOptions range;
+    range.first_block = opts.first_block;
+    range.last_block = opts.last_block;
+    const Dims d = check_inputs(attn, &grad, prefix, range);
+    return rollout(
+        d, prefix, 0.0f, [&](int64_t n, int b, std::vector<double>& f) { positive_grad_attention(d, attn, grad, n, b, f); },
+        Combine::Additive);
+}
+
+Tensor last_block_attention(const std::vector<Tensor>& attn, const PrefixTokens& prefix, int head) {
+    const Dims d = check_inputs(attn, nullptr, prefix, RolloutOptions{});
+    if (head < -1 || head >= d.H)
+        throw ConfigError("head " + std::to_string(head) + " out of range [0, " + std::to_string(d.H) + ")");
+    const int64_t T = d.T, TT = T * T, P = T - prefix.count;
+    Tensor out({d.N, P});
+    const Tensor& last = attn.back();
+    for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t j = 0; j < P; ++j) {
+            // The class token's row, or without one the mean of every token's row.
+            const int64_t rows = prefix.class_token ? 1 : T;
+            double sum = 0;
+            int heads = 0;
+            for (int64_t h = head < 0 ? 0 : head; h < (head < 0 ? d.H : head + 1); ++h, ++heads)
+                for (int64_t r = 0; r < rows; ++r) sum += last.ptr()[(n * d.H + h) * TT + r * T + prefix.count + j];
+            out.data[size_t(n * P + j)] = static_cast<float>(sum / double(heads * rows));
+        }
+    return out;
 }
 
 }  // namespace vit

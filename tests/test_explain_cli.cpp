@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -192,8 +193,11 @@ TEST_F(ExplainCli, RejectsBadOptionsWithClearMessages) {
     expect_usage_error(base + "--colormap sepia " + img, "unknown colormap 'sepia'");
     expect_usage_error(base + "--head-fusion median " + img, "--head-fusion must be mean, max or min");
     expect_usage_error(base + "--method grad-rollout --class 10 " + img, "class 10 is out of range");
-    expect_usage_error(base + "--class 1 " + img, "--class needs --method grad-rollout");
-    expect_usage_error(base + "--method lrp " + img, "--method must be rollout or grad-rollout");
+    expect_usage_error(base + "--class 1 " + img, "--class needs a method that explains a class");
+    expect_usage_error(base + "--method lrp " + img, "--method must be one of rollout, grad-rollout, chefer2021");
+    expect_usage_error(base + "--method occlusion --per-layer " + img, "--per-layer applies to rollout");
+    expect_usage_error(base + "--baseline grey " + img, "--baseline must be zero, mean or blur");
+    expect_usage_error(base + "--methods all " + img, "--methods applies to --evaluate only");
     expect_usage_error(base + "--alpha 2 " + img, "--alpha must be in [0, 1]");
     expect_usage_error("explain --model " + quote(kModel) + " " + img, "'--output' is required");
     expect_usage_error("explain --model " + quote(kModel) + " --evaluate", "--evaluate needs --data");
@@ -230,15 +234,16 @@ TEST_F(ExplainCli, EvaluatePrintsAucTable) {
     std::istringstream lines(read_file(csv));
     std::string line;
     std::getline(lines, line);
-    EXPECT_EQ(line, "map,deletion_auc,insertion_auc,central_mass,images");
+    // The first five columns as they always were; the standard errors come after.
+    EXPECT_EQ(line, "map,deletion_auc,insertion_auc,central_mass,images,deletion_se,insertion_se");
     int rows = 0;
     while (std::getline(lines, line)) {
         ++rows;
         std::vector<std::string> f;
         std::stringstream ss(line);
         for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
-        ASSERT_EQ(f.size(), 5u) << line;
-        for (int k = 1; k <= 3; ++k) {
+        ASSERT_EQ(f.size(), 7u) << line;
+        for (int k : {1, 2, 3, 5, 6}) {
             const double v = std::stod(f[size_t(k)]);
             EXPECT_GE(v, 0.0) << line;
             EXPECT_LE(v, 1.0) << line;
@@ -251,6 +256,40 @@ TEST_F(ExplainCli, EvaluatePrintsAucTable) {
     EXPECT_EQ(rows, 5);
     EXPECT_NE(r.out.find("rollout mean d0"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("gradient rollout"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(" ± "), std::string::npos) << "standard errors in the table: " << r.out;
+}
+
+TEST_F(ExplainCli, EvaluateScoresTheMethodsAskedForUnderTheBaselineAskedFor) {
+    const Result r = run("explain --model " + quote(kModel) + " --evaluate --data " + quote(kSamples) +
+                         " --limit 3 --batch 3 --threads 1 --methods occlusion,chefer2021,random --baseline blur");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const std::vector<std::string> rows = lines_of(r.out);
+    ASSERT_EQ(rows.size(), 4u) << r.out;
+    EXPECT_EQ(rows[1].rfind("occlusion ", 0), 0u) << rows[1];
+    EXPECT_EQ(rows[2].rfind("chefer2021 ", 0), 0u) << rows[2];
+    EXPECT_EQ(rows[3].rfind("random (seed 0)", 0), 0u) << rows[3];
+    EXPECT_NE(r.err.find("baseline blur"), std::string::npos) << r.err;
+    expect_usage_error("explain --model " + quote(kModel) + " --evaluate --data " + quote(kSamples) +
+                           " --methods occlusion,sharp",
+                       "--methods: unknown map 'sharp'");
+}
+
+// Every method writes a panel per image, for a model it was not trained with (random weights).
+TEST_F(ExplainCli, EveryMethodWritesPanels) {
+    for (const char* method :
+         {"rollout", "grad-rollout", "chefer2021", "last-attention", "occlusion", "grad-rollout-x-occlusion"}) {
+        const fs::path out = tmp_ / method;
+        const Result r = run("explain --model " + quote(kModel) + " --method " + method + " --batch 4 --save-mask --output " +
+                             quote(out.string()) + " " + quote(kSamples + "/photos"));
+        EXPECT_CLEAN_EXIT(r, 0);
+        for (const char* img : {"butterfly", "orange", "HappyFish"}) {
+            EXPECT_TRUE(fs::exists(out / (std::string(img) + ".png"))) << method << " " << img;
+            std::string header;
+            const std::vector<float> npy = read_npy(out / (std::string(img) + ".mask.npy"), header);
+            EXPECT_EQ(npy.size(), 64u) << method << " " << img;  // one value per patch of the 8x8 grid
+            EXPECT_TRUE(std::all_of(npy.begin(), npy.end(), [](float v) { return std::isfinite(v); })) << method;
+        }
+    }
 }
 
 // The Hub variants: attention pooling without a class token (SigLIP), pre-norm with a 512-wide head

@@ -150,6 +150,49 @@ TEST(Faithfulness, MatchesNaiveComputation) {
     EXPECT_GT(std::fabs(del_centre - del_rollout) + std::fabs(ins_centre - ins_rollout), 1e-3);
 }
 
+// Three copies of one image: every map that depends only on the image scores the same on each, so its
+// standard error is 0; the random map is seeded per image index, so its areas differ.
+TEST(Faithfulness, StandardErrorIsZeroForIdenticalImagesAndPositiveForTheRandomMap) {
+    const vit::Model model(vit::load_checkpoint(kModel));
+    const size_t floats = size_t(model.config().in_chans) * model.config().img_h * model.config().img_w;
+    const std::vector<float> one = random_images(model.config(), 1, 3);
+    std::vector<float> x;
+    for (int i = 0; i < 3; ++i) x.insert(x.end(), one.begin(), one.begin() + long(floats));
+    vit::FaithfulnessOptions opts;
+    opts.batch = 2;
+    const vit::FaithfulnessReport r = vit::evaluate_faithfulness(model, x.data(), 3, opts);
+    for (const char* name : {"centre prior", "rollout mean d0", "gradient rollout d0.9"}) {
+        EXPECT_NEAR(score(r, name).deletion_se, 0.0, 1e-6) << name;
+        EXPECT_NEAR(score(r, name).insertion_se, 0.0, 1e-6) << name;
+    }
+    EXPECT_GT(score(r, "random (seed 0)").deletion_se + score(r, "random (seed 0)").insertion_se, 1e-4);
+}
+
+// Every method of all_scored_maps() is scored, under each baseline, with areas of probabilities in
+// [0, 1]; a blurred baseline changes the curves (the blank end is no longer the mean colour).
+TEST(Faithfulness, EveryMethodIsScoredUnderEveryBaseline) {
+    const vit::Model model(vit::load_checkpoint(kModel));
+    const std::vector<float> x = random_images(model.config(), 2, 4);
+    vit::FaithfulnessOptions opts;
+    opts.batch = 2;
+    opts.maps = vit::all_scored_maps();
+    std::vector<double> insertion_of_occlusion;
+    for (vit::Baseline b : {vit::Baseline::Zero, vit::Baseline::Mean, vit::Baseline::Blur}) {
+        opts.baseline = b;
+        const vit::FaithfulnessReport r = vit::evaluate_faithfulness(model, x.data(), 2, opts);
+        ASSERT_EQ(r.maps.size(), opts.maps.size());
+        for (size_t m = 0; m < r.maps.size(); ++m) {
+            EXPECT_EQ(r.maps[m].name, vit::scored_map_name(opts.maps[m], 0));
+            EXPECT_GE(r.maps[m].deletion, 0.0);
+            EXPECT_LE(r.maps[m].deletion, 1.0);
+            EXPECT_GE(r.maps[m].insertion, 0.0);
+            EXPECT_LE(r.maps[m].insertion, 1.0);
+        }
+        insertion_of_occlusion.push_back(score(r, "occlusion").insertion);
+    }
+    EXPECT_GT(std::fabs(insertion_of_occlusion[0] - insertion_of_occlusion[2]), 1e-4);
+}
+
 TEST(Faithfulness, RejectsBadArguments) {
     const vit::Model model(vit::load_checkpoint(kModel));
     const std::vector<float> x = random_images(model.config(), 1, 2);

@@ -9,7 +9,15 @@
 // R's rows (every token's view of the patches), again over the patch columns.
 // Gradient rollout for class c: F = mean over heads of max(0, A ⊙ d logit_c / dA), then the same
 // discard, identity, normalisation and product.
+// Chefer et al., ICCV 2021 ("Generic Attention-model Explainability for Interpreting Bi-Modal and
+// Encoder-Decoder Transformers"), for class c: R = I, then per block, first to last, R <- R + Ā R with
+// Ā = mean over heads of max(0, dlogit_c/dA ⊙ A). No discard and no normalisation: relevance adds up
+// over the blocks rather than being averaged into a product of stochastic matrices. The map is R's
+// class-token row over the patch columns (the mean of its rows without a class token), as for rollout.
+// Last-block attention (the maps the DINO papers show): the class token's attention row of the last
+// block over the patches, the mean of the heads or one head.
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "vit/model.hpp"
@@ -39,6 +47,23 @@ struct AttentionCapture {
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
                                    bool gradients);
 
+// The same, for many batches: the network (a training-mode one when gradients are wanted) is built
+// once. run() takes x (n, C, H, W) with n <= batch and, with gradients, one class per image.
+class AttentionCapturer {
+public:
+    AttentionCapturer(const Model& model, int batch, bool gradients);
+    ~AttentionCapturer();
+    AttentionCapturer(const AttentionCapturer&) = delete;
+    AttentionCapturer& operator=(const AttentionCapturer&) = delete;
+
+    int batch() const;
+    AttentionCapture run(const float* x, int n, const std::vector<int>& classes);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 // The tokens before the patches: how many, and whether the first is a class token (whose row the
 // map is). timm's order is class, distillation, registers.
 struct PrefixTokens {
@@ -51,5 +76,10 @@ PrefixTokens prefix_tokens(const ViTConfig& cfg);
 Tensor attention_rollout(const std::vector<Tensor>& attn, const PrefixTokens& prefix, const RolloutOptions& opts);
 Tensor gradient_rollout(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
                         const RolloutOptions& opts);
+// opts: only the block range is used (no head fusion choice, no discard).
+Tensor chefer_relevance(const std::vector<Tensor>& attn, const std::vector<Tensor>& grad, const PrefixTokens& prefix,
+                        const RolloutOptions& opts);
+// head -1: the mean of the heads. Throws ConfigError for a head out of range.
+Tensor last_block_attention(const std::vector<Tensor>& attn, const PrefixTokens& prefix, int head = -1);
 
 }  // namespace vit

@@ -29,21 +29,22 @@ namespace {
 
 const char* const kUsage =
     "usage: vit explain --model M --output DIR [options] INPUT...\n"
-    "       vit explain --model M --evaluate --data PATH [--limit N] [--csv FILE]\n\n"
+    "       vit explain --model M --evaluate --data PATH [--methods LIST] [--baseline B] [--limit N] [--csv FILE]\n\n"
     "Writes, for every image (folders searched recursively, their tree mirrored under DIR), a PNG panel:\n"
     "the image as the model saw it, the heat map over it, the map alone and the predicted label.\n"
     "--method rollout: attention rollout (Abnar & Zuidema 2020), heads fused by --head-fusion, the\n"
-    "--discard-ratio lowest attentions dropped per block. --method grad-rollout: attention weighted by\n"
-    "its positive gradient for --class (default: the predicted class).\n"
-    "--evaluate: deletion/insertion AUC and central mass of several maps on PATH (a dataset as vit\n"
-    "train reads it, its test split, or a folder of images).\n\n";
-
-enum class Method { Rollout, GradRollout };
+    "--discard-ratio lowest attentions dropped per block. grad-rollout: attention weighted by its\n"
+    "positive gradient for --class (default: the predicted class). chefer2021: Chefer et al.'s ICCV 2021\n"
+    "relevance rule. last-attention: the last block's class-token attention (as DINO shows it).\n"
+    "occlusion: the fall of the class's probability when each patch in turn becomes --baseline.\n"
+    "grad-rollout-x-occlusion: the product of those two, each scaled to [0, 1].\n"
+    "--evaluate: deletion/insertion AUC (mean ± standard error) and central mass of the --methods maps\n"
+    "on PATH (a dataset as vit train reads it, its test split, or a folder of images).\n\n";
 
 struct Settings {
-    Method method = Method::Rollout;
-    vit::RolloutOptions rollout;
-    int target = -1;  // class for gradient rollout; -1: the predicted class
+    vit::SaliencySpec spec;                      // the method and its rollout options
+    vit::Baseline baseline = vit::Baseline::Zero;  // occlusion: what an occluded patch becomes
+    int target = -1;  // class for the methods that explain one; -1: the predicted class
     bool per_layer = false, save_mask = false;
     PanelStyle style;
 };
@@ -58,6 +59,24 @@ std::string ratio_text(float r) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f", double(r));
     return buf;
+}
+
+// The panel's second line: the method and the options that shaped the map.
+std::string method_subtitle(const Settings& s) {
+    const vit::RolloutOptions& r = s.spec.rollout;
+    switch (s.spec.method) {
+        case vit::SaliencyMethod::Rollout:
+            return std::string("attention rollout, ") + vit::to_string(r.fusion) + " of heads, discard " +
+                   ratio_text(r.discard_ratio);
+        case vit::SaliencyMethod::GradRollout: return "gradient rollout, discard " + ratio_text(r.discard_ratio);
+        case vit::SaliencyMethod::Chefer2021: return "relevance (Chefer et al. 2021)";
+        case vit::SaliencyMethod::LastAttention: return "last block's class-token attention, mean of heads";
+        case vit::SaliencyMethod::Occlusion: return std::string("occlusion, patches set to ") + vit::to_string(s.baseline);
+        case vit::SaliencyMethod::GradRolloutOcclusion:
+            return "gradient rollout (discard " + ratio_text(r.discard_ratio) + ") x occlusion (" +
+                   vit::to_string(s.baseline) + ")";
+    }
+    return "";
 }
 
 // The output folder is created (with its parents) before any work, so an unwritable place fails at
@@ -95,17 +114,6 @@ void write_job(const Job& job, int gh, int gw, const Settings& s) {
     }
 }
 
-// Attention of the first n images of the runner's batch, per block (n, heads, T, T).
-std::vector<vit::Tensor> runner_attention(const vit::Runner& runner, const vit::ViTConfig& c, int n) {
-    const int64_t T = c.num_tokens(), H = c.num_heads;
-    std::vector<vit::Tensor> attn;
-    for (int b = 0; b < c.depth; ++b) {
-        const float* a = runner.attention(b);
-        attn.emplace_back(vit::Shape{n, H, T, T}, std::vector<float>(a, a + n * H * T * T));
-    }
-    return attn;
-}
-
 int explain_images(const vit::Model& model, const std::vector<std::string>& paths,
                    const std::vector<fs::path>& outputs, size_t failed, const Settings& s, int batch, int workers) {
     const vit::ViTConfig& c = model.config();
@@ -116,17 +124,18 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
     double render_seconds = 0;
 
     const int B = static_cast<int>(std::min<size_t>(size_t(batch), paths.size()));
-    // Rollout reads the attention the forward pass kept; gradient rollout gets it with the gradients.
-    vit::Runner runner(model, B, vit::RunOptions{s.method == Method::Rollout, 0});
+    // Methods that explain a class need the predictions first (a forward pass of their own); the
+    // class-free ones (rollout, last-block attention) take the logits of their attention capture.
+    const bool by_class = vit::needs_class(s.spec.method);
+    std::unique_ptr<vit::Runner> runner;
+    if (by_class) runner = std::make_unique<vit::Runner>(model, B);
+    vit::SaliencyMaps saliency(model, B, {s.spec}, s.baseline);
     ImageBatches loader(paths, model.preprocess(), B, workers);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
     std::vector<size_t> ok;
     size_t explained = 0;
-    std::string subtitle = s.method == Method::Rollout
-                               ? std::string("attention rollout, ") + vit::to_string(s.rollout.fusion) +
-                                     " of heads, discard " + ratio_text(s.rollout.discard_ratio)
-                               : "gradient rollout, discard " + ratio_text(s.rollout.discard_ratio);
+    const std::string subtitle = method_subtitle(s);
 
     Progress progress("explain", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
@@ -137,35 +146,30 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
             loader.release(b);
             continue;
         }
-        const float* out = runner.forward(x, n);
-        if (K > 0) vit::softmax_rows(out, n, K, probs.data());
         std::vector<int> pred(static_cast<size_t>(n)), target(static_cast<size_t>(n));
-        for (int i = 0; i < n && K > 0; ++i) {
-            pred[size_t(i)] = vit::argmax(&probs[size_t(i) * K], K);
-            target[size_t(i)] = s.target >= 0 ? s.target : pred[size_t(i)];
-        }
-
-        // Maps: the final one, and with --per-layer the cumulative ones after blocks 1..depth.
-        std::vector<vit::Tensor> attn, grad;
-        if (s.method == Method::Rollout) {
-            attn = runner_attention(runner, c, n);
-        } else {
-            vit::AttentionCapture cap = vit::capture_attention(
-                model, vit::Tensor({n, c.in_chans, c.img_h, c.img_w}, std::vector<float>(x, x + size_t(n) * floats)),
-                target, n, true);
-            attn = std::move(cap.attn);
-            grad = std::move(cap.grad);
-        }
-        auto rollout_to = [&](int last) {
-            vit::RolloutOptions o = s.rollout;
-            o.last_block = last;
-            return s.method == Method::Rollout ? vit::attention_rollout(attn, prefix, o)
-                                               : vit::gradient_rollout(attn, grad, prefix, o);
+        auto predict = [&](const float* logits) {
+            if (K == 0) return;
+            vit::softmax_rows(logits, n, K, probs.data());
+            for (int i = 0; i < n; ++i) {
+                pred[size_t(i)] = vit::argmax(&probs[size_t(i) * K], K);
+                target[size_t(i)] = s.target >= 0 ? s.target : pred[size_t(i)];
+            }
         };
-        const vit::Tensor maps = rollout_to(-1);
+        if (by_class) predict(runner->forward(x, n));
+        const vit::Tensor maps = saliency.compute(x, n, by_class ? target : std::vector<int>())[0];
+        if (!by_class) predict(saliency.capture().logits.ptr());
+
+        // With --per-layer, the cumulative maps after blocks 1..depth, from the same capture.
         std::vector<vit::Tensor> layer_maps;
-        if (s.per_layer)
-            for (int l = 0; l < c.depth; ++l) layer_maps.push_back(rollout_to(l));
+        for (int l = 0; s.per_layer && l < c.depth; ++l) {
+            vit::RolloutOptions o = s.spec.rollout;
+            o.last_block = l;
+            const vit::AttentionCapture& cap = saliency.capture();
+            layer_maps.push_back(s.spec.method == vit::SaliencyMethod::Rollout ? vit::attention_rollout(cap.attn, prefix, o)
+                                 : s.spec.method == vit::SaliencyMethod::GradRollout
+                                     ? vit::gradient_rollout(cap.attn, cap.grad, prefix, o)
+                                     : vit::chefer_relevance(cap.attn, cap.grad, prefix, o));
+        }
 
         const auto render_start = std::chrono::steady_clock::now();
         std::vector<Job> jobs(static_cast<size_t>(n));
@@ -229,7 +233,8 @@ int run_explain(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
-        ("method", po::value<std::string>()->default_value("rollout"), "rollout or grad-rollout")
+        ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, last-attention, occlusion or grad-rollout-x-occlusion")
+        ("baseline", po::value<std::string>()->default_value("zero"), "what a removed patch becomes (occlusion, --evaluate's curves): zero, mean or blur")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")
         ("discard-ratio", po::value<std::string>()->default_value("0"), "share of the lowest fused attentions dropped per block, in [0, 1)")
         ("class", po::value<std::string>(), "grad-rollout: explain this class index (default: the predicted class)")
@@ -244,6 +249,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("data", po::value<std::string>(), "--evaluate: dataset or image folder")
         ("limit", po::value<int>()->default_value(0), "--evaluate: at most this many images, spread over the set (0: all)")
         ("csv", po::value<std::string>(), "--evaluate: also write the table as CSV to FILE")
+        ("methods", po::value<std::string>()->default_value("default"), "--evaluate: the maps to score: all, default or a list (random,centre,rollout,rollout-max,grad-rollout,chefer2021,last-attention,occlusion,grad-rollout-x-occlusion)")
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
@@ -255,18 +261,13 @@ int run_explain(const std::vector<std::string>& args) {
         if (workers < 1) throw UsageError("--workers must be >= 1, got " + std::to_string(workers));
 
         Settings s;
-        const std::string method = vm["method"].as<std::string>();
-        if (method == "rollout") {
-            s.method = Method::Rollout;
-        } else if (method == "grad-rollout") {
-            s.method = Method::GradRollout;
-        } else {
-            throw UsageError("--method must be rollout or grad-rollout, got '" + method + "'");
-        }
-        s.rollout.fusion = parse_fusion_flag("--head-fusion", vm["head-fusion"].as<std::string>());
-        s.rollout.discard_ratio = parse_discard_ratio("--discard-ratio", vm["discard-ratio"].as<std::string>());
-        if (vm.count("class") && s.method != Method::GradRollout)
-            throw UsageError("--class needs --method grad-rollout (attention rollout does not depend on a class)");
+        s.spec.method = parse_method_flag("--method", vm["method"].as<std::string>());
+        s.spec.rollout.fusion = parse_fusion_flag("--head-fusion", vm["head-fusion"].as<std::string>());
+        s.spec.rollout.discard_ratio = parse_discard_ratio("--discard-ratio", vm["discard-ratio"].as<std::string>());
+        s.baseline = parse_baseline_flag("--baseline", vm["baseline"].as<std::string>());
+        if (vm.count("class") && !vit::needs_class(s.spec.method))
+            throw UsageError("--class needs a method that explains a class (" + vm["method"].as<std::string>() +
+                             " does not depend on one)");
         s.style.colormap = parse_colormap(vm["colormap"].as<std::string>());
         s.style.alpha = vm["alpha"].as<float>();
         if (!(s.style.alpha >= 0.0f && s.style.alpha <= 1.0f))
@@ -275,6 +276,10 @@ int run_explain(const std::vector<std::string>& args) {
         if (s.style.size < 16 || s.style.size > 4096)
             throw UsageError("--size must be in [16, 4096], got " + std::to_string(s.style.size));
         s.per_layer = vm["per-layer"].as<bool>();
+        const vit::SaliencyMethod m = s.spec.method;
+        if (s.per_layer && m != vit::SaliencyMethod::Rollout && m != vit::SaliencyMethod::GradRollout &&
+            m != vit::SaliencyMethod::Chefer2021)
+            throw UsageError("--per-layer applies to rollout, grad-rollout and chefer2021 (maps built block by block)");
         s.save_mask = vm["save-mask"].as<bool>();
 
         FaithfulnessRun fo;
@@ -287,6 +292,8 @@ int run_explain(const std::vector<std::string>& args) {
             fo.scoring.limit = size_t(limit);
             fo.scoring.batch = batch;
             fo.scoring.seed = vm["seed"].as<uint64_t>();
+            fo.scoring.baseline = s.baseline;
+            fo.scoring.maps = parse_methods_flag("--methods", vm["methods"].as<std::string>());
             fo.workers = workers;
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {
@@ -294,6 +301,7 @@ int run_explain(const std::vector<std::string>& args) {
             if (!vm.count("input")) throw UsageError("no INPUT given (image files or folders)");
             for (const char* only : {"data", "csv"})
                 if (vm.count(only)) throw UsageError(std::string("--") + only + " applies to --evaluate only");
+            if (!vm["methods"].defaulted()) throw UsageError("--methods applies to --evaluate only (one --method here)");
             prepare_output(vm["output"].as<std::string>());
         }
         set_threads(vm["threads"].as<int>());
@@ -303,8 +311,8 @@ int run_explain(const std::vector<std::string>& args) {
         const vit::Model model(load_model_checkpoint(model_path, ""));
         report_unused(model, model_path);
         // Attention rollout needs no class: a model without a classifier (DINOv2) gets its maps too.
-        if (evaluate || s.method != Method::Rollout || vm.count("class"))
-            require_classifier(model, model_path, "explain --method grad-rollout, --class or --evaluate");
+        if (evaluate || vit::needs_class(s.spec.method))
+            require_classifier(model, model_path, "explain --method " + vm["method"].as<std::string>() + " or --evaluate");
         const int classes = model.config().num_classes;
         if (static_cast<int>(model.labels().size()) != classes)
             throw vit::ConfigError(model_path + ": " + std::to_string(model.labels().size()) + " labels for " +

@@ -88,17 +88,18 @@ int evaluate_faithfulness(const vit::Model& model, const FaithfulnessRun& run) {
     const vit::FaithfulnessReport report = vit::evaluate_faithfulness(model, images.data(), total, scoring);
     progress.finish();
 
-    char line[160];
+    // Each figure is a mean over the images, followed by its standard error (± one s.e.).
+    char line[256];
     std::ostringstream table, csv;
-    std::snprintf(line, sizeof line, "%-24s %13s %14s %13s\n", "map", "deletion AUC", "insertion AUC", "central mass");
+    std::snprintf(line, sizeof line, "%-34s %20s %20s %13s\n", "map", "deletion AUC", "insertion AUC", "central mass");
     table << line;
-    csv << "map,deletion_auc,insertion_auc,central_mass,images\n";
+    csv << "map,deletion_auc,insertion_auc,central_mass,images,deletion_se,insertion_se\n";
     for (const vit::MapScore& sc : report.maps) {
-        std::snprintf(line, sizeof line, "%-24s %13.3f %14.3f %13.3f\n", sc.name.c_str(), sc.deletion, sc.insertion,
-                      sc.central);
+        std::snprintf(line, sizeof line, "%-34s %11.3f ± %6.4f %11.3f ± %6.4f %13.3f\n", sc.name.c_str(), sc.deletion,
+                      sc.deletion_se, sc.insertion, sc.insertion_se, sc.central);
         table << line;
-        std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%zu\n", csv_field(sc.name).c_str(), sc.deletion,
-                      sc.insertion, sc.central, report.images);
+        std::snprintf(line, sizeof line, "%s,%.6f,%.6f,%.6f,%zu,%.6f,%.6f\n", csv_field(sc.name).c_str(), sc.deletion,
+                      sc.insertion, sc.central, report.images, sc.deletion_se, sc.insertion_se);
         csv << line;
     }
     std::cout << table.str() << std::flush;
@@ -109,8 +110,8 @@ int evaluate_faithfulness(const vit::Model& model, const FaithfulnessRun& run) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char summary[160];
-    std::snprintf(summary, sizeof summary, "%zu images, %d patches removed/inserted per step, %.1f s", report.images,
-                  report.step, seconds);
+    std::snprintf(summary, sizeof summary, "%zu images, %d patches removed/inserted per step (baseline %s), %.1f s",
+                  report.images, report.step, vit::to_string(run.scoring.baseline), seconds);
     info(summary);
     return kExitOk;
 }

@@ -1,6 +1,10 @@
 #include "explain_options.hpp"
 
 #include <cmath>
+#include <iterator>
+#include <stdexcept>
+
+#include "model_spec.hpp"
 
 namespace vit_cli {
 
@@ -39,6 +43,66 @@ int parse_class_flag(const std::string& flag, const std::string& text, int class
         throw UsageError(flag + ": class " + text + " is out of range, the model has classes 0.." +
                          std::to_string(classes - 1));
     return static_cast<int>(k);
+}
+
+namespace {
+
+struct MethodName {
+    const char* name;
+    vit::SaliencyMethod method;
+};
+constexpr MethodName kMethods[] = {{"rollout", vit::SaliencyMethod::Rollout},
+                                   {"grad-rollout", vit::SaliencyMethod::GradRollout},
+                                   {"chefer2021", vit::SaliencyMethod::Chefer2021},
+                                   {"last-attention", vit::SaliencyMethod::LastAttention},
+                                   {"occlusion", vit::SaliencyMethod::Occlusion},
+                                   {"grad-rollout-x-occlusion", vit::SaliencyMethod::GradRolloutOcclusion}};
+
+// The names of vit::all_scored_maps(), in its order.
+constexpr const char* kScoredMapNames[] = {"random",     "centre",         "rollout",   "rollout-max",
+                                           "grad-rollout", "chefer2021",   "last-attention", "occlusion",
+                                           "grad-rollout-x-occlusion"};
+
+std::string joined_names() {
+    std::string names;
+    for (const char* n : kScoredMapNames) names += std::string(names.empty() ? "" : ", ") + n;
+    return names;
+}
+
+}  // namespace
+
+vit::SaliencyMethod parse_method_flag(const std::string& flag, const std::string& text) {
+    std::string names;
+    for (const MethodName& m : kMethods) {
+        if (text == m.name) return m.method;
+        names += std::string(names.empty() ? "" : ", ") + m.name;
+    }
+    throw UsageError(flag + " must be one of " + names + "; got '" + text + "'");
+}
+
+vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& text) {
+    for (vit::Baseline b : {vit::Baseline::Zero, vit::Baseline::Mean, vit::Baseline::Blur})
+        if (text == vit::to_string(b)) return b;
+    throw UsageError(flag + " must be zero, mean or blur, got '" + text + "'");
+}
+
+std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text) {
+    const std::vector<vit::ScoredMap> all = vit::all_scored_maps();
+    if (all.size() != std::size(kScoredMapNames))
+        throw std::logic_error("explain_options: the scored map names are out of step with vit::all_scored_maps()");
+    if (text == "all") return all;
+    if (text == "default") return vit::default_scored_maps();
+    std::vector<vit::ScoredMap> maps;
+    for (const std::string& name : split_list(text)) {
+        size_t k = 0;
+        while (k < all.size() && name != kScoredMapNames[k]) ++k;
+        if (k == all.size())
+            throw UsageError(flag + ": unknown map '" + name + "' (expected all, default or a list of " +
+                             joined_names() + ")");
+        maps.push_back(all[k]);
+    }
+    if (maps.empty()) throw UsageError(flag + " names no map");
+    return maps;
 }
 
 }  // namespace vit_cli

@@ -2,6 +2,7 @@
 // throws UsageError (exit 2) naming the flag and the accepted values.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 
@@ -13,5 +14,15 @@ float parse_discard_ratio(const std::string& flag, const std::string& text);
 vit::HeadFusion parse_fusion_flag(const std::string& flag, const std::string& text);
 // A class index in [0, classes).
 int parse_class_flag(const std::string& flag, const std::string& text, int classes);
+
+// The methods' names on the command line, one per vit::SaliencyMethod: rollout, grad-rollout,
+// chefer2021, last-attention, occlusion, grad-rollout-x-occlusion.
+vit::SaliencyMethod parse_method_flag(const std::string& flag, const std::string& text);
+// zero | mean | blur.
+vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& text);
+// A comma-separated list of the maps of vit::all_scored_maps() by name (random, centre, rollout,
+// rollout-max, grad-rollout, chefer2021, last-attention, occlusion, grad-rollout-x-occlusion), or
+// "all", or "default" (vit::default_scored_maps()).
+std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text);
 
 }  // namespace vit_cli

@@ -1,0 +1,65 @@
+// Saliency maps: one value per patch saying how much it matters to a class, by every method `vit
+// explain` offers, computed batch by batch with the networks built once.
+//
+// Methods (cost per image, F = one forward pass, B = one backward pass, P = patches):
+//   Rollout              attention rollout (explain.hpp)                                       F
+//   GradRollout          gradient rollout (explain.hpp)                                    F + B
+//   Chefer2021           Chefer et al. ICCV 2021's relevance rule (explain.hpp)            F + B
+//   LastAttention        the last block's class-token attention, mean of heads (DINO)         F
+//   Occlusion            p(c | x) - p(c | x with patch j replaced by the baseline), per j  P·F + F
+//   GradRolloutOcclusion gradient rollout x occlusion, each scaled to [0, 1] per image
+//                        (min-max) before the product: a patch must matter to both      (P+2)·F + B
+// The product keeps the spatial sharpness of occlusion (one patch at a time, exact for that patch)
+// while gradient rollout suppresses patches whose removal only changes the prediction through
+// off-manifold artefacts of the replacement colour, which attention never routed to the class.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vit/explain.hpp"
+#include "vit/model.hpp"
+#include "vit/patch_baseline.hpp"
+#include "vit/tensor.hpp"
+
+namespace vit {
+
+enum class SaliencyMethod { Rollout, GradRollout, Chefer2021, LastAttention, Occlusion, GradRolloutOcclusion };
+
+// One map: the method and, for the rollouts, its options (gradient rollout's also in the product).
+struct SaliencySpec {
+    SaliencyMethod method = SaliencyMethod::Rollout;
+    RolloutOptions rollout;
+};
+
+// Whether the method explains a given class (and so needs a classifier): all but Rollout and
+// LastAttention.
+bool needs_class(SaliencyMethod method);
+
+// A short name for tables and panels: "rollout mean d0", "gradient rollout d0.9", "chefer2021", ...
+std::string describe(const SaliencySpec& spec);
+
+class SaliencyMaps {
+public:
+    // Every spec is computed for each batch, sharing one attention capture (with gradients when a
+    // method needs them) and one occlusion pass. baseline: what an occluded patch becomes.
+    SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline = Baseline::Zero);
+    ~SaliencyMaps();
+    SaliencyMaps(const SaliencyMaps&) = delete;
+    SaliencyMaps& operator=(const SaliencyMaps&) = delete;
+
+    // x (n, C, H, W) normalised, n <= batch; classes: the class to explain per image (ignored by the
+    // class-free methods; may then be empty). One (n, P) map per spec, in the specs' order.
+    std::vector<Tensor> compute(const float* x, int n, const std::vector<int>& classes);
+    // The attention (and gradients) of the last compute(); empty when no spec needed them.
+    const AttentionCapture& capture() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Each row of maps (N, P) scaled to [0, 1] by its minimum and maximum (a constant row becomes 0).
+Tensor minmax_rows(const Tensor& maps);
+
+}  // namespace vit

@@ -1,0 +1,180 @@
+// Saliency maps by every method of saliency.hpp, one batch at a time: the attention capture and the
+// occlusion runner are built once, and a batch's capture and occlusion pass serve every spec.
+#include "vit/saliency.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "vit/error.hpp"
+#include "vit/logits.hpp"
+
+namespace vit {
+
+bool needs_class(SaliencyMethod method) {
+    return method != SaliencyMethod::Rollout && method != SaliencyMethod::LastAttention;
+}
+
+namespace {
+
+std::string ratio(float r) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", double(r));
+    return buf;
+}
+
+bool uses_attention(SaliencyMethod m) { return m != SaliencyMethod::Occlusion; }
+bool uses_occlusion(SaliencyMethod m) {
+    return m == SaliencyMethod::Occlusion || m == SaliencyMethod::GradRolloutOcclusion;
+}
+
+// p(c | x) minus p(c | x with patch j replaced by the baseline's pixels), for every patch j: how much
+// the class's probability falls without that patch (negative where the patch spoke against c).
+class Occlusion {
+public:
+    Occlusion(const Model& model, int batch) : c_(model.config()), runner_(model, batch) {}
+
+    Tensor map(const float* x, const float* blank, int n, const std::vector<int>& classes) {
+        const int P = c_.num_patches(), K = c_.num_classes, gw = c_.grid_w(), ps = c_.patch_size;
+        const size_t floats = size_t(c_.in_chans) * c_.img_h * c_.img_w;
+        const int B = runner_.batch();
+        Tensor out({n, P});
+        std::vector<float> probs(size_t(B) * K), occluded(size_t(B) * floats);
+        // The intact images first, then every (image, patch) pair, B at a time.
+        std::vector<double> p0(static_cast<size_t>(n));
+        for (int s = 0; s < n; s += B) {
+            const int m = std::min(B, n - s);
+            softmax_rows(runner_.forward(x + size_t(s) * floats, m), m, K, probs.data());
+            for (int i = 0; i < m; ++i) p0[size_t(s + i)] = probs[size_t(i) * K + classes[size_t(s + i)]];
+        }
+        const int64_t pairs = int64_t(n) * P;
+        for (int64_t s = 0; s < pairs; s += B) {
+            const int m = static_cast<int>(std::min<int64_t>(B, pairs - s));
+            for (int k = 0; k < m; ++k) {
+                const int64_t i = (s + k) / P, j = (s + k) % P;
+                float* dst = occluded.data() + size_t(k) * floats;
+                std::memcpy(dst, x + size_t(i) * floats, floats * sizeof(float));
+                const int py = static_cast<int>(j / gw) * ps, px = static_cast<int>(j % gw) * ps;
+                for (int ch = 0; ch < c_.in_chans; ++ch)
+                    for (int y = py; y < py + ps; ++y) {
+                        const size_t off = (size_t(ch) * c_.img_h + y) * c_.img_w + px;
+                        std::memcpy(dst + off, blank + size_t(i) * floats + off, size_t(ps) * sizeof(float));
+                    }
+            }
+            softmax_rows(runner_.forward(occluded.data(), m), m, K, probs.data());
+            for (int k = 0; k < m; ++k) {
+                const int64_t i = (s + k) / P;
+                out.data[size_t(s + k)] =
+                    static_cast<float>(p0[size_t(i)] - probs[size_t(k) * K + classes[size_t(i)]]);
+            }
+        }
+        return out;
+    }
+
+private:
+    const ViTConfig& c_;
+    Runner runner_;
+};
+
+}  // namespace
+
+std::string describe(const SaliencySpec& spec) {
+    const RolloutOptions& r = spec.rollout;
+    switch (spec.method) {
+        case SaliencyMethod::Rollout:
+            return std::string("rollout ") + to_string(r.fusion) + " d" + ratio(r.discard_ratio);
+        case SaliencyMethod::GradRollout: return "gradient rollout d" + ratio(r.discard_ratio);
+        case SaliencyMethod::Chefer2021: return "chefer2021";
+        case SaliencyMethod::LastAttention: return "last-block attention";
+        case SaliencyMethod::Occlusion: return "occlusion";
+        case SaliencyMethod::GradRolloutOcclusion: return "grad rollout d" + ratio(r.discard_ratio) + " x occlusion";
+    }
+    return "?";
+}
+
+Tensor minmax_rows(const Tensor& maps) {
+    if (maps.ndim() != 2) throw ShapeError("minmax_rows: expected (N, P) maps, got " + shape_str(maps.shape));
+    Tensor out = maps;
+    const int64_t N = maps.shape[0], P = maps.shape[1];
+    for (int64_t n = 0; n < N; ++n) {
+        float* row = out.ptr() + n * P;
+        const auto [lo, hi] = std::minmax_element(row, row + P);
+        const float min = *lo, range = *hi - *lo;
+        for (int64_t j = 0; j < P; ++j) row[j] = range > 0 ? (row[j] - min) / range : 0.0f;
+    }
+    return out;
+}
+
+struct SaliencyMaps::Impl {
+    const Model& model;
+    std::vector<SaliencySpec> specs;
+    Baseline baseline;
+    PrefixTokens prefix;
+    bool gradients;  // whether the capture includes attention gradients (of `classes`)
+    std::unique_ptr<AttentionCapturer> capturer;
+    std::unique_ptr<Occlusion> occlusion;
+    AttentionCapture capture;
+    std::vector<float> blank;  // the batch's baseline images
+};
+
+SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline)
+    : impl_(std::make_unique<Impl>(Impl{model, std::move(specs), baseline, prefix_tokens(model.config()), false,
+                                        nullptr, nullptr, {}, {}})) {
+    if (batch < 1) throw ConfigError("saliency maps: batch must be >= 1, got " + std::to_string(batch));
+    bool attention = false, gradients = false, occlusion = false;
+    for (const SaliencySpec& s : impl_->specs) {
+        if (needs_class(s.method) && model.config().num_classes <= 0)
+            throw ConfigError(describe(s) + " explains a class, and this model has no classifier (num_classes 0)");
+        attention |= uses_attention(s.method);
+        gradients |= uses_attention(s.method) && needs_class(s.method);
+        occlusion |= uses_occlusion(s.method);
+    }
+    impl_->gradients = gradients;
+    if (attention) impl_->capturer = std::make_unique<AttentionCapturer>(model, batch, gradients);
+    if (occlusion) {
+        impl_->occlusion = std::make_unique<Occlusion>(model, batch);
+        const ViTConfig& c = model.config();
+        impl_->blank.resize(size_t(batch) * c.in_chans * c.img_h * c.img_w);
+    }
+}
+
+SaliencyMaps::~SaliencyMaps() = default;
+
+const AttentionCapture& SaliencyMaps::capture() const { return impl_->capture; }
+
+std::vector<Tensor> SaliencyMaps::compute(const float* x, int n, const std::vector<int>& classes) {
+    Impl& m = *impl_;
+    const bool any_class = std::any_of(m.specs.begin(), m.specs.end(), [](const SaliencySpec& s) { return needs_class(s.method); });
+    if (any_class && static_cast<int>(classes.size()) != n)
+        throw ConfigError("saliency maps: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
+                          " images");
+    if (m.capturer) m.capture = m.capturer->run(x, n, m.gradients ? classes : std::vector<int>());
+    Tensor occluded;
+    if (m.occlusion) {
+        baseline_images(m.model.config(), m.baseline, x, n, m.blank.data());
+        occluded = m.occlusion->map(x, m.blank.data(), n, classes);
+    }
+    std::vector<Tensor> maps;
+    for (const SaliencySpec& s : m.specs) {
+        const AttentionCapture& cap = m.capture;
+        switch (s.method) {
+            case SaliencyMethod::Rollout: maps.push_back(attention_rollout(cap.attn, m.prefix, s.rollout)); break;
+            case SaliencyMethod::GradRollout:
+                maps.push_back(gradient_rollout(cap.attn, cap.grad, m.prefix, s.rollout));
+                break;
+            case SaliencyMethod::Chefer2021: maps.push_back(chefer_relevance(cap.attn, cap.grad, m.prefix, s.rollout)); break;
+            case SaliencyMethod::LastAttention: maps.push_back(last_block_attention(cap.attn, m.prefix)); break;
+            case SaliencyMethod::Occlusion: maps.push_back(occluded); break;
+            case SaliencyMethod::GradRolloutOcclusion: {
+                Tensor product = minmax_rows(gradient_rollout(cap.attn, cap.grad, m.prefix, s.rollout));
+                const Tensor occ = minmax_rows(occluded);
+                for (size_t i = 0; i < product.data.size(); ++i) product.data[i] *= occ.data[i];
+                maps.push_back(std::move(product));
+                break;
+            }
+        }
+    }
+    return maps;
+}
+
+}  // namespace vit
