@@ -245,7 +245,8 @@ std::vector<ScoredMap> all_scored_maps() {
     std::vector<ScoredMap> maps = default_scored_maps();
     for (const ScoredMap& m : {saliency(SaliencyMethod::Chefer2021), saliency(SaliencyMethod::LastAttention),
                                saliency(SaliencyMethod::Occlusion),
-                               saliency(SaliencyMethod::GradRolloutOcclusion, HeadFusion::Mean, 0.9f)})
+                               saliency(SaliencyMethod::GradRolloutOcclusion, HeadFusion::Mean, 0.9f),
+                               saliency(SaliencyMethod::Rise)})
         maps.push_back(m);
     return maps;
 }

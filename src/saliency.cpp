@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <random>
+
+#include <opencv2/imgproc.hpp>
 
 #include "vit/error.hpp"
 #include "vit/logits.hpp"
@@ -23,7 +26,7 @@ std::string ratio(float r) {
     return buf;
 }
 
-bool uses_attention(SaliencyMethod m) { return m != SaliencyMethod::Occlusion; }
+bool uses_attention(SaliencyMethod m) { return m != SaliencyMethod::Occlusion && m != SaliencyMethod::Rise; }
 bool uses_occlusion(SaliencyMethod m) {
     return m == SaliencyMethod::Occlusion || m == SaliencyMethod::GradRolloutOcclusion;
 }
@@ -76,7 +79,88 @@ private:
     Runner runner_;
 };
 
+// RISE's masks, made once from the seed: each one's pixels are needed per forward pass (to blend the
+// image with the baseline), its mean over every patch once per image (to weigh the probability).
+class Rise {
+public:
+    Rise(const Model& model, int batch, const RiseOptions& o)
+        : c_(model.config()), o_(o), runner_(model, batch), masks_(rise_masks(c_, o)) {
+        const int W = c_.img_w, P = c_.num_patches(), gw = c_.grid_w(), ps = c_.patch_size;
+        const size_t plane = size_t(c_.img_h) * W;
+        patch_means_.resize(size_t(o.samples) * P);
+        for (int k = 0; k < o.samples; ++k) {
+            const float* m = masks_.ptr() + size_t(k) * plane;
+            for (int j = 0; j < P; ++j) {
+                double sum = 0;
+                for (int y = j / gw * ps; y < j / gw * ps + ps; ++y)
+                    for (int x = j % gw * ps; x < j % gw * ps + ps; ++x) sum += m[size_t(y) * W + x];
+                patch_means_[size_t(k) * P + j] = static_cast<float>(sum / (ps * ps));
+            }
+        }
+    }
+
+    Tensor map(const float* x, const float* blank, int n, const std::vector<int>& classes) {
+        const int P = c_.num_patches(), K = c_.num_classes, S = o_.samples, B = runner_.batch();
+        const size_t plane = size_t(c_.img_h) * c_.img_w, floats = plane * c_.in_chans;
+        Tensor out({n, P});
+        std::vector<float> probs(size_t(B) * K), masked(size_t(B) * floats);
+        const int64_t pairs = int64_t(n) * S;
+        for (int64_t s = 0; s < pairs; s += B) {
+            const int m = static_cast<int>(std::min<int64_t>(B, pairs - s));
+            for (int q = 0; q < m; ++q) {
+                const int64_t i = (s + q) / S, k = (s + q) % S;
+                const float* mask = masks_.ptr() + size_t(k) * plane;
+                for (int ch = 0; ch < c_.in_chans; ++ch) {
+                    const size_t off = size_t(i) * floats + size_t(ch) * plane;
+                    float* dst = masked.data() + size_t(q) * floats + size_t(ch) * plane;
+                    for (size_t p = 0; p < plane; ++p) dst[p] = blank[off + p] + mask[p] * (x[off + p] - blank[off + p]);
+                }
+            }
+            softmax_rows(runner_.forward(masked.data(), m), m, K, probs.data());
+            for (int q = 0; q < m; ++q) {
+                const int64_t i = (s + q) / S, k = (s + q) % S;
+                const float w = probs[size_t(q) * K + classes[size_t(i)]] / (float(S) * o_.keep);
+                const float* mean = patch_means_.data() + size_t(k) * P;
+                for (int j = 0; j < P; ++j) out.data[size_t(i * P + j)] += w * mean[j];
+            }
+        }
+        return out;
+    }
+
+private:
+    const ViTConfig& c_;
+    const RiseOptions o_;
+    Runner runner_;
+    const Tensor masks_;              // (samples, H, W)
+    std::vector<float> patch_means_;  // (samples, P)
+};
+
 }  // namespace
+
+Tensor rise_masks(const ViTConfig& c, const RiseOptions& o) {
+    if (o.samples < 1) throw ConfigError("RISE: samples must be >= 1, got " + std::to_string(o.samples));
+    if (!(o.keep > 0.0f && o.keep < 1.0f)) throw ConfigError("RISE: keep probability must be in (0, 1)");
+    const int cells = o.cells > 0 ? o.cells : (std::max(c.grid_h(), c.grid_w()) + 1) / 2;
+    const int H = c.img_h, W = c.img_w;
+    // The cell is ceil(size / cells) pixels; the grid has one cell more than needed so that any shift
+    // in [0, cell) still covers the image.
+    const int cell_h = (H + cells - 1) / cells, cell_w = (W + cells - 1) / cells;
+    std::mt19937_64 rng(o.seed);
+    std::bernoulli_distribution keep(o.keep);
+    Tensor masks({o.samples, H, W});
+    for (int k = 0; k < o.samples; ++k) {
+        cv::Mat grid(cells + 1, cells + 1, CV_32F);
+        for (int r = 0; r <= cells; ++r)
+            for (int q = 0; q <= cells; ++q) grid.at<float>(r, q) = keep(rng) ? 1.0f : 0.0f;
+        cv::Mat up;
+        cv::resize(grid, up, cv::Size((cells + 1) * cell_w, (cells + 1) * cell_h), 0, 0, cv::INTER_LINEAR);
+        const int oy = std::uniform_int_distribution<int>(0, cell_h - 1)(rng);
+        const int ox = std::uniform_int_distribution<int>(0, cell_w - 1)(rng);
+        float* m = masks.ptr() + size_t(k) * H * W;
+        for (int y = 0; y < H; ++y) std::memcpy(m + size_t(y) * W, up.ptr<float>(y + oy) + ox, size_t(W) * sizeof(float));
+    }
+    return masks;
+}
 
 std::string describe(const SaliencySpec& spec) {
     const RolloutOptions& r = spec.rollout;
@@ -88,6 +172,7 @@ std::string describe(const SaliencySpec& spec) {
         case SaliencyMethod::LastAttention: return "last-block attention";
         case SaliencyMethod::Occlusion: return "occlusion";
         case SaliencyMethod::GradRolloutOcclusion: return "grad rollout d" + ratio(r.discard_ratio) + " x occlusion";
+        case SaliencyMethod::Rise: return "rise " + std::to_string(spec.rise.samples);
     }
     return "?";
 }
@@ -113,13 +198,14 @@ struct SaliencyMaps::Impl {
     bool gradients;  // whether the capture includes attention gradients (of `classes`)
     std::unique_ptr<AttentionCapturer> capturer;
     std::unique_ptr<Occlusion> occlusion;
+    std::vector<std::unique_ptr<Rise>> rise;  // one per spec (empty for the others)
     AttentionCapture capture;
     std::vector<float> blank;  // the batch's baseline images
 };
 
 SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline)
     : impl_(std::make_unique<Impl>(Impl{model, std::move(specs), baseline, prefix_tokens(model.config()), false,
-                                        nullptr, nullptr, {}, {}})) {
+                                        nullptr, nullptr, {}, {}, {}})) {
     if (batch < 1) throw ConfigError("saliency maps: batch must be >= 1, got " + std::to_string(batch));
     bool attention = false, gradients = false, occlusion = false;
     for (const SaliencySpec& s : impl_->specs) {
@@ -131,11 +217,14 @@ SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySp
     }
     impl_->gradients = gradients;
     if (attention) impl_->capturer = std::make_unique<AttentionCapturer>(model, batch, gradients);
-    if (occlusion) {
-        impl_->occlusion = std::make_unique<Occlusion>(model, batch);
-        const ViTConfig& c = model.config();
-        impl_->blank.resize(size_t(batch) * c.in_chans * c.img_h * c.img_w);
+    if (occlusion) impl_->occlusion = std::make_unique<Occlusion>(model, batch);
+    bool needs_baseline = occlusion;
+    for (const SaliencySpec& s : impl_->specs) {
+        impl_->rise.push_back(s.method == SaliencyMethod::Rise ? std::make_unique<Rise>(model, batch, s.rise) : nullptr);
+        needs_baseline |= s.method == SaliencyMethod::Rise;
     }
+    const ViTConfig& c = model.config();
+    if (needs_baseline) impl_->blank.resize(size_t(batch) * c.in_chans * c.img_h * c.img_w);
 }
 
 SaliencyMaps::~SaliencyMaps() = default;
@@ -149,13 +238,12 @@ std::vector<Tensor> SaliencyMaps::compute(const float* x, int n, const std::vect
         throw ConfigError("saliency maps: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
                           " images");
     if (m.capturer) m.capture = m.capturer->run(x, n, m.gradients ? classes : std::vector<int>());
+    if (!m.blank.empty()) baseline_images(m.model.config(), m.baseline, x, n, m.blank.data());
     Tensor occluded;
-    if (m.occlusion) {
-        baseline_images(m.model.config(), m.baseline, x, n, m.blank.data());
-        occluded = m.occlusion->map(x, m.blank.data(), n, classes);
-    }
+    if (m.occlusion) occluded = m.occlusion->map(x, m.blank.data(), n, classes);
     std::vector<Tensor> maps;
-    for (const SaliencySpec& s : m.specs) {
+    for (size_t k = 0; k < m.specs.size(); ++k) {
+        const SaliencySpec& s = m.specs[k];
         const AttentionCapture& cap = m.capture;
         switch (s.method) {
             case SaliencyMethod::Rollout: maps.push_back(attention_rollout(cap.attn, m.prefix, s.rollout)); break;
@@ -165,6 +253,7 @@ std::vector<Tensor> SaliencyMaps::compute(const float* x, int n, const std::vect
             case SaliencyMethod::Chefer2021: maps.push_back(chefer_relevance(cap.attn, cap.grad, m.prefix, s.rollout)); break;
             case SaliencyMethod::LastAttention: maps.push_back(last_block_attention(cap.attn, m.prefix)); break;
             case SaliencyMethod::Occlusion: maps.push_back(occluded); break;
+            case SaliencyMethod::Rise: maps.push_back(m.rise[k]->map(x, m.blank.data(), n, classes)); break;
             case SaliencyMethod::GradRolloutOcclusion: {
                 Tensor product = minmax_rows(gradient_rollout(cap.attn, cap.grad, m.prefix, s.rollout));
                 const Tensor occ = minmax_rows(occluded);

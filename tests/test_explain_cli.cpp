@@ -277,9 +277,10 @@ TEST_F(ExplainCli, EvaluateScoresTheMethodsAskedForUnderTheBaselineAskedFor) {
 // Every method writes a panel per image, for a model it was not trained with (random weights).
 TEST_F(ExplainCli, EveryMethodWritesPanels) {
     for (const char* method :
-         {"rollout", "grad-rollout", "chefer2021", "last-attention", "occlusion", "grad-rollout-x-occlusion"}) {
+         {"rollout", "grad-rollout", "chefer2021", "last-attention", "occlusion", "grad-rollout-x-occlusion", "rise"}) {
         const fs::path out = tmp_ / method;
-        const Result r = run("explain --model " + quote(kModel) + " --method " + method + " --batch 4 --save-mask --output " +
+        const Result r = run("explain --model " + quote(kModel) + " --method " + method +
+                             " --samples 50 --batch 4 --save-mask --output " +
                              quote(out.string()) + " " + quote(kSamples + "/photos"));
         EXPECT_CLEAN_EXIT(r, 0);
         for (const char* img : {"butterfly", "orange", "HappyFish"}) {

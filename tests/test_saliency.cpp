@@ -139,6 +139,53 @@ TEST(Saliency, OcclusionIsTheFallOfTheClassProbabilityPerPatch) {
     }
 }
 
+// RISE with four masks over a zero baseline, batch 3 (a batch mixes the images' masks), against
+// Σ_k p(c | x ⊙ M_k) M̄_k / (S · keep) with the probabilities from the double-precision forward.
+TEST(Saliency, RiseIsTheMaskAverageWeightedByTheClassProbability) {
+    const vit::Model model(vit::load_checkpoint(kModel));
+    const vit::ViTConfig& c = model.config();
+    const size_t plane = size_t(c.img_h) * c.img_w, floats = plane * c.in_chans;
+    std::vector<float> x(2 * floats);
+    std::mt19937 rng(9);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    for (float& v : x) v = d(rng);
+    vit::SaliencySpec spec;
+    spec.method = vit::SaliencyMethod::Rise;
+    spec.rise.samples = 4;
+    spec.rise.seed = 11;
+    vit::SaliencyMaps maps(model, 3, {spec});
+    const std::vector<int> classes = {2, 6};
+    const vit::Tensor got = maps.compute(x.data(), 2, classes)[0];
+
+    const vit::Tensor masks = vit::rise_masks(c, spec.rise);
+    ASSERT_EQ(masks.shape, (vit::Shape{4, c.img_h, c.img_w}));
+    double kept = 0;
+    for (float v : masks.data) {
+        ASSERT_GE(v, 0.0f);
+        ASSERT_LE(v, 1.0f);
+        kept += v;
+    }
+    EXPECT_GT(kept / double(masks.data.size()), 0.15) << "about half of each mask is kept";
+    EXPECT_LT(kept / double(masks.data.size()), 0.85);
+    const int P = c.num_patches(), gw = c.grid_w(), ps = c.patch_size;
+    for (int i = 0; i < 2; ++i) {
+        std::vector<double> expected(static_cast<size_t>(P), 0.0);
+        for (int k = 0; k < 4; ++k) {
+            const float* m = masks.ptr() + size_t(k) * plane;
+            std::vector<float> masked(x.begin() + long(size_t(i) * floats), x.begin() + long(size_t(i + 1) * floats));
+            for (size_t p = 0; p < floats; ++p) masked[p] *= m[p % plane];
+            const double prob = reference_probs(model, masked.data())[size_t(classes[size_t(i)])];
+            for (int j = 0; j < P; ++j) {
+                double mean = 0;
+                for (int y = j / gw * ps; y < j / gw * ps + ps; ++y)
+                    for (int xx = j % gw * ps; xx < j % gw * ps + ps; ++xx) mean += m[size_t(y) * c.img_w + xx];
+                expected[size_t(j)] += prob * mean / (ps * ps) / (4 * 0.5);
+            }
+        }
+        for (int j = 0; j < P; ++j) EXPECT_NEAR(got.data[size_t(i * P + j)], expected[size_t(j)], 2e-5) << i << " " << j;
+    }
+}
+
 TEST(Saliency, ProductIsTheProductOfTheFactorsScaledToUnitRange) {
     const vit::Model model(vit::load_checkpoint(kModel));
     const vit::ViTConfig& c = model.config();

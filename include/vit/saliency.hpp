@@ -7,6 +7,10 @@
 //   Chefer2021           Chefer et al. ICCV 2021's relevance rule (explain.hpp)            F + B
 //   LastAttention        the last block's class-token attention, mean of heads (DINO)         F
 //   Occlusion            p(c | x) - p(c | x with patch j replaced by the baseline), per j  P·F + F
+//   Rise                 Petsiuk et al. 2018: Σ_k p(c | x ⊙ M_k + b ⊙ (1 - M_k)) M_k / (S·p) over S
+//                        random masks M_k (a coarse grid of cells kept with probability p,
+//                        bilinearly upsampled and shifted by a random fraction of a cell), each
+//                        averaged over every patch                                          S·F
 //   GradRolloutOcclusion gradient rollout x occlusion, each scaled to [0, 1] per image
 //                        (min-max) before the product: a patch must matter to both      (P+2)·F + B
 // The product keeps the spatial sharpness of occlusion (one patch at a time, exact for that patch)
@@ -24,12 +28,21 @@
 
 namespace vit {
 
-enum class SaliencyMethod { Rollout, GradRollout, Chefer2021, LastAttention, Occlusion, GradRolloutOcclusion };
+enum class SaliencyMethod { Rollout, GradRollout, Chefer2021, LastAttention, Occlusion, GradRolloutOcclusion, Rise };
 
-// One map: the method and, for the rollouts, its options (gradient rollout's also in the product).
+struct RiseOptions {
+    int samples = 500;   // masks per image (the paper used 4000 for ResNet-50; 500 keeps most of the map)
+    int cells = 0;       // mask grid cells per side; 0: half the patch grid's side, rounded up (7 at 224/16)
+    float keep = 0.5f;   // probability that a cell is kept
+    uint64_t seed = 0;   // of the masks, the same for every image
+};
+
+// One map: the method and, for the rollouts and RISE, their options (gradient rollout's also in the
+// product).
 struct SaliencySpec {
     SaliencyMethod method = SaliencyMethod::Rollout;
     RolloutOptions rollout;
+    RiseOptions rise;
 };
 
 // Whether the method explains a given class (and so needs a classifier): all but Rollout and
@@ -58,6 +71,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// RISE's masks (samples, H, W) at the model's input size, values in [0, 1], from the options' seed.
+// Throws ConfigError for samples < 1 or keep outside (0, 1).
+Tensor rise_masks(const ViTConfig& cfg, const RiseOptions& opts);
 
 // Each row of maps (N, P) scaled to [0, 1] by its minimum and maximum (a constant row becomes 0).
 Tensor minmax_rows(const Tensor& maps);

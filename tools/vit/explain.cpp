@@ -37,7 +37,8 @@ const char* const kUsage =
     "positive gradient for --class (default: the predicted class). chefer2021: Chefer et al.'s ICCV 2021\n"
     "relevance rule. last-attention: the last block's class-token attention (as DINO shows it).\n"
     "occlusion: the fall of the class's probability when each patch in turn becomes --baseline.\n"
-    "grad-rollout-x-occlusion: the product of those two, each scaled to [0, 1].\n"
+    "grad-rollout-x-occlusion: the product of those two, each scaled to [0, 1]. rise: Petsiuk et al.'s\n"
+    "randomised input sampling, --samples masks blending the image with --baseline.\n"
     "--evaluate: deletion/insertion AUC (mean ± standard error) and central mass of the --methods maps\n"
     "on PATH (a dataset as vit train reads it, its test split, or a folder of images).\n\n";
 
@@ -75,6 +76,8 @@ std::string method_subtitle(const Settings& s) {
         case vit::SaliencyMethod::GradRolloutOcclusion:
             return "gradient rollout (discard " + ratio_text(r.discard_ratio) + ") x occlusion (" +
                    vit::to_string(s.baseline) + ")";
+        case vit::SaliencyMethod::Rise:
+            return "RISE, " + std::to_string(s.spec.rise.samples) + " masks over " + vit::to_string(s.baseline);
     }
     return "";
 }
@@ -233,7 +236,8 @@ int run_explain(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
-        ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, last-attention, occlusion or grad-rollout-x-occlusion")
+        ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, last-attention, occlusion, grad-rollout-x-occlusion or rise")
+        ("samples", po::value<int>()->default_value(500), "rise: random masks per image")
         ("baseline", po::value<std::string>()->default_value("zero"), "what a removed patch becomes (occlusion, --evaluate's curves): zero, mean or blur")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")
         ("discard-ratio", po::value<std::string>()->default_value("0"), "share of the lowest fused attentions dropped per block, in [0, 1)")
@@ -249,7 +253,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("data", po::value<std::string>(), "--evaluate: dataset or image folder")
         ("limit", po::value<int>()->default_value(0), "--evaluate: at most this many images, spread over the set (0: all)")
         ("csv", po::value<std::string>(), "--evaluate: also write the table as CSV to FILE")
-        ("methods", po::value<std::string>()->default_value("default"), "--evaluate: the maps to score: all, default or a list (random,centre,rollout,rollout-max,grad-rollout,chefer2021,last-attention,occlusion,grad-rollout-x-occlusion)")
+        ("methods", po::value<std::string>()->default_value("default"), "--evaluate: the maps to score: all, default or a list (random,centre,rollout,rollout-max,grad-rollout,chefer2021,last-attention,occlusion,grad-rollout-x-occlusion,rise)")
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
@@ -265,6 +269,9 @@ int run_explain(const std::vector<std::string>& args) {
         s.spec.rollout.fusion = parse_fusion_flag("--head-fusion", vm["head-fusion"].as<std::string>());
         s.spec.rollout.discard_ratio = parse_discard_ratio("--discard-ratio", vm["discard-ratio"].as<std::string>());
         s.baseline = parse_baseline_flag("--baseline", vm["baseline"].as<std::string>());
+        s.spec.rise.samples = vm["samples"].as<int>();
+        if (s.spec.rise.samples < 1 || s.spec.rise.samples > 100000)
+            throw UsageError("--samples must be in [1, 100000], got " + std::to_string(s.spec.rise.samples));
         if (vm.count("class") && !vit::needs_class(s.spec.method))
             throw UsageError("--class needs a method that explains a class (" + vm["method"].as<std::string>() +
                              " does not depend on one)");
@@ -293,7 +300,7 @@ int run_explain(const std::vector<std::string>& args) {
             fo.scoring.batch = batch;
             fo.scoring.seed = vm["seed"].as<uint64_t>();
             fo.scoring.baseline = s.baseline;
-            fo.scoring.maps = parse_methods_flag("--methods", vm["methods"].as<std::string>());
+            fo.scoring.maps = parse_methods_flag("--methods", vm["methods"].as<std::string>(), s.spec.rise.samples);
             fo.workers = workers;
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {

@@ -56,12 +56,13 @@ constexpr MethodName kMethods[] = {{"rollout", vit::SaliencyMethod::Rollout},
                                    {"chefer2021", vit::SaliencyMethod::Chefer2021},
                                    {"last-attention", vit::SaliencyMethod::LastAttention},
                                    {"occlusion", vit::SaliencyMethod::Occlusion},
-                                   {"grad-rollout-x-occlusion", vit::SaliencyMethod::GradRolloutOcclusion}};
+                                   {"grad-rollout-x-occlusion", vit::SaliencyMethod::GradRolloutOcclusion},
+                                   {"rise", vit::SaliencyMethod::Rise}};
 
 // The names of vit::all_scored_maps(), in its order.
 constexpr const char* kScoredMapNames[] = {"random",     "centre",         "rollout",   "rollout-max",
                                            "grad-rollout", "chefer2021",   "last-attention", "occlusion",
-                                           "grad-rollout-x-occlusion"};
+                                           "grad-rollout-x-occlusion", "rise"};
 
 std::string joined_names() {
     std::string names;
@@ -86,14 +87,13 @@ vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& te
     throw UsageError(flag + " must be zero, mean or blur, got '" + text + "'");
 }
 
-std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text) {
+std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text, int rise_samples) {
     const std::vector<vit::ScoredMap> all = vit::all_scored_maps();
     if (all.size() != std::size(kScoredMapNames))
         throw std::logic_error("explain_options: the scored map names are out of step with vit::all_scored_maps()");
-    if (text == "all") return all;
     if (text == "default") return vit::default_scored_maps();
-    std::vector<vit::ScoredMap> maps;
-    for (const std::string& name : split_list(text)) {
+    std::vector<vit::ScoredMap> maps = text == "all" ? all : std::vector<vit::ScoredMap>();
+    for (const std::string& name : text == "all" ? std::vector<std::string>() : split_list(text)) {
         size_t k = 0;
         while (k < all.size() && name != kScoredMapNames[k]) ++k;
         if (k == all.size())
@@ -102,6 +102,7 @@ std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const st
         maps.push_back(all[k]);
     }
     if (maps.empty()) throw UsageError(flag + " names no map");
+    for (vit::ScoredMap& m : maps) m.saliency.rise.samples = rise_samples;
     return maps;
 }
 
