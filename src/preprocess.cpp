@@ -242,50 +242,70 @@ cv::Scalar mean_colour(const std::vector<float>& mean) {
     return fill;
 }
 
-// Resize and crop an 8-bit image to the model's (height, width) following cfg.resize_mode.
-cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
+// The size an image of h x w is resized to before the centre crop (or pad) to the model's input, and
+// the padding colour, following cfg.resize_mode. Direct resizing has no crop.
+struct ResizePlan {
+    cv::Size size;
+    cv::Scalar fill = cv::Scalar::all(0);  // CenterCrop's padding, used when crop_pct > 1
+    bool crop = true;
+};
+
+ResizePlan resize_plan(int h, int w, const PreprocessConfig& cfg) {
     // timm's eval transform (transforms_imagenet_eval): scale_size = floor(size / crop_pct) per side,
     // then one of its crop modes. (Its crop_border_pixels, a border trimmed off before resizing, is a
     // data-loader argument, not part of a model's pretrained_cfg, so no checkpoint carries it.) At
     // least 1 pixel, where timm would fail on an absurd crop_pct.
     const int scale_h = std::max(static_cast<int>(std::floor(cfg.height / cfg.crop_pct)), 1);
     const int scale_w = std::max(static_cast<int>(std::floor(cfg.width / cfg.crop_pct)), 1);
-    const int h = img.rows, w = img.cols;
-    cv::Size size;
-    cv::Scalar fill = cv::Scalar::all(0);  // CenterCrop's padding, used when crop_pct > 1
+    ResizePlan plan;
     switch (cfg.resize_mode) {
         case ResizeMode::Direct:
             // Hugging Face ViTImageProcessor: straight to (height, width), no crop.
-            return resize_like_pil(img, cfg.width, cfg.height, cfg.interpolation);
+            plan.size = {cfg.width, cfg.height};
+            plan.crop = false;
+            break;
         case ResizeMode::Squash:
             // transforms.Resize((scale_h, scale_w)): both sides, aspect not kept.
-            size = {scale_w, scale_h};
+            plan.size = {scale_w, scale_h};
             break;
         case ResizeMode::Border:
             // ResizeKeepRatio(scale_size, longest=1) then CenterCropOrPad(size, fill=mean colour):
             // nothing of the image is lost when crop_pct is 1.
-            size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/true);
-            fill = mean_colour(cfg.mean);
+            plan.size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/true);
+            plan.fill = mean_colour(cfg.mean);
             break;
         case ResizeMode::ShorterSideCrop:
             if (scale_h == scale_w) {
                 // torchvision Resize(int): shorter side -> scale, longer side -> int(scale * long / short)
                 // (truncation, computed in double exactly as Python's true division).
                 const int s = scale_h;
-                size = w <= h ? cv::Size(s, static_cast<int>(static_cast<double>(s) * h / w))
-                              : cv::Size(static_cast<int>(static_cast<double>(s) * w / h), s);
-                size = {std::max(size.width, 1), std::max(size.height, 1)};
+                plan.size = w <= h ? cv::Size(s, static_cast<int>(static_cast<double>(s) * h / w))
+                                   : cv::Size(static_cast<int>(static_cast<double>(s) * w / h), s);
+                plan.size = {std::max(plan.size.width, 1), std::max(plan.size.height, 1)};
             } else {
                 // Non-square model input: current timm (>= 0.9) uses ResizeKeepRatio(scale_size), the
                 // image just covering the box. (timm < 0.9 squashed to scale_size instead. timm also
                 // omits the interpolation argument here, so it resamples bilinearly whatever the config
                 // says; we keep the configured kernel, so such models can differ slightly from timm.)
-                size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/false);
+                plan.size = keep_ratio_size(h, w, scale_h, scale_w, /*fit_inside=*/false);
             }
             break;
     }
-    return center_crop_or_pad(resize_like_pil(img, size.width, size.height, cfg.interpolation), cfg.height,
-                              cfg.width, fill);
+    return plan;
+}
+
+// Resize and crop an 8-bit image to the model's (height, width) following cfg.resize_mode.
+cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
+    const ResizePlan plan = resize_plan(img.rows, img.cols, cfg);
+    const cv::Mat resized = resize_like_pil(img, plan.size.width, plan.size.height, cfg.interpolation);
+    return plan.crop ? center_crop_or_pad(resized, cfg.height, cfg.width, plan.fill) : resized;
+}
+
+// The window's offset along one side of `resized` pixels for a crop of `crop`: center_crop_or_pad's
+// padding (half, rounded down, before) and then its centre crop.
+int window_offset(int resized, int crop) {
+    if (crop > resized) return -((crop - resized) / 2);
+    return round_half_even_div2(resized - crop);
 }
 
 }  // namespace
@@ -293,6 +313,21 @@ cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
 // ---------------------------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------------------------
+
+InputPlacement input_placement(int h, int w, const PreprocessConfig& cfg) {
+    cfg.validate();
+    if (h < 1 || w < 1)
+        throw ImageError("an image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels has no placement");
+    const ResizePlan plan = resize_plan(h, w, cfg);
+    InputPlacement p;
+    p.resized_w = plan.size.width;
+    p.resized_h = plan.size.height;
+    if (plan.crop) {
+        p.left = window_offset(plan.size.width, cfg.width);
+        p.top = window_offset(plan.size.height, cfg.height);
+    }
+    return p;
+}
 
 cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors) {
     check_channels(channels);

@@ -317,3 +317,48 @@ TEST_F(ExplainCli, HubVariantsGetPanelsWithBothMethods) {
     EXPECT_CLEAN_EXIT(r, 1);
     EXPECT_NE(r.err.find("no classifier"), std::string::npos) << r.err;
 }
+
+namespace {
+
+// (width, height) from a PNG's IHDR chunk.
+std::pair<uint32_t, uint32_t> png_size(const fs::path& p) {
+    const std::string b = read_file(p);
+    if (b.size() < 24) return {0, 0};
+    auto be32 = [&](size_t at) {
+        return uint32_t(uint8_t(b[at])) << 24 | uint32_t(uint8_t(b[at + 1])) << 16 | uint32_t(uint8_t(b[at + 2])) << 8 |
+               uint32_t(uint8_t(b[at + 3]));
+    };
+    return {be32(16), be32(20)};
+}
+
+}  // namespace
+
+// A 64-pixel model on photographs of 259 to 512 pixels: by default (auto) the map is drawn over the
+// photo at its own size with the text strip below; --overlay-on input gives the three-cell panel.
+// The 32-pixel CIFAR samples are no larger than a 32-pixel model's input, so auto keeps the panel.
+TEST_F(ExplainCli, OverlayOnTheOriginalPhotoKeepsItsSize) {
+    const std::string clip = quote(std::string(VIT_TEST_DATA) + "/timm-hub/vit_base_patch16_clip_224.openai-mini");
+    const fs::path original = tmp_ / "original", input = tmp_ / "input";
+    Result r = run("explain --model " + clip + " --output " + quote(original.string()) + " " +
+                   quote(kSamples + "/photos/butterfly.jpg"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    const auto [w, h] = png_size(original / "butterfly.png");
+    EXPECT_EQ(w, 493u) << "the photo's own width";
+    EXPECT_GT(h, 356u) << "the photo's height plus the text strip";
+    EXPECT_LT(h, 356u + 120u);
+    r = run("explain --model " + clip + " --overlay-on input --size 64 --output " + quote(input.string()) + " " +
+            quote(kSamples + "/photos/butterfly.jpg"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_EQ(png_size(input / "butterfly.png").first, 3u * 64u) << "three 64-pixel cells";
+    const fs::path cifar = tmp_ / "cifar";
+    r = run("explain --model " + quote(kModel) + " --size 32 --output " + quote(cifar.string()) + " " +
+            quote(kSamples + "/cifar10/cat_0000.jpg"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_EQ(png_size(cifar / "cat_0000.png").first, 3u * 32u);
+    expect_usage_error("explain --model " + quote(kModel) + " --overlay-on photo --output " + quote(cifar.string()) +
+                           " " + quote(kSamples + "/photos"),
+                       "--overlay-on must be auto, original or input");
+    expect_usage_error("explain --model " + quote(kModel) + " --overlay-on original --per-layer --output " +
+                           quote(cifar.string()) + " " + quote(kSamples + "/photos"),
+                       "--per-layer draws its maps over the model's input");
+}

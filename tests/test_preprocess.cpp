@@ -564,3 +564,37 @@ TEST(PreprocessGeometry, DirectResizeAndNonSquareInput) {
 }
 
 }  // namespace
+
+// Where the input window lies in the original, by hand for each resize mode (timm's eval transform:
+// scale = floor(224 / 0.875) = 256).
+TEST(InputPlacement, ShorterSideResizeThenCentreCrop) {
+    vit::PreprocessConfig cfg;  // 224, crop_pct 0.875, shorter side + centre crop
+    cfg.resize_mode = vit::ResizeMode::ShorterSideCrop;
+    cfg.crop_pct = 0.875f;
+    // 300 x 200 (w x h): the shorter side 200 -> 256, the longer int(256 * 300 / 200) = 384; the
+    // window starts (384 - 224) / 2 = 80 across and (256 - 224) / 2 = 16 down.
+    const vit::InputPlacement p = vit::input_placement(200, 300, cfg);
+    EXPECT_EQ(p.resized_w, 384);
+    EXPECT_EQ(p.resized_h, 256);
+    EXPECT_EQ(p.left, 80);
+    EXPECT_EQ(p.top, 16);
+}
+
+TEST(InputPlacement, DirectResizeHasNoCropAndBorderModePadsWithNegativeOffsets) {
+    vit::PreprocessConfig cfg;
+    cfg.resize_mode = vit::ResizeMode::Direct;
+    vit::InputPlacement p = vit::input_placement(200, 300, cfg);
+    EXPECT_EQ(p.resized_w, cfg.width);
+    EXPECT_EQ(p.resized_h, cfg.height);
+    EXPECT_EQ(p.left, 0);
+    EXPECT_EQ(p.top, 0);
+    // Border, crop_pct 1: the 300 x 200 image fits inside 224 x 224 as 224 x 149 (round(200 / (300/224))
+    // = round(149.33)); 75 rows of padding, 37 above: the window starts 37 rows above the image.
+    cfg.resize_mode = vit::ResizeMode::Border;
+    cfg.crop_pct = 1.0f;
+    p = vit::input_placement(200, 300, cfg);
+    EXPECT_EQ(p.resized_w, 224);
+    EXPECT_EQ(p.resized_h, 149);
+    EXPECT_EQ(p.left, 0);
+    EXPECT_EQ(p.top, -37);
+}

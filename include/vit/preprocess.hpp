@@ -26,6 +26,17 @@ cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, cons
 void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out);
 Tensor preprocess_file(const std::string& path, const PreprocessConfig& cfg);  // shape (C, H, W)
 
+// Where the model's input window lies in an image of h x w pixels under cfg: the image is resized to
+// `resized`, and the input is the (cfg.width, cfg.height) window whose top-left corner sits at (left,
+// top) of the resized image (negative where the window reaches into padding). An input pixel centre u
+// + 0.5 thus lies at original x = (u + left + 0.5) * w / resized.width, likewise for rows: what maps a
+// heat map back onto the original photo.
+struct InputPlacement {
+    int resized_w = 0, resized_h = 0;
+    int left = 0, top = 0;
+};
+InputPlacement input_placement(int h, int w, const PreprocessConfig& cfg);
+
 // PIL-compatible separable resize of an 8-bit image (CV_8UC1 or CV_8UC3) to (width, height).
 cv::Mat resize_like_pil(const cv::Mat& image, int width, int height, Interpolation interp);
 

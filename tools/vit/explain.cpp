@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "common.hpp"
 #include "explain_evaluate.hpp"
@@ -42,7 +43,12 @@ const char* const kUsage =
     "--evaluate: deletion/insertion AUC (mean ± standard error) and central mass of the --methods maps\n"
     "on PATH (a dataset as vit train reads it, its test split, or a folder of images).\n\n";
 
+// Where the heat map is drawn: over the original photo at its own resolution, over the model's input
+// in the three-cell panel, or (Auto) the first for images larger than the model's input.
+enum class OverlayOn { Auto, Original, Input };
+
 struct Settings {
+    OverlayOn overlay_on = OverlayOn::Auto;
     vit::SaliencySpec spec;                      // the method and its rollout options
     vit::Baseline baseline = vit::Baseline::Zero;  // occlusion: what an occluded patch becomes
     int target = -1;  // class for the methods that explain one; -1: the predicted class
@@ -102,13 +108,23 @@ struct Job {
     PanelText text;
 };
 
-void write_job(const Job& job, int gh, int gw, const Settings& s) {
+void write_job(const Job& job, int gh, int gw, const Settings& s, const vit::PreprocessConfig& pre) {
     std::error_code ec;
     fs::create_directories(job.panel.parent_path(), ec);
     if (ec) throw vit::IoError("cannot create folder " + job.panel.parent_path().string() + ": " + ec.message());
-    std::vector<const float*> layers;
-    for (const auto& l : job.layers) layers.push_back(l.data());
-    write_png(job.panel.string(), render_panel(job.view, job.map.data(), gh, gw, layers, s.style, job.text));
+    cv::Mat original;
+    if (s.overlay_on != OverlayOn::Input) {
+        cv::cvtColor(vit::load_image(job.path, 3), original, cv::COLOR_RGB2BGR);
+        if (s.overlay_on == OverlayOn::Auto && original.cols <= pre.width && original.rows <= pre.height)
+            original.release();
+    }
+    if (!original.empty()) {
+        write_png(job.panel.string(), render_on_original(original, job.map.data(), gh, gw, pre, s.style, job.text));
+    } else {
+        std::vector<const float*> layers;
+        for (const auto& l : job.layers) layers.push_back(l.data());
+        write_png(job.panel.string(), render_panel(job.view, job.map.data(), gh, gw, layers, s.style, job.text));
+    }
     if (s.save_mask) {
         fs::path base = job.panel;
         base.replace_extension();
@@ -199,7 +215,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
 #pragma omp parallel for schedule(dynamic)
         for (int i = 0; i < n; ++i) {
             try {
-                write_job(jobs[size_t(i)], gh, gw, s);
+                write_job(jobs[size_t(i)], gh, gw, s, model.preprocess());
             } catch (const vit::Error& e) {
                 write_errors[size_t(i)] = e.what();
             } catch (const cv::Exception& e) {
@@ -245,7 +261,8 @@ int run_explain(const std::vector<std::string>& args) {
         ("colormap", po::value<std::string>()->default_value("jet"), "jet, inferno, viridis, turbo, magma, plasma, hot, bone, ...")
         ("alpha", po::value<float>()->default_value(0.5f), "opacity of the heat map over the image, in [0, 1]")
         ("size", po::value<int>()->default_value(224), "height in pixels of each image in the panel")
-        ("per-layer", po::bool_switch(), "add the cumulative map after each block")
+        ("overlay-on", po::value<std::string>()->default_value("auto"), "original (the photo at its own size), input (the panel of what the model saw) or auto (original for images larger than the model's input)")
+        ("per-layer", po::bool_switch(), "add the cumulative map after each block (panels over the input)")
         ("save-mask", po::bool_switch(), "also write the raw map as NAME.mask.png (16-bit) and NAME.mask.npy (float32)")
         ("batch,b", po::value<int>()->default_value(16), "images per forward pass")
         ("workers", po::value<int>()->default_value(default_workers()), "image decoding threads")
@@ -283,6 +300,13 @@ int run_explain(const std::vector<std::string>& args) {
         if (s.style.size < 16 || s.style.size > 4096)
             throw UsageError("--size must be in [16, 4096], got " + std::to_string(s.style.size));
         s.per_layer = vm["per-layer"].as<bool>();
+        const std::string on = vm["overlay-on"].as<std::string>();
+        if (on == "auto") s.overlay_on = s.per_layer ? OverlayOn::Input : OverlayOn::Auto;
+        else if (on == "original") s.overlay_on = OverlayOn::Original;
+        else if (on == "input") s.overlay_on = OverlayOn::Input;
+        else throw UsageError("--overlay-on must be auto, original or input, got '" + on + "'");
+        if (s.per_layer && s.overlay_on == OverlayOn::Original)
+            throw UsageError("--per-layer draws its maps over the model's input: use --overlay-on input");
         const vit::SaliencyMethod m = s.spec.method;
         if (s.per_layer && m != vit::SaliencyMethod::Rollout && m != vit::SaliencyMethod::GradRollout &&
             m != vit::SaliencyMethod::Chefer2021)

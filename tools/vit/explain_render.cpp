@@ -135,6 +135,41 @@ cv::Mat render_panel(const cv::Mat& view, const float* map, int gh, int gw, cons
     return canvas;
 }
 
+cv::Mat render_on_original(const cv::Mat& original, const float* map, int gh, int gw, const vit::PreprocessConfig& pre,
+                           const PanelStyle& style, const PanelText& text) {
+    const int w = original.cols, h = original.rows;
+    const vit::InputPlacement at = vit::input_placement(h, w, pre);
+    // Original pixel centre (x + 0.5) lies at resized (x + 0.5) * rw / w, i.e. at input pixel
+    // u = (x + 0.5) * rw / w - 0.5 - left; warpAffine's inverse map takes exactly that affine map.
+    const double sx = double(at.resized_w) / w, sy = double(at.resized_h) / h;
+    const cv::Matx23d to_input(sx, 0, 0.5 * sx - 0.5 - at.left, 0, sy, 0.5 * sy - 0.5 - at.top);
+    cv::Mat heat;
+    cv::warpAffine(heat_map(map, gh, gw, pre.width, pre.height), heat, to_input, cv::Size(w, h),
+                   cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, cv::Scalar(-1.0));
+    cv::Mat heat8, colour;
+    cv::max(heat, 0.0, heat8);
+    heat8.convertTo(heat8, CV_8U, 255.0);
+    cv::applyColorMap(heat8, colour, style.colormap);
+    cv::Mat blended, dimmed;
+    cv::addWeighted(original, 1.0 - style.alpha, colour, style.alpha, 0.0, blended);
+    original.convertTo(dimmed, -1, 0.4, 0.6 * 255 * 0.5);
+    // Outside the model's window the photo is dimmed: the model never saw it.
+    dimmed.copyTo(blended, heat < 0);
+
+    const double font = std::max(0.4, 0.5 * w / 448.0);
+    const int line = static_cast<int>(std::ceil(30 * font / 0.5));
+    cv::Mat canvas(h + 2 * line, w, CV_8UC3, cv::Scalar(255, 255, 255));
+    blended.copyTo(canvas(cv::Rect(0, 0, w, h)));
+    const cv::Point top_left(static_cast<int>(std::lround(at.left / sx)), static_cast<int>(std::lround(at.top / sy)));
+    const cv::Point bottom_right(static_cast<int>(std::lround((at.left + pre.width) / sx)) - 1,
+                                 static_cast<int>(std::lround((at.top + pre.height) / sy)) - 1);
+    cv::rectangle(canvas(cv::Rect(0, 0, w, h)), top_left, bottom_right, cv::Scalar(255, 255, 255),
+                  std::max(1, w / 400), cv::LINE_AA);
+    put_text(canvas, text.title, 6, h + line - line / 4, font);
+    put_text(canvas, text.subtitle, 6, h + 2 * line - line / 4, font * 0.8);
+    return canvas;
+}
+
 void write_png(const std::string& path, const cv::Mat& image) {
     std::vector<unsigned char> bytes;
     if (!cv::imencode(".png", image, bytes)) throw vit::IoError("cannot encode " + path + " as PNG");

@@ -38,6 +38,13 @@ struct PanelText {
 cv::Mat render_panel(const cv::Mat& view, const float* map, int gh, int gw, const std::vector<const float*>& layers,
                      const PanelStyle& style, const PanelText& text);
 
+// The heat map over the original photo (8-bit BGR, any size) at its own resolution and aspect: the map
+// (on the model's input grid) is carried back through the preprocessing's resize and crop
+// (vit::input_placement), the part of the photo the crop cut off is dimmed, the input window is
+// outlined, and the text goes in a strip below.
+cv::Mat render_on_original(const cv::Mat& original, const float* map, int gh, int gw, const vit::PreprocessConfig& pre,
+                           const PanelStyle& style, const PanelText& text);
+
 // PNG bytes (8 or 16 bit) or a float32 .npy of shape (gh, gw), written atomically.
 void write_png(const std::string& path, const cv::Mat& image);
 void write_mask_png16(const std::string& path, const float* map, int gh, int gw);  // map / max -> 0..65535
