@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # libonnx-dev (with libprotobuf-dev): ONNX export; python3-onnx: the tests' second checker of the files.
 packages=(build-essential cmake libdnnl-dev libopencv-dev libboost-program-options-dev
           nlohmann-json3-dev libgtest-dev zlib1g-dev libonnx-dev libprotobuf-dev python3-onnx)
+# Extra packages from the caller: scripts/test.sh adds chromium (the explain gallery's test).
+read -r -a extra_packages <<< "${VIT_EXTRA_PACKAGES:-}"
+packages+=("${extra_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

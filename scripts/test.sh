@@ -4,7 +4,8 @@
 # AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer in build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VIT_CMAKE_ARGS="-DVIT_WERROR=ON ${VIT_CMAKE_ARGS:-}" scripts/setup.sh
+# chromium: headless, it opens the HTML gallery of `vit explain --html` in a test.
+VIT_EXTRA_PACKAGES="chromium ${VIT_EXTRA_PACKAGES:-}" VIT_CMAKE_ARGS="-DVIT_WERROR=ON ${VIT_CMAKE_ARGS:-}" scripts/setup.sh
 ctest --test-dir build --output-on-failure "$@"
 
 if [[ -n "${CI:-}" || "${VIT_SANITIZERS:-0}" == 1 ]]; then

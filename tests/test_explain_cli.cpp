@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -361,4 +362,34 @@ TEST_F(ExplainCli, OverlayOnTheOriginalPhotoKeepsItsSize) {
     expect_usage_error("explain --model " + quote(kModel) + " --overlay-on original --per-layer --output " +
                            quote(cifar.string()) + " " + quote(kSamples + "/photos"),
                        "--per-layer draws its maps over the model's input");
+}
+
+// --html: index.html beside the panels, opened in headless Chromium (Debian's chromium; scripts/test.sh
+// installs it): its script reports how many panels loaded, and a screenshot is taken. Images in class
+// folders are marked right or wrong.
+TEST_F(ExplainCli, HtmlGalleryLoadsEveryPanelInHeadlessChromium) {
+    if (std::system("command -v chromium >/dev/null 2>&1") != 0) GTEST_SKIP() << "chromium is not installed";
+    const fs::path in = tmp_ / "in", out = tmp_ / "out with space";
+    fs::create_directories(in / "cat");
+    fs::copy_file(kSamples + "/cifar10/cat_0000.jpg", in / "cat" / "a #1.jpg");
+    fs::copy_file(kSamples + "/cifar10/ship_0000.jpg", in / "cat" / "ship.jpg");
+    Result r = run("explain --model " + quote(kSource + "/models/cifar-t.safetensors") + " --html --output " +
+                   quote(out.string()) + " " + quote(in.string()) + " " + quote(kSamples + "/photos"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    const std::string html = read_file(out / "index.html");
+    ASSERT_FALSE(html.empty());
+    EXPECT_EQ(html.find("http://"), std::string::npos) << "self-contained: nothing from the network";
+    EXPECT_EQ(html.find("https://"), std::string::npos);
+    EXPECT_NE(html.find("\"truth\":\"cat\""), std::string::npos) << "the class folder is the truth";
+
+    const std::string url = "file://" + (out / "index.html").string();
+    const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                                 "--virtual-time-budget=10000 ";
+    const Result dom = run_command(chromium + "--dump-dom " + quote(url), tmp_ / "chromium.txt");
+    EXPECT_NE(dom.out.find("loaded 5 of 5 images"), std::string::npos) << dom.out.substr(0, 2000) << dom.err;
+    const fs::path shot = tmp_ / "gallery.png";
+    run_command(chromium + "--window-size=1200,800 --screenshot=" + quote(shot.string()) + " " + quote(url),
+                tmp_ / "chromium.txt");
+    ASSERT_TRUE(fs::exists(shot));
+    EXPECT_GT(fs::file_size(shot), 10000u);
 }

@@ -18,6 +18,7 @@
 
 #include "common.hpp"
 #include "explain_evaluate.hpp"
+#include "explain_gallery.hpp"
 #include "explain_options.hpp"
 #include "explain_render.hpp"
 #include "image_batches.hpp"
@@ -52,7 +53,7 @@ struct Settings {
     vit::SaliencySpec spec;                      // the method and its rollout options
     vit::Baseline baseline = vit::Baseline::Zero;  // occlusion: what an occluded patch becomes
     int target = -1;  // class for the methods that explain one; -1: the predicted class
-    bool per_layer = false, save_mask = false;
+    bool per_layer = false, save_mask = false, html = false;
     PanelStyle style;
 };
 
@@ -106,6 +107,7 @@ struct Job {
     std::vector<float> map; // (gh * gw)
     std::vector<std::vector<float>> layers;
     PanelText text;
+    GalleryEntry entry;     // for --html
 };
 
 void write_job(const Job& job, int gh, int gw, const Settings& s, const vit::PreprocessConfig& pre) {
@@ -133,8 +135,21 @@ void write_job(const Job& job, int gh, int gw, const Settings& s, const vit::Pre
     }
 }
 
-int explain_images(const vit::Model& model, const std::vector<std::string>& paths,
-                   const std::vector<fs::path>& outputs, size_t failed, const Settings& s, int batch, int workers) {
+// The images explained into out_dir; model_name titles the --html gallery.
+struct ImagesRun {
+    std::vector<std::string> paths;
+    std::vector<fs::path> outputs;  // one panel per path
+    fs::path out_dir;
+    std::string model_name;
+    int batch = 16, workers = 2;
+};
+
+int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed, const Settings& s) {
+    const std::vector<std::string>& paths = run.paths;
+    const std::vector<fs::path>& outputs = run.outputs;
+    const fs::path& out_dir = run.out_dir;
+    const std::string& model_name = run.model_name;
+    const int batch = run.batch, workers = run.workers;
     const vit::ViTConfig& c = model.config();
     const int K = c.num_classes, gh = c.grid_h(), gw = c.grid_w(), P = c.num_patches();
     const vit::PrefixTokens prefix = vit::prefix_tokens(c);
@@ -155,6 +170,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
     std::vector<size_t> ok;
     size_t explained = 0;
     const std::string subtitle = method_subtitle(s);
+    std::vector<GalleryEntry> gallery;
 
     Progress progress("explain", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
@@ -208,6 +224,15 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
                     job.text.title += " | map for: " + labels[size_t(t)] + " " + percent(probs[size_t(i) * K + t]);
             }
             job.text.subtitle = subtitle;
+            job.entry.panel = job.panel.lexically_relative(out_dir).generic_string();
+            job.entry.input = job.path;
+            if (K > 0) {
+                job.entry.label = labels[size_t(p)];
+                job.entry.probability = probs[size_t(i) * K + p];
+                // A labelled folder: the image sits in a folder named after one of the model's classes.
+                const std::string folder = fs::path(job.path).parent_path().filename().string();
+                if (std::find(labels.begin(), labels.end(), folder) != labels.end()) job.entry.truth = folder;
+            }
         }
         loader.release(b);
         // Drawing and PNG encoding are independent per image; errors stay with their image.
@@ -227,6 +252,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
         for (int i = 0; i < n; ++i) {
             if (write_errors[size_t(i)].empty()) {
                 ++explained;
+                if (s.html) gallery.push_back(jobs[size_t(i)].entry);
             } else {
                 warn("cannot write the panel of " + jobs[size_t(i)].path + ": " + write_errors[size_t(i)]);
                 ++failed;
@@ -235,6 +261,10 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
         render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - render_start).count();
     }
     progress.finish();
+    if (s.html) {
+        write_gallery(out_dir.string(), model_name + ": " + subtitle, gallery);
+        info("wrote " + (out_dir / "index.html").string());
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char summary[200];
     std::snprintf(summary, sizeof summary,
@@ -256,12 +286,13 @@ int run_explain(const std::vector<std::string>& args) {
         ("samples", po::value<int>()->default_value(500), "rise: random masks per image")
         ("baseline", po::value<std::string>()->default_value("zero"), "what a removed patch becomes (occlusion, --evaluate's curves): zero, mean or blur")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")
-        ("discard-ratio", po::value<std::string>()->default_value("0"), "share of the lowest fused attentions dropped per block, in [0, 1)")
+        ("discard-ratio", po::value<std::string>(), "share of the lowest fused attentions dropped per block, in [0, 1) (default 0.9 for grad-rollout-x-occlusion, as --evaluate scores it; 0 otherwise)")
         ("class", po::value<std::string>(), "grad-rollout: explain this class index (default: the predicted class)")
         ("colormap", po::value<std::string>()->default_value("jet"), "jet, inferno, viridis, turbo, magma, plasma, hot, bone, ...")
         ("alpha", po::value<float>()->default_value(0.5f), "opacity of the heat map over the image, in [0, 1]")
         ("size", po::value<int>()->default_value(224), "height in pixels of each image in the panel")
         ("overlay-on", po::value<std::string>()->default_value("auto"), "original (the photo at its own size), input (the panel of what the model saw) or auto (original for images larger than the model's input)")
+        ("html", po::bool_switch(), "also write index.html: a gallery of the panels, sortable and filterable by class and correctness")
         ("per-layer", po::bool_switch(), "add the cumulative map after each block (panels over the input)")
         ("save-mask", po::bool_switch(), "also write the raw map as NAME.mask.png (16-bit) and NAME.mask.npy (float32)")
         ("batch,b", po::value<int>()->default_value(16), "images per forward pass")
@@ -284,7 +315,10 @@ int run_explain(const std::vector<std::string>& args) {
         Settings s;
         s.spec.method = parse_method_flag("--method", vm["method"].as<std::string>());
         s.spec.rollout.fusion = parse_fusion_flag("--head-fusion", vm["head-fusion"].as<std::string>());
-        s.spec.rollout.discard_ratio = parse_discard_ratio("--discard-ratio", vm["discard-ratio"].as<std::string>());
+        s.spec.rollout.discard_ratio =
+            vm.count("discard-ratio") ? parse_discard_ratio("--discard-ratio", vm["discard-ratio"].as<std::string>())
+            : s.spec.method == vit::SaliencyMethod::GradRolloutOcclusion ? 0.9f
+                                                                          : 0.0f;
         s.baseline = parse_baseline_flag("--baseline", vm["baseline"].as<std::string>());
         s.spec.rise.samples = vm["samples"].as<int>();
         if (s.spec.rise.samples < 1 || s.spec.rise.samples > 100000)
@@ -312,6 +346,7 @@ int run_explain(const std::vector<std::string>& args) {
             m != vit::SaliencyMethod::Chefer2021)
             throw UsageError("--per-layer applies to rollout, grad-rollout and chefer2021 (maps built block by block)");
         s.save_mask = vm["save-mask"].as<bool>();
+        s.html = vm["html"].as<bool>();
 
         FaithfulnessRun fo;
         if (evaluate) {
@@ -368,7 +403,7 @@ int run_explain(const std::vector<std::string>& args) {
                                        out.string() + "; explain them into separate --output folders");
             outputs.push_back(out);
         }
-        return explain_images(model, paths, outputs, failed, s, batch, workers);
+        return explain_images(model, ImagesRun{paths, outputs, out_dir, model_path, batch, workers}, failed, s);
     });
 }
 
