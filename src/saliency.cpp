@@ -169,7 +169,8 @@ std::string describe(const SaliencySpec& spec) {
             return std::string("rollout ") + to_string(r.fusion) + " d" + ratio(r.discard_ratio);
         case SaliencyMethod::GradRollout: return "gradient rollout d" + ratio(r.discard_ratio);
         case SaliencyMethod::Chefer2021: return "chefer2021";
-        case SaliencyMethod::LastAttention: return "last-block attention";
+        case SaliencyMethod::LastAttention:
+            return spec.head < 0 ? "last-block attention" : "last-block attention, head " + std::to_string(spec.head);
         case SaliencyMethod::Occlusion: return "occlusion";
         case SaliencyMethod::GradRolloutOcclusion: return "grad rollout d" + ratio(r.discard_ratio) + " x occlusion";
         case SaliencyMethod::Rise: return "rise " + std::to_string(spec.rise.samples);
@@ -209,6 +210,9 @@ SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySp
     if (batch < 1) throw ConfigError("saliency maps: batch must be >= 1, got " + std::to_string(batch));
     bool attention = false, gradients = false, occlusion = false;
     for (const SaliencySpec& s : impl_->specs) {
+        if (s.method == SaliencyMethod::LastAttention && (s.head < -1 || s.head >= model.config().num_heads))
+            throw ConfigError("head " + std::to_string(s.head) + " out of range: the model has " +
+                              std::to_string(model.config().num_heads) + " heads");
         if (needs_class(s.method) && model.config().num_classes <= 0)
             throw ConfigError(describe(s) + " explains a class, and this model has no classifier (num_classes 0)");
         attention |= uses_attention(s.method);
@@ -251,7 +255,7 @@ std::vector<Tensor> SaliencyMaps::compute(const float* x, int n, const std::vect
                 maps.push_back(gradient_rollout(cap.attn, cap.grad, m.prefix, s.rollout));
                 break;
             case SaliencyMethod::Chefer2021: maps.push_back(chefer_relevance(cap.attn, cap.grad, m.prefix, s.rollout)); break;
-            case SaliencyMethod::LastAttention: maps.push_back(last_block_attention(cap.attn, m.prefix)); break;
+            case SaliencyMethod::LastAttention: maps.push_back(last_block_attention(cap.attn, m.prefix, s.head)); break;
             case SaliencyMethod::Occlusion: maps.push_back(occluded); break;
             case SaliencyMethod::Rise: maps.push_back(m.rise[k]->map(x, m.blank.data(), n, classes)); break;
             case SaliencyMethod::GradRolloutOcclusion: {

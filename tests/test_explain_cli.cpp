@@ -275,6 +275,22 @@ TEST_F(ExplainCli, EvaluateScoresTheMethodsAskedForUnderTheBaselineAskedFor) {
                        "--methods: unknown map 'sharp'");
 }
 
+// The DINO view: one head of the last block, named in the panel; a head the model lacks is refused.
+TEST_F(ExplainCli, LastAttentionShowsOneHeadOnRequest) {
+    const fs::path out = tmp_ / "head";
+    Result r = run("explain --model " + quote(kModel) + " --method last-attention --head 1 --save-mask --output " +
+                   quote(out.string()) + " " + quote(kSamples + "/photos/orange.jpg"));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_TRUE(fs::exists(out / "orange.mask.npy"));
+    r = run("explain --model " + quote(kModel) + " --method last-attention --head 99 --output " + quote(out.string()) +
+            " " + quote(kSamples + "/photos/orange.jpg"));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("head 99 out of range"), std::string::npos) << r.err;
+    expect_usage_error("explain --model " + quote(kModel) + " --head 1 --output " + quote(out.string()) + " " +
+                           quote(kSamples + "/photos/orange.jpg"),
+                       "--head applies to --method last-attention");
+}
+
 // Every method writes a panel per image, for a model it was not trained with (random weights).
 TEST_F(ExplainCli, EveryMethodWritesPanels) {
     for (const char* method :

@@ -5,7 +5,7 @@
 //   Rollout              attention rollout (explain.hpp)                                       F
 //   GradRollout          gradient rollout (explain.hpp)                                    F + B
 //   Chefer2021           Chefer et al. ICCV 2021's relevance rule (explain.hpp)            F + B
-//   LastAttention        the last block's class-token attention, mean of heads (DINO)         F
+//   LastAttention        the last block's class-token attention, mean of heads or one (DINO)  F
 //   Occlusion            p(c | x) - p(c | x with patch j replaced by the baseline), per j  P·F + F
 //   Rise                 Petsiuk et al. 2018: Σ_k p(c | x ⊙ M_k + b ⊙ (1 - M_k)) M_k / (S·p) over S
 //                        random masks M_k (a coarse grid of cells kept with probability p,
@@ -43,6 +43,7 @@ struct SaliencySpec {
     SaliencyMethod method = SaliencyMethod::Rollout;
     RolloutOptions rollout;
     RiseOptions rise;
+    int head = -1;  // LastAttention: one head's map; -1: the mean of the heads
 };
 
 // Whether the method explains a given class (and so needs a classifier): all but Rollout and

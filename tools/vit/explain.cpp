@@ -78,7 +78,9 @@ std::string method_subtitle(const Settings& s) {
                    ratio_text(r.discard_ratio);
         case vit::SaliencyMethod::GradRollout: return "gradient rollout, discard " + ratio_text(r.discard_ratio);
         case vit::SaliencyMethod::Chefer2021: return "relevance (Chefer et al. 2021)";
-        case vit::SaliencyMethod::LastAttention: return "last block's class-token attention, mean of heads";
+        case vit::SaliencyMethod::LastAttention:
+            return s.spec.head < 0 ? "last block's class-token attention, mean of heads"
+                                   : "last block's class-token attention, head " + std::to_string(s.spec.head);
         case vit::SaliencyMethod::Occlusion: return std::string("occlusion, patches set to ") + vit::to_string(s.baseline);
         case vit::SaliencyMethod::GradRolloutOcclusion:
             return "gradient rollout (discard " + ratio_text(r.discard_ratio) + ") x occlusion (" +
@@ -284,6 +286,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
         ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, last-attention, occlusion, grad-rollout-x-occlusion or rise")
         ("samples", po::value<int>()->default_value(500), "rise: random masks per image")
+        ("head", po::value<int>()->default_value(-1), "last-attention: this head's map (0-based; -1: the mean of the heads)")
         ("baseline", po::value<std::string>()->default_value("zero"), "what a removed patch becomes (occlusion, --evaluate's curves): zero, mean or blur")
         ("head-fusion", po::value<std::string>()->default_value("mean"), "rollout: mean, max or min over the heads")
         ("discard-ratio", po::value<std::string>(), "share of the lowest fused attentions dropped per block, in [0, 1) (default 0.9 for grad-rollout-x-occlusion, as --evaluate scores it; 0 otherwise)")
@@ -321,6 +324,9 @@ int run_explain(const std::vector<std::string>& args) {
                                                                           : 0.0f;
         s.baseline = parse_baseline_flag("--baseline", vm["baseline"].as<std::string>());
         s.spec.rise.samples = vm["samples"].as<int>();
+        s.spec.head = vm["head"].as<int>();
+        if (s.spec.head != -1 && s.spec.method != vit::SaliencyMethod::LastAttention)
+            throw UsageError("--head applies to --method last-attention");
         if (s.spec.rise.samples < 1 || s.spec.rise.samples > 100000)
             throw UsageError("--samples must be in [1, 100000], got " + std::to_string(s.spec.rise.samples));
         if (vm.count("class") && !vit::needs_class(s.spec.method))
