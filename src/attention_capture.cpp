@@ -10,7 +10,7 @@
 namespace vit {
 
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
-                                   bool gradients) {
+                                   bool gradients, Dtype dtype) {
     const ViTConfig& c = model.config();
     check_input_shape(x, c, "input");
     const int64_t N = x.shape[0], K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
@@ -25,7 +25,11 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
     opts.training = gradients;  // the backward pass reaches the attention gradients
     opts.capture_attention = true;
     opts.keep_attention_grad = gradients;
+    opts.dtype = dtype;
+    if (gradients && dtype != Dtype::F32)
+        throw ConfigError(std::string("attention gradients are computed in f32 only, not ") + to_string(dtype));
     Network net(c, batch, opts);
+    net.pack_weights(model.params());
     Parameters grads(c);  // parameter gradients are a by-product here
     std::vector<float> dlogits(size_t(batch) * K);
 

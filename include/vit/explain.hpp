@@ -36,8 +36,9 @@ struct AttentionCapture {
     std::vector<Tensor> grad;     // depth x (N, heads, T, T); empty without classes
 };
 // x (N, C, H, W). classes: one class per image, or empty for no gradients. Works in chunks of batch.
+// dtype: the forward's number format; gradients need F32 (ConfigError otherwise).
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
-                                   bool gradients);
+                                   bool gradients, Dtype dtype = Dtype::F32);
 
 // The tokens before the patches: how many, and whether the first is a class token (whose row the
 // map is). timm's order is class, distillation, registers.

@@ -31,6 +31,7 @@
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
 #include "vit/data.hpp"
+#include "vit/dtype.hpp"
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"

@@ -16,7 +16,7 @@ namespace vit_cli {
 namespace {
 
 const char* const kUsage =
-    "usage: vit bench --model-config NAME|FILE [--batch B] [--threads T] [--reps N] [--train]\n\n"
+    "usage: vit bench --model-config NAME|FILE [--batch B] [--threads T] [--reps N] [--dtype D] [--train]\n\n"
     "Times the median of N forward passes (or, with --train, full training steps: forward,\n"
     "cross-entropy, backward, AdamW) after one warm-up, and prints one JSON line.\n\n";
 
@@ -32,11 +32,13 @@ int run_bench(const std::vector<std::string>& args) {
         ("train", po::bool_switch(), "time training steps instead of inference");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"bench", kUsage, {"model-config"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const int batch = vm["batch"].as<int>(), reps = vm["reps"].as<int>(), threads = vm["threads"].as<int>();
         if (batch <= 0 || reps <= 0) throw UsageError("--batch and --reps must be positive");
         set_threads(threads);
+        const vit::Dtype dtype = dtype_flag(vm);
         const std::string name = vm["model-config"].as<std::string>();
         const ModelSpec spec = load_model_spec(name);
         vit::Model model(spec.config, spec.preprocess, spec.labels, 0);
@@ -52,13 +54,14 @@ int run_bench(const std::vector<std::string>& args) {
         std::unique_ptr<vit::Runner> runner;
         std::unique_ptr<vit::Trainer> trainer;
         const bool train = vm["train"].as<bool>();
+        if (train && dtype != vit::Dtype::F32) throw UsageError("--train runs in f32 only (--dtype f32)");
         if (train) {
             vit::OptimConfig oc;
             oc.label_smoothing = 0.1f;
             trainer = std::make_unique<vit::Trainer>(model, batch, oc);
             step = [&] { trainer->step(x.data(), y.data(), batch, 1e-3f); };
         } else {
-            runner = std::make_unique<vit::Runner>(model, batch);
+            runner = std::make_unique<vit::Runner>(model, batch, vit::RunOptions{false, 0, dtype});
             step = [&] { runner->forward(x.data(), batch); };
         }
         step();  // warm-up: first-touch of buffers, kernel JIT
@@ -74,6 +77,7 @@ int run_bench(const std::vector<std::string>& args) {
                            {"batch", batch},
                            {"threads", threads},
                            {"mode", train ? "train" : "infer"},
+                           {"dtype", vit::to_string(dtype)},
                            {train ? "ms_per_step" : "ms_per_batch", std::round(dt * 1e5) / 100},
                            {"img_per_s", std::round(batch / dt * 100) / 100}};
         std::cout << out.dump() << std::endl;

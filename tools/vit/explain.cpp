@@ -45,6 +45,7 @@ struct Settings {
     int target = -1;  // class for gradient rollout; -1: the predicted class
     bool per_layer = false, save_mask = false;
     PanelStyle style;
+    vit::Dtype dtype = vit::Dtype::F32;  // the forward's number format (attention rollout only)
 };
 
 std::string percent(float p) {
@@ -116,7 +117,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
 
     const int B = static_cast<int>(std::min<size_t>(size_t(batch), paths.size()));
     // Rollout reads the attention the forward pass kept; gradient rollout gets it with the gradients.
-    vit::Runner runner(model, B, vit::RunOptions{s.method == Method::Rollout, 0});
+    vit::Runner runner(model, B, vit::RunOptions{s.method == Method::Rollout, 0, s.dtype});
     ImageBatches loader(paths, model.preprocess(), B, workers);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
@@ -243,6 +244,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"explain", kUsage, {"model"}, true};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const bool evaluate = vm["evaluate"].as<bool>();
@@ -272,6 +274,11 @@ int run_explain(const std::vector<std::string>& args) {
             throw UsageError("--size must be in [16, 4096], got " + std::to_string(s.style.size));
         s.per_layer = vm["per-layer"].as<bool>();
         s.save_mask = vm["save-mask"].as<bool>();
+        s.dtype = dtype_flag(vm);
+        // Gradients (grad-rollout, and the faithfulness scores of --evaluate) come from the f32 backward.
+        if (s.dtype != vit::Dtype::F32 && (s.method != Method::Rollout || evaluate))
+            throw UsageError("--dtype " + std::string(vit::to_string(s.dtype)) +
+                             " applies to --method rollout panels only (gradients are computed in f32)");
 
         FaithfulnessRun fo;
         if (evaluate) {

@@ -14,6 +14,9 @@
 //     buffers of vit::Parameters, passed on every call.
 //   - Shapes are written in the comments as (rows, channels), rows ordered (image, token).
 #pragma once
+#include <cstdint>
+#include <cstring>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "vit/config.hpp"
@@ -23,6 +26,16 @@ namespace vit::layers {
 using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
+
+// bfloat16 storage: the upper 16 bits of an IEEE f32 (8 exponent bits as f32, 8 significant bits).
+using Bf16 = std::uint16_t;
+// f32 -> bf16 rounded to nearest, ties to even, as oneDNN rounds (a NaN stays a quiet NaN).
+inline Bf16 to_bf16(float f) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<Bf16>((u >> 16) | 0x40u);
+    return static_cast<Bf16>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 
 dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
