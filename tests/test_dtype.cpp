@@ -160,4 +160,13 @@ TEST_F(Cli, Bf16TrainingBenchIsRefused) {
     EXPECT_NE(r.err.find("f32 only"), std::string::npos) << r.err;
 }
 
+TEST_F(Cli, GradientRolloutRefusesBf16BeforeLoadingAnything) {
+    const vit_test::Result r = run("explain --dtype bf16 --method grad-rollout --model " + quote(vit_test::kModel) +
+                                   " --output " + quote((tmp_ / "out").string()) + " " +
+                                   quote(vit_test::kSamples + "/cifar10"));
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("gradients are computed in f32"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(tmp_ / "out"));
+}
+
 }  // namespace
