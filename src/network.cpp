@@ -29,8 +29,9 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       per_block_(opts.training || opts.capture_attention), keep_att_grad_(opts.training && opts.keep_attention_grad),
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
-      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16), B_(batch), P_(cfg.num_patches()), T_(cfg.num_tokens()),
-      D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()), K_(cfg.num_classes), O_(cfg.num_outputs()),
+      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16), B_(batch),
+      P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
+      K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
       patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
       F_(cfg.num_features()) {
@@ -227,7 +228,8 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
             gelu_.forward(hpre, h);
             drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i));
         } else {
-            fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hact);  // activation fused
+            // the activation fused
+            fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hact);
         }
         if (branched_) {
             float* br = branch(2 * i + 1);

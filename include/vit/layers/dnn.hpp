@@ -41,9 +41,6 @@ dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 
 inline dnnl::memory::desc f32_desc(const dims& d, tag t) { return dnnl::memory::desc(d, dt::f32, t); }
-inline dnnl::memory::desc f32_strided(const dims& d, const dims& strides) {
-    return dnnl::memory::desc(d, dt::f32, strides);
-}
 // A memory object whose data handle is set per call (no allocation).
 inline dnnl::memory unbound(const dnnl::memory::desc& md) {
     return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE);
