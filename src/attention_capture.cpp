@@ -10,15 +10,18 @@
 namespace vit {
 
 struct AttentionCapturer::Impl {
-    Impl(const Model& m, int b, bool g)
-        : model(m), batch(b), gradients(g), net(m.config(), b, options(g)), grads(m.config()),
-          dlogits(size_t(b) * size_t(std::max(0, m.config().num_classes))) {}
+    Impl(const Model& m, int b, bool g, Dtype dtype)
+        : model(m), batch(b), gradients(g), net(m.config(), b, options(g, dtype)), grads(m.config()),
+          dlogits(size_t(b) * size_t(std::max(0, m.config().num_classes))) {
+        net.pack_weights(m.params());  // bf16 copies of the weights, made once
+    }
 
-    static NetworkOptions options(bool gradients) {
+    static NetworkOptions options(bool gradients, Dtype dtype) {
         NetworkOptions opts;
         opts.training = gradients;  // the backward pass reaches the attention gradients
         opts.capture_attention = true;
         opts.keep_attention_grad = gradients;
+        opts.dtype = dtype;
         return opts;
     }
 
@@ -30,11 +33,13 @@ struct AttentionCapturer::Impl {
     std::vector<float> dlogits;
 };
 
-AttentionCapturer::AttentionCapturer(const Model& model, int batch, bool gradients) {
+AttentionCapturer::AttentionCapturer(const Model& model, int batch, bool gradients, Dtype dtype) {
     if (batch < 1) throw ConfigError("attention capture: batch must be >= 1, got " + std::to_string(batch));
     if (gradients && model.config().num_classes <= 0)
         throw ConfigError("attention gradients need a model with a classifier, this one has num_classes 0");
-    impl_ = std::make_unique<Impl>(model, batch, gradients);
+    if (gradients && dtype != Dtype::F32)
+        throw ConfigError(std::string("attention gradients are computed in f32 only, not ") + to_string(dtype));
+    impl_ = std::make_unique<Impl>(model, batch, gradients, dtype);
 }
 
 AttentionCapturer::~AttentionCapturer() = default;
@@ -74,7 +79,7 @@ AttentionCapture AttentionCapturer::run(const float* x, int n, const std::vector
 }
 
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
-                                   bool gradients) {
+                                   bool gradients, Dtype dtype) {
     const ViTConfig& c = model.config();
     check_input_shape(x, c, "input");
     const int64_t N = x.shape[0];
@@ -82,7 +87,7 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
         throw ConfigError("gradient rollout needs one class per image: " + std::to_string(classes.size()) +
                           " classes for " + std::to_string(N) + " images");
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
-    AttentionCapturer capturer(model, batch, gradients);
+    AttentionCapturer capturer(model, batch, gradients, dtype);
 
     AttentionCapture out;
     const int64_t K = c.num_classes, T = c.num_tokens(), H = c.num_heads;

@@ -21,7 +21,7 @@ int64_t EvalResult::class_total(size_t k) const {
 }
 
 EvalResult evaluate(const Model& model, const Dataset& data, int batch,
-                    const std::function<void(size_t, size_t)>& progress) {
+                    const std::function<void(size_t, size_t)>& progress, Dtype dtype) {
     const ViTConfig& c = model.config();
     if (data.channels != c.in_chans || data.height != c.img_h || data.width != c.img_w)
         throw ConfigError("dataset images are " + std::to_string(data.channels) + "x" + std::to_string(data.height) +
@@ -35,7 +35,9 @@ EvalResult evaluate(const Model& model, const Dataset& data, int batch,
     r.classes = model.labels();
     r.confusion.assign(size_t(K) * K, 0);
     batch = static_cast<int>(std::max<size_t>(1, std::min<size_t>(size_t(batch), data.size())));
-    Runner runner(model, batch);
+    RunOptions run;
+    run.dtype = dtype;
+    Runner runner(model, batch, run);
     BatchLoader loader(data, batch, Augment{}, model.preprocess().mean, model.preprocess().std, LoaderOptions{});
     loader.start_epoch(0);
     Batch b;

@@ -223,13 +223,14 @@ Checkpoint Model::to_checkpoint() const {
     return c;
 }
 
-Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention) {
+Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention, Dtype dtype) {
     const ViTConfig& c = model.config();
     check_input_shape(x, c, "input");
     const int64_t N = x.shape[0];
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
     RunOptions opts;
     opts.capture_attention = attention != nullptr;
+    opts.dtype = dtype;
     Runner runner(model, batch, opts);
     const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w;
     const int64_t T = c.num_tokens(), H = c.num_heads;

@@ -29,24 +29,34 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       per_block_(opts.training || opts.capture_attention), keep_att_grad_(opts.training && opts.keep_attention_grad),
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
-      per_branch_(opts.training && cfg.layer_scale()), B_(batch), P_(cfg.num_patches()), T_(cfg.num_tokens()),
-      D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()), K_(cfg.num_classes), O_(cfg.num_outputs()),
+      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16), B_(batch),
+      P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
+      K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
       patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
       F_(cfg.num_features()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    if (opts.training && opts.dtype != Dtype::F32)
+        throw ConfigError(std::string("training runs in f32 only, not ") + to_string(opts.dtype));
     const bool training = opts.training;
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
     tokens_.resize(B_ * P_ * D_);
     if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
-    ln1_.resize(L * M_ * D_);
-    ln2_.resize(L * M_ * D_);
-    qkv_.resize(L * M_ * 3 * D_);
-    att_.resize(A * BHTT);
-    ctx_.resize(L * M_ * D_);
-    hact_.resize(L * M_ * Hm_);
+    if (!bf16_ || per_block_) att_.resize(A * BHTT);  // bf16 without maps: the attention's own scratch
+    if (bf16_) {
+        ln16_.resize(M_ * D_);
+        qkv16_.resize(M_ * 3 * D_);
+        ctx16_.resize(M_ * D_);
+        h16_.resize(M_ * Hm_);
+    } else {
+        ln1_.resize(L * M_ * D_);
+        ln2_.resize(L * M_ * D_);
+        qkv_.resize(L * M_ * 3 * D_);
+        ctx_.resize(L * M_ * D_);
+        hact_.resize(L * M_ * Hm_);
+    }
     pooled_.resize(R_ * B_ * D_);
     pooled_ln_.resize(R_ * B_ * F_);
     logits_.resize(B_ * K_);
@@ -85,23 +95,29 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // A convolution whose stride equals its kernel sees every pixel once: it is the matmul of the
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
     patch_ = layers::Linear(B_ * P_, patch_len_, D_, cfg.patch_bias(), Epilogue::None, training);
-    qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training);
+    // bf16: qkv and fc1 write bf16 (their outputs only feed the next matmuls); proj and fc2 write the
+    // f32 residual stream.
+    const layers::dt low = bf16_ ? layers::dt::bf16 : layers::dt::f32;
+    const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
+    qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
-    proj_ = layers::Linear(M_, D_, D_, true, residual, training);  // x += proj(ctx)
-    fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act);
-    fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training);  // x += fc2(h)
+    proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
+    fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
+                          to_low);
+    fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
     if (K_ > 0) {
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
-    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low);
     if (cfg.global_pool == GlobalPool::Map)
         attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
     head_drop_ = layers::Dropout(reg_.head_drop);
     if (training) gelu_ = layers::Gelu(M_ * Hm_, cfg.act);
     ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
+    if (bf16_) ln_to_bf16_ = layers::LayerNorm(M_, D_, cfg.ln_eps, false, layers::dt::bf16);
     ln_rows_ = layers::LayerNorm(R_ * B_, D_, cfg.ln_eps, training);
 }
 
@@ -152,10 +168,25 @@ void Network::embed_forward(const Parameters& p) {
                            training_ ? emb_mean_.data() : nullptr, training_ ? emb_var_.data() : nullptr);
 }
 
+void Network::pack_weights(const Parameters& p) {
+    if (!bf16_) return;
+    packed_.clear();
+    for (const BlockParams& o : off_.blocks)
+        packed_.push_back({qkv_l_.pack(at(p, o.qkv_w)), proj_.pack(at(p, o.proj_w)), fc1_.pack(at(p, o.fc1_w)),
+                           fc2_.pack(at(p, o.fc2_w))});
+    packed_from_ = &p;
+}
+
+const void* Network::weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const {
+    return bf16_ ? (packed_[size_t(block)].*packed).get_data_handle() : at(p, offset);
+}
+
 const float* Network::forward(const Parameters& p, const float* img, int n) {
     if (n <= 0 || n > B_)
         throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
                           std::to_string(B_));
+    if (bf16_ && packed_from_ != &p)
+        throw ConfigError("a bf16 network runs the parameters its weights were packed from (call pack_weights)");
     im2col(img, n);
     patch_.forward(patches_.data(), at(p, off_.patch_w), at(p, off_.patch_b), tokens_.data());
     embed_forward(p);
@@ -164,47 +195,51 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     for (int i = 0; i < c_.depth; ++i) {
         const BlockParams& o = off_.blocks[size_t(i)];
         float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
-        float* ln1 = at(ln1_, i, MD, training_);
-        float* ln2 = at(ln2_, i, MD, training_);
-        float* qkv = at(qkv_, i, 3 * MD, training_);
-        float* ctx = at(ctx_, i, MD, training_);
-        float* hact = at(hact_, i, M_ * Hm_, training_);
-        float* att = at(att_, i, B_ * H_ * T_ * T_, per_block_);
+        // Matmul operands: f32 (per block in training) or the bf16 buffers.
+        void* ln1 = bf16_ ? static_cast<void*>(ln16_.data()) : at(ln1_, i, MD, training_);
+        void* ln2 = bf16_ ? static_cast<void*>(ln16_.data()) : at(ln2_, i, MD, training_);
+        layers::LayerNorm& block_norm = bf16_ ? ln_to_bf16_ : ln_tokens_;
+        void* qkv = bf16_ ? static_cast<void*>(qkv16_.data()) : at(qkv_, i, 3 * MD, training_);
+        void* ctx = bf16_ ? static_cast<void*>(ctx16_.data()) : at(ctx_, i, MD, training_);
+        void* hact = bf16_ ? static_cast<void*>(h16_.data()) : at(hact_, i, M_ * Hm_, training_);
+        float* att = att_.empty() ? nullptr : at(att_, i, B_ * H_ * T_ * T_, per_block_);
         float* m1 = training_ ? at(mean1_, i, M_, true) : nullptr;
         float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
         float* m2 = training_ ? at(mean2_, i, M_, true) : nullptr;
         float* v2 = training_ ? at(var2_, i, M_, true) : nullptr;
 
-        ln_tokens_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
-        qkv_l_.forward(ln1, at(p, o.qkv_w), at(p, o.qkv_b), qkv);
+        block_norm.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
+        qkv_l_.forward(ln1, weight(p, o.qkv_w, i, &PackedBlock::qkv), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx, key(Site::Attention, i), att_drop_.data());
         if (branched_) {
             float* br = branch(2 * i);
-            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), br);
+            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
             drop_.apply(br, br, MD, key(Site::Proj, i));
             add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
-            proj_.forward(ctx, at(p, o.proj_w), at(p, o.proj_b), x_mid);
+            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), x_mid);
         }
-        ln_tokens_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
+        block_norm.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
             float* hpre = at(hpre_, i, M_ * Hm_, true);
+            float* h = at(hact_, i, M_ * Hm_, true);
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
-            gelu_.forward(hpre, hact);
-            drop_.apply(hact, hact, M_ * Hm_, key(Site::Hidden, i));
+            gelu_.forward(hpre, h);
+            drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i));
         } else {
-            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hact);  // activation fused
+            // the activation fused
+            fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hact);
         }
         if (branched_) {
             float* br = branch(2 * i + 1);
-            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), br);
+            fc2_.forward(hact, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), br);
             drop_.apply(br, br, MD, key(Site::Mlp, i));
             add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
                        x_out);
         } else {
             if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
-            fc2_.forward(hact, at(p, o.fc2_w), at(p, o.fc2_b), x_out);
+            fc2_.forward(hact, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), x_out);
         }
     }
     pool_forward(p);

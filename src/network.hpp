@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vit/layers/attention.hpp"
+#include "vit/dtype.hpp"
 #include "vit/layers/attention_pool.hpp"
 #include "vit/layers/dropout.hpp"
 #include "vit/layers/gelu.hpp"
@@ -25,6 +26,9 @@ struct NetworkOptions {
     // and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by 1 / (1 - p). The
     // masks are drawn from set_noise_seed's seed.
     Regularization reg{};
+    // Inference only: the number format of the blocks' matrix products (vit/dtype.hpp). BF16 needs
+    // pack_weights() before forward().
+    Dtype dtype = Dtype::F32;
 };
 
 class Network {
@@ -35,6 +39,9 @@ public:
     void set_noise_seed(uint64_t seed);
 
     int batch() const { return static_cast<int>(B_); }
+    // BF16: converts the blocks' Linear weights of p, once, into the bf16 blocked layouts their kernels
+    // read. forward() must then be given the same p (ConfigError otherwise). Nothing to do in f32.
+    void pack_weights(const Parameters& p);
     // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns the output (batch, outputs):
     // logits, or the pooled features of a model without a classifier.
     const float* forward(const Parameters& p, const float* img, int n);
@@ -79,6 +86,7 @@ private:
     // of accumulating into the residual stream: with dropout, drop-path or LayerScale.
     const bool branched_;
     const bool per_branch_;  // training with LayerScale: every branch output is kept for dgamma
+    const bool bf16_;        // inference in bf16 (NetworkOptions::dtype)
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
@@ -108,6 +116,16 @@ private:
     std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
     std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
     uint64_t noise_seed_ = 0;
+    // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate.
+    std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
+    struct PackedBlock {
+        dnnl::memory qkv, proj, fc1, fc2;
+    };
+    std::vector<PackedBlock> packed_;           // per block, from pack_weights
+    const Parameters* packed_from_ = nullptr;  // the parameters packed_ holds
+    // A block Linear's weight as its forward reads it: the f32 tensor at offset in p, or the packed copy.
+    const void* weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const;
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_, dhalf_;
 
     layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_, head_dist_;
@@ -116,6 +134,7 @@ private:
     layers::Gelu gelu_;
     layers::Dropout drop_, head_drop_;
     layers::LayerNorm ln_tokens_, ln_rows_;
+    layers::LayerNorm ln_to_bf16_;  // bf16: norm1 and norm2, rounding their output for the next matmul
 };
 
 }  // namespace vit

@@ -9,7 +9,10 @@ namespace vit {
 struct Runner::Impl {
     const Model& model;
     Network net;
-    Impl(const Model& m, int batch, const RunOptions& o) : model(m), net(m.config(), batch, NetworkOptions{false, o.capture_attention, false, {}}) {}
+    Impl(const Model& m, int batch, const RunOptions& o)
+        : model(m), net(m.config(), batch, NetworkOptions{false, o.capture_attention, false, {}, o.dtype}) {
+        net.pack_weights(m.params());
+    }
 };
 
 Runner::Runner(const Model& model, int batch, RunOptions opts) {

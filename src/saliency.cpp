@@ -18,6 +18,11 @@ bool needs_class(SaliencyMethod method) {
     return method != SaliencyMethod::Rollout && method != SaliencyMethod::LastAttention;
 }
 
+bool uses_gradients(SaliencyMethod method) {
+    return method == SaliencyMethod::GradRollout || method == SaliencyMethod::Chefer2021 ||
+           method == SaliencyMethod::GradRolloutOcclusion;
+}
+
 namespace {
 
 std::string ratio(float r) {
@@ -35,7 +40,8 @@ bool uses_occlusion(SaliencyMethod m) {
 // the class's probability falls without that patch (negative where the patch spoke against c).
 class Occlusion {
 public:
-    Occlusion(const Model& model, int batch) : c_(model.config()), runner_(model, batch) {}
+    Occlusion(const Model& model, int batch, Dtype dtype)
+        : c_(model.config()), runner_(model, batch, RunOptions{false, 0, dtype}) {}
 
     Tensor map(const float* x, const float* blank, int n, const std::vector<int>& classes) {
         const int P = c_.num_patches(), K = c_.num_classes, gw = c_.grid_w(), ps = c_.patch_size;
@@ -83,8 +89,8 @@ private:
 // image with the baseline), its mean over every patch once per image (to weigh the probability).
 class Rise {
 public:
-    Rise(const Model& model, int batch, const RiseOptions& o)
-        : c_(model.config()), o_(o), runner_(model, batch), masks_(rise_masks(c_, o)) {
+    Rise(const Model& model, int batch, const RiseOptions& o, Dtype dtype)
+        : c_(model.config()), o_(o), runner_(model, batch, RunOptions{false, 0, dtype}), masks_(rise_masks(c_, o)) {
         const int W = c_.img_w, P = c_.num_patches(), gw = c_.grid_w(), ps = c_.patch_size;
         const size_t plane = size_t(c_.img_h) * W;
         patch_means_.resize(size_t(o.samples) * P);
@@ -204,7 +210,8 @@ struct SaliencyMaps::Impl {
     std::vector<float> blank;  // the batch's baseline images
 };
 
-SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline)
+SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline,
+                           Dtype dtype)
     : impl_(std::make_unique<Impl>(Impl{model, std::move(specs), baseline, prefix_tokens(model.config()), false,
                                         nullptr, nullptr, {}, {}, {}})) {
     if (batch < 1) throw ConfigError("saliency maps: batch must be >= 1, got " + std::to_string(batch));
@@ -216,15 +223,15 @@ SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySp
         if (needs_class(s.method) && model.config().num_classes <= 0)
             throw ConfigError(describe(s) + " explains a class, and this model has no classifier (num_classes 0)");
         attention |= uses_attention(s.method);
-        gradients |= uses_attention(s.method) && needs_class(s.method);
+        gradients |= uses_gradients(s.method);
         occlusion |= uses_occlusion(s.method);
     }
     impl_->gradients = gradients;
-    if (attention) impl_->capturer = std::make_unique<AttentionCapturer>(model, batch, gradients);
-    if (occlusion) impl_->occlusion = std::make_unique<Occlusion>(model, batch);
+    if (attention) impl_->capturer = std::make_unique<AttentionCapturer>(model, batch, gradients, dtype);
+    if (occlusion) impl_->occlusion = std::make_unique<Occlusion>(model, batch, dtype);
     bool needs_baseline = occlusion;
     for (const SaliencySpec& s : impl_->specs) {
-        impl_->rise.push_back(s.method == SaliencyMethod::Rise ? std::make_unique<Rise>(model, batch, s.rise) : nullptr);
+        impl_->rise.push_back(s.method == SaliencyMethod::Rise ? std::make_unique<Rise>(model, batch, s.rise, dtype) : nullptr);
         needs_baseline |= s.method == SaliencyMethod::Rise;
     }
     const ViTConfig& c = model.config();

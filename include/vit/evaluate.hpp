@@ -24,6 +24,6 @@ struct EvalResult {
 // Images must have the model's size and channels; they are normalised with the model's mean/std.
 // Throws ConfigError if the dataset's classes do not fit the model's head.
 EvalResult evaluate(const Model& model, const Dataset& data, int batch,
-                    const std::function<void(size_t done, size_t total)>& progress = {});
+                    const std::function<void(size_t done, size_t total)>& progress = {}, Dtype dtype = Dtype::F32);
 
 }  // namespace vit

@@ -44,14 +44,15 @@ struct AttentionCapture {
     std::vector<Tensor> grad;     // depth x (N, heads, T, T); empty without classes
 };
 // x (N, C, H, W). classes: one class per image, or empty for no gradients. Works in chunks of batch.
+// dtype: the forward's number format; gradients need F32 (ConfigError otherwise).
 AttentionCapture capture_attention(const Model& model, const Tensor& x, const std::vector<int>& classes, int batch,
-                                   bool gradients);
+                                   bool gradients, Dtype dtype = Dtype::F32);
 
 // The same, for many batches: the network (a training-mode one when gradients are wanted) is built
 // once. run() takes x (n, C, H, W) with n <= batch and, with gradients, one class per image.
 class AttentionCapturer {
 public:
-    AttentionCapturer(const Model& model, int batch, bool gradients);
+    AttentionCapturer(const Model& model, int batch, bool gradients, Dtype dtype = Dtype::F32);
     ~AttentionCapturer();
     AttentionCapturer(const AttentionCapturer&) = delete;
     AttentionCapturer& operator=(const AttentionCapturer&) = delete;

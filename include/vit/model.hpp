@@ -13,6 +13,7 @@
 
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
+#include "vit/dtype.hpp"
 #include "vit/tensor.hpp"
 
 namespace vit {
@@ -133,10 +134,12 @@ private:
 struct RunOptions {
     bool capture_attention = false;  // keep every block's softmax(QK^T) for attention() / rollout
     int threads = 0;                 // 0: oneDNN/OpenMP default
+    Dtype dtype = Dtype::F32;        // number format of the matrix products (dtype.hpp)
 };
 
-// Per-(model, batch size) state: oneDNN primitives, weights in their preferred layout and activation
-// buffers, all created in the constructor and reused by every forward().
+// Per-(model, batch size) state: oneDNN primitives, weights in their preferred layout (bf16: converted
+// and packed once here) and activation buffers, all created in the constructor and reused by every
+// forward(). The model must not change while a Runner uses it.
 class Runner {
 public:
     Runner(const Model& model, int batch, RunOptions opts = {});
@@ -159,7 +162,8 @@ private:
 
 // Convenience: logits (N, classes) for a tensor (N, C, H, W), with optional attention (N, heads, T, T)
 // per block.
-Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention = nullptr);
+Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<Tensor>* attention = nullptr,
+                   Dtype dtype = Dtype::F32);
 
 void softmax_rows(const float* logits, int rows, int cols, float* probs);
 

@@ -49,6 +49,9 @@ struct SaliencySpec {
 // Whether the method explains a given class (and so needs a classifier): all but Rollout and
 // LastAttention.
 bool needs_class(SaliencyMethod method);
+// Whether it needs attention gradients (a backward pass, f32 only): GradRollout, Chefer2021 and
+// GradRolloutOcclusion.
+bool uses_gradients(SaliencyMethod method);
 
 // A short name for tables and panels: "rollout mean d0", "gradient rollout d0.9", "chefer2021", ...
 std::string describe(const SaliencySpec& spec);
@@ -56,8 +59,10 @@ std::string describe(const SaliencySpec& spec);
 class SaliencyMaps {
 public:
     // Every spec is computed for each batch, sharing one attention capture (with gradients when a
-    // method needs them) and one occlusion pass. baseline: what an occluded patch becomes.
-    SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline = Baseline::Zero);
+    // method needs them) and one occlusion pass. baseline: what an occluded patch becomes. dtype: of
+    // the forward passes; methods with gradients need F32 (ConfigError otherwise).
+    SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline = Baseline::Zero,
+                 Dtype dtype = Dtype::F32);
     ~SaliencyMaps();
     SaliencyMaps(const SaliencyMaps&) = delete;
     SaliencyMaps& operator=(const SaliencyMaps&) = delete;

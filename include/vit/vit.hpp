@@ -8,6 +8,7 @@
 //   std::vector<float> x(8 * 3 * 32 * 32);
 //   vit::preprocess(vit::load_image("cat.jpg", 3), model.preprocess(), x.data());   // image 0
 //   const float* logits = runner.forward(x.data(), /*n=*/1);                     // (1, classes)
+//   vit::Runner fast(model, 8, vit::RunOptions{false, 0, vit::Dtype::BF16});     // bf16 products (dtype.hpp)
 //
 //   // Training (fit.hpp): a dataset in memory, the reference recipe, checkpoints in a run folder.
 //   vit::LoadOptions lo;
@@ -31,6 +32,7 @@
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
 #include "vit/data.hpp"
+#include "vit/dtype.hpp"
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
 #include "vit/explain.hpp"

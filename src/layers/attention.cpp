@@ -6,8 +6,10 @@
 
 namespace vit::layers {
 
-Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop)
-    : D_(D), BHTT_(B * H * T * T), drop_(backward ? attn_drop : 0.0f) {
+Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop, dt type)
+    : D_(D), BHTT_(B * H * T * T), elem_(type == dt::bf16 ? sizeof(Bf16) : sizeof(float)),
+      drop_(backward ? attn_drop : 0.0f) {
+    if (backward && type != dt::f32) throw ConfigError("attention's backward runs in f32 only");
     const int64_t hd = D / H, row = 3 * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     // Element (b, t, s, h, j) of the qkv buffer, s in {q, k, v}, sits at b*T*3D + t*3D + s*D + h*hd + j.
@@ -16,9 +18,18 @@ Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, 
     const View att{{B, H, T, T}, {}};
     const View attT{{B, H, T, T}, {H * T * T, T * T, 1, T}};  // Aᵀ
     const View ctx{{B, H, T, hd}, {T * D, hd, D, 1}};       // heads side by side in (B*T, D)
+    softmax_ = Softmax({B, H, T, T}, backward);
+    if (type == dt::bf16) {
+        qk_ = Matmul({q.shape, q.strides, type}, {kT.shape, kT.strides, type}, att, false, Epilogue::None, scale);
+        av_ = Matmul({att.shape, att.strides, type}, {q.shape, q.strides, type}, {ctx.shape, ctx.strides, type}, false);
+        scores_.resize(static_cast<size_t>(BHTT_));
+        att16_.resize(static_cast<size_t>(BHTT_));
+        to_bf16_ = Convert(BHTT_, dt::f32, dt::bf16);
+        softmax16_ = Softmax({B, H, T, T}, false, dt::bf16);
+        return;
+    }
     qk_ = Matmul(q, kT, att, false, Epilogue::None, scale);
     av_ = Matmul(att, q, ctx, false);
-    softmax_ = Softmax({B, H, T, T}, backward);
     if (!backward) return;
     d_att_ = Matmul(ctx, kT, att, false);           // dA = dctx Vᵀ  (Vᵀ has the layout of Kᵀ)
     d_v_ = Matmul(attT, ctx, q, false);             // dV = Aᵀ dctx
@@ -34,10 +45,24 @@ const float* Attention::drop(const float* att, uint64_t key, float* dropped) con
     return dropped;
 }
 
-void Attention::forward(const float* qkv, float* att, float* ctx, uint64_t key, float* dropped) {
-    qk_.run(qkv, qkv + D_, nullptr, att);
+void Attention::forward(const void* qkv, float* att, void* ctx, uint64_t key, float* dropped) {
+    const auto* bytes = static_cast<const char*>(qkv);  // Q, K and V start D and 2D elements apart
+    const size_t d = static_cast<size_t>(D_) * elem_;
+    if (!att16_.empty()) {
+        if (att) {
+            qk_.run(bytes, bytes + d, nullptr, att);
+            softmax_.forward(att, att);
+            to_bf16_.run(att, att16_.data());
+        } else {
+            qk_.run(bytes, bytes + d, nullptr, scores_.data());
+            softmax16_.forward(scores_.data(), att16_.data());
+        }
+        av_.run(att16_.data(), bytes + 2 * d, nullptr, ctx);
+        return;
+    }
+    qk_.run(bytes, bytes + d, nullptr, att);
     softmax_.forward(att, att);
-    av_.run(drop(att, key, dropped), qkv + 2 * D_, nullptr, ctx);
+    av_.run(drop(att, key, dropped), bytes + 2 * d, nullptr, ctx);
 }
 
 void Attention::backward(const float* qkv, const float* att, const float* dctx, float* datt, float* dscores,

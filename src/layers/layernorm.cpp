@@ -1,8 +1,17 @@
 #include "vit/layers/layernorm.hpp"
 
+#include <cmath>
+
+#include "vit/error.hpp"
+
 namespace vit::layers {
 
-LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training) : training_(training) {
+LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, dt out)
+    : training_(training), rows_(rows), channels_(channels), eps_(eps), to_bf16_(out == dt::bf16) {
+    if (to_bf16_) {
+        if (training) throw ConfigError("a LayerNorm with bf16 output is for inference only");
+        return;
+    }
     const auto data_md = f32_desc({rows, channels}, tag::ab);
     const auto stat_md = f32_desc({rows}, tag::a);
     const auto chan_md = f32_desc({channels}, tag::a);
@@ -43,7 +52,25 @@ LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training) :
               {DNNL_ARG_DIFF_SRC, bdiff_src_}, {DNNL_ARG_DIFF_SCALE, bdiff_scale_}, {DNNL_ARG_DIFF_SHIFT, bdiff_shift_}};
 }
 
-void LayerNorm::forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var) {
+void LayerNorm::forward(const float* x, const float* gamma, const float* beta, void* y, float* mean, float* var) {
+    if (to_bf16_) {
+        // Per row: mean, then the biased variance about it (two passes, as oneDNN), then y rounded.
+        const int64_t C = channels_;
+        Bf16* out = static_cast<Bf16*>(y);
+#pragma omp parallel for
+        for (int64_t r = 0; r < rows_; ++r) {
+            const float* xr = x + r * C;
+            float sum = 0;
+            for (int64_t c = 0; c < C; ++c) sum += xr[c];
+            const float mu = sum / static_cast<float>(C);
+            float sq = 0;
+            for (int64_t c = 0; c < C; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
+            const float inv = 1.0f / std::sqrt(sq / static_cast<float>(C) + eps_);
+            Bf16* yr = out + r * C;
+            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - mu) * inv * gamma[c] + beta[c]);
+        }
+        return;
+    }
     bind(src_, x);
     bind(dst_, y);
     bind(scale_, gamma);

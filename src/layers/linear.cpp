@@ -2,9 +2,12 @@
 
 namespace vit::layers {
 
-Linear::Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep, bool backward, Activation act) {
-    // W (out, in) row-major read as the (in, out) right operand: strides (1, in).
-    fwd_ = Matmul({{rows, in}, {}}, {{in, out}, {1, in}}, {{rows, out}, {}}, bias, ep, 1.0f, act);
+Linear::Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep, bool backward, Activation act,
+               LinearTypes types)
+    : w_{{in, out}, {1, in}} {  // W (out, in) row-major read as the (in, out) right operand: strides (1, in)
+    const bool packed = types.x != dt::f32;
+    fwd_ = Matmul({{rows, in}, {}, types.x}, {w_.shape, w_.strides, types.x}, {{rows, out}, {}, types.y}, bias, ep,
+                  1.0f, act, packed);
     if (!backward) return;
     bwd_data_ = Matmul({{rows, out}, {}}, {{out, in}, {}}, {{rows, in}, {}}, false);
     // dyᵀ (out, M) is dy (M, out) read with strides (1, out).
@@ -15,7 +18,9 @@ Linear::Linear(int64_t rows, int64_t in, int64_t out, bool bias, Epilogue ep, bo
     }
 }
 
-void Linear::forward(const float* x, const float* w, const float* b, float* y) { fwd_.run(x, w, b, y); }
+void Linear::forward(const void* x, const void* w, const float* b, void* y) { fwd_.run(x, w, b, y); }
+
+dnnl::memory Linear::pack(const float* w) const { return fwd_.pack(w, w_); }
 
 void Linear::backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db) {
     if (dx) bwd_data_.run(dy, w, nullptr, dx);

@@ -11,16 +11,17 @@ dnnl::memory::desc view_desc(const View& v) {
             strides[i] = s;
             s *= v.shape[i];
         }
-        return f32_strided(v.shape, strides);
+        return dnnl::memory::desc(v.shape, v.type, strides);
     }
-    return f32_strided(v.shape, v.strides);
+    return dnnl::memory::desc(v.shape, v.type, v.strides);
 }
 }  // namespace
 
 Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epilogue ep, float scale,
-               Activation act)
+               Activation act, bool packed)
     : has_bias_(bias) {
-    const auto src_md = view_desc(src), wei_md = view_desc(wei), dst_md = view_desc(dst);
+    const auto src_md = view_desc(src), dst_md = view_desc(dst);
+    const auto wei_md = packed ? dnnl::memory::desc(wei.shape, wei.type, tag::any) : view_desc(wei);
     dims bias_shape(dst.shape.size(), 1);
     bias_shape.back() = dst.shape.back();
     const auto bias_md = bias ? f32_desc(bias_shape, bias_shape.size() == 2 ? tag::ab : tag::abc)
@@ -41,7 +42,7 @@ Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epi
     pd_ = dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
     prim_ = dnnl::matmul(pd_);
     src_ = unbound(src_md);
-    wei_ = unbound(wei_md);
+    wei_ = unbound(pd_.weights_desc());
     dst_ = unbound(dst_md);
     args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, wei_}, {DNNL_ARG_DST, dst_}};
     if (bias) {
@@ -50,13 +51,21 @@ Matmul::Matmul(const View& src, const View& wei, const View& dst, bool bias, Epi
     }
 }
 
-void Matmul::run(const float* src, const float* wei, const float* bias, float* dst) {
+void Matmul::run(const void* src, const void* wei, const float* bias, void* dst) {
     bind(src_, src);
     bind(wei_, wei);
     bind(dst_, dst);
     if (has_bias_) bind(bias_, bias);
     prim_.execute(cpu_stream(), args_);
     cpu_stream().wait();
+}
+
+dnnl::memory Matmul::pack(const float* w, const View& from) const {
+    dnnl::memory src(view_desc(from), cpu_engine(), const_cast<float*>(w));
+    dnnl::memory packed(pd_.weights_desc(), cpu_engine());
+    dnnl::reorder(src, packed).execute(cpu_stream(), src, packed);
+    cpu_stream().wait();
+    return packed;
 }
 
 const char* Matmul::impl() const { return pd_.impl_info_str(); }

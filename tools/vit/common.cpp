@@ -111,6 +111,18 @@ void add_threads_flag(po::options_description& options) {
     options.add_options()("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
 }
 
+void add_dtype_flag(po::options_description& options) {
+    options.add_options()("dtype", po::value<std::string>()->default_value("f32"),
+                          "number format of the matrix products: f32 or bf16 (bf16 inputs and weights, f32 "
+                          "accumulation, LayerNorm, softmax and residual stream)");
+}
+
+vit::Dtype dtype_flag(const po::variables_map& vm) {
+    vit::Dtype dtype = vit::Dtype::F32;
+    check_flags("--dtype", [&] { dtype = vit::parse_dtype(vm["dtype"].as<std::string>()); });
+    return dtype;
+}
+
 void warn(const std::string& message) {
     clear_progress_line();
     std::cerr << "vit: warning: " << message << "\n";

@@ -45,6 +45,7 @@ int run_eval(const std::vector<std::string>& args) {
         ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"eval", kUsage, {"model", "data"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string split = vm["split"].as<std::string>();
@@ -52,6 +53,7 @@ int run_eval(const std::vector<std::string>& args) {
         const int batch = vm["batch"].as<int>();
         if (batch <= 0) throw UsageError("--batch must be positive");
         set_threads(vm["threads"].as<int>());
+        const vit::Dtype dtype = dtype_flag(vm);
         vit::LoadOptions lo;
         lo.val_split = vm["val-split"].as<double>();
         lo.seed = vm["seed"].as<uint64_t>();
@@ -75,7 +77,8 @@ int run_eval(const std::vector<std::string>& args) {
             warn("the dataset's classes differ from the model's labels; class indices are compared as they are");
 
         Progress progress("eval", d.size());
-        const vit::EvalResult r = vit::evaluate(model, d, batch, [&](size_t done, size_t) { progress.update(done); });
+        const vit::EvalResult r =
+            vit::evaluate(model, d, batch, [&](size_t done, size_t) { progress.update(done); }, dtype);
         progress.finish();
         const size_t K = r.classes.size();
         std::ostream& out = std::cout;

@@ -55,6 +55,7 @@ struct Settings {
     int target = -1;  // class for the methods that explain one; -1: the predicted class
     bool per_layer = false, save_mask = false, html = false;
     PanelStyle style;
+    vit::Dtype dtype = vit::Dtype::F32;  // the forward's number format (methods without gradients only)
 };
 
 std::string percent(float p) {
@@ -164,8 +165,8 @@ int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed,
     // class-free ones (rollout, last-block attention) take the logits of their attention capture.
     const bool by_class = vit::needs_class(s.spec.method);
     std::unique_ptr<vit::Runner> runner;
-    if (by_class) runner = std::make_unique<vit::Runner>(model, B);
-    vit::SaliencyMaps saliency(model, B, {s.spec}, s.baseline);
+    if (by_class) runner = std::make_unique<vit::Runner>(model, B, vit::RunOptions{false, 0, s.dtype});
+    vit::SaliencyMaps saliency(model, B, {s.spec}, s.baseline, s.dtype);
     ImageBatches loader(paths, model.preprocess(), B, workers);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
@@ -308,6 +309,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"explain", kUsage, {"model"}, true};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const bool evaluate = vm["evaluate"].as<bool>();
@@ -353,6 +355,12 @@ int run_explain(const std::vector<std::string>& args) {
             throw UsageError("--per-layer applies to rollout, grad-rollout and chefer2021 (maps built block by block)");
         s.save_mask = vm["save-mask"].as<bool>();
         s.html = vm["html"].as<bool>();
+        s.dtype = dtype_flag(vm);
+        // Gradients (grad-rollout, chefer2021, the product, and --evaluate's maps) come from the f32 backward.
+        if (s.dtype != vit::Dtype::F32 && (vit::uses_gradients(s.spec.method) || evaluate))
+            throw UsageError("--dtype " + std::string(vit::to_string(s.dtype)) +
+                             " applies to panels of methods without gradients (rollout, last-attention, occlusion, "
+                             "rise); gradients are computed in f32");
 
         FaithfulnessRun fo;
         if (evaluate) {

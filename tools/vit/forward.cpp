@@ -43,6 +43,7 @@ int run_forward(const std::vector<std::string>& args) {
         ("img-size", po::value<std::string>(), "run at another input size, N or HxW (resamples pos_embed)");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"forward", kUsage, {"model", "input", "output"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const int batch_flag = vm["batch"].as<int>();
@@ -64,6 +65,8 @@ int run_forward(const std::vector<std::string>& args) {
             grad_opts.discard_ratio = parse_discard_ratio("--grad-rollout", spec.second);
         }
         set_threads(vm["threads"].as<int>());
+        const vit::Dtype dtype = dtype_flag(vm);
+        if (want_grad && dtype != vit::Dtype::F32) throw UsageError("--grad-rollout runs in f32 only (--dtype f32)");
 
         const std::string model_path = vm["model"].as<std::string>();
         const std::string input_path = vm["input"].as<std::string>();
@@ -100,14 +103,14 @@ int run_forward(const std::vector<std::string>& args) {
         if (want_rollout || want_grad) {
             vit::AttentionCapture cap =
                 vit::capture_attention(model, x, want_grad ? std::vector<int>(size_t(n), target) : std::vector<int>{},
-                                       batch, want_grad);
+                                       batch, want_grad, dtype);
             const vit::PrefixTokens prefix = vit::prefix_tokens(model.config());
             if (want_rollout) out["rollout"] = vit::attention_rollout(cap.attn, prefix, rollout_opts);
             if (want_grad) out["grad_rollout"] = vit::gradient_rollout(cap.attn, cap.grad, prefix, grad_opts);
             out["logits"] = std::move(cap.logits);
             if (want_attention) attention = std::move(cap.attn);
         } else {
-            out["logits"] = vit::run_forward(model, x, batch, want_attention ? &attention : nullptr);
+            out["logits"] = vit::run_forward(model, x, batch, want_attention ? &attention : nullptr, dtype);
         }
         for (size_t i = 0; i < attention.size(); ++i) out["attn." + std::to_string(i)] = std::move(attention[i]);
 

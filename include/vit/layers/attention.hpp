@@ -7,7 +7,13 @@
 //   dA' = dctx Vᵀ,  dV = A'ᵀ dctx,  dA = dropout(dA'),  dS = softmax_backward(A, dA),
 //   dQ = dS K / √hd,  dK = dSᵀ Q / √hd
 // Every product reads Q, K, V and the gradients through strided views of the (B*T, 3D) buffers.
+// In bf16 (inference only) qkv and ctx are bf16: Q Kᵀ accumulates in f32 into f32 scores, the softmax
+// runs in f32 and A is rounded to bf16 for the A V product. When the caller keeps A (attention maps) it
+// gets A in f32, then rounded; otherwise the softmax writes bf16 straight from scratch scores.
 #pragma once
+#include <vector>
+
+#include "vit/layers/convert.hpp"
 #include "vit/layers/dropout.hpp"
 #include "vit/layers/matmul.hpp"
 #include "vit/layers/softmax.hpp"
@@ -18,11 +24,14 @@ class Attention {
 public:
     Attention() = default;
     // attn_drop (training only): dropout rate on the attention probabilities.
-    Attention(int64_t batch, int64_t tokens, int64_t dim, int64_t heads, bool backward = false, float attn_drop = 0.0f);
+    // type: the number format of qkv and ctx, f32 or (without backward) bf16.
+    Attention(int64_t batch, int64_t tokens, int64_t dim, int64_t heads, bool backward = false, float attn_drop = 0.0f,
+              dt type = dt::f32);
 
     // qkv (B*T, 3D) -> att (B, H, T, T) = A, ctx (B*T, D). With attention dropout, A' is drawn from key
     // into dropped (B, H, T, T); att keeps A (the softmax backward and attention maps need it).
-    void forward(const float* qkv, float* att, float* ctx, uint64_t key = 0, float* dropped = nullptr);
+    // qkv and ctx are of the planned type; att is f32, and in bf16 may be null (A not kept).
+    void forward(const void* qkv, float* att, void* ctx, uint64_t key = 0, float* dropped = nullptr);
     // dctx (B*T, D) -> dqkv (B*T, 3D) written. datt receives dA and dscores dS, both (B, H, T, T);
     // they may be the same buffer when dA is not wanted. key and dropped as in the forward (A' is
     // drawn again rather than kept per block).
@@ -33,6 +42,12 @@ private:
     const float* drop(const float* att, uint64_t key, float* dropped) const;
 
     int64_t D_ = 0, BHTT_ = 0;
+    size_t elem_ = sizeof(float);  // bytes per element of qkv and ctx
+    // bf16 only, (B, H, T, T): the scores when the caller keeps no A, and A rounded for A V.
+    std::vector<float> scores_;
+    std::vector<Bf16> att16_;
+    Convert to_bf16_;
+    Softmax softmax16_;  // scores -> A in bf16
     Matmul qk_, av_, d_att_, d_v_, d_q_, d_k_;
     Softmax softmax_;
     Dropout drop_;

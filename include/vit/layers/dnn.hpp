@@ -14,6 +14,9 @@
 //     buffers of vit::Parameters, passed on every call.
 //   - Shapes are written in the comments as (rows, channels), rows ordered (image, token).
 #pragma once
+#include <cstdint>
+#include <cstring>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "vit/config.hpp"
@@ -24,13 +27,20 @@ using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
+// bfloat16 storage: the upper 16 bits of an IEEE f32 (8 exponent bits as f32, 8 significant bits).
+using Bf16 = std::uint16_t;
+// f32 -> bf16 rounded to nearest, ties to even, as oneDNN rounds (a NaN stays a quiet NaN).
+inline Bf16 to_bf16(float f) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<Bf16>((u >> 16) | 0x40u);
+    return static_cast<Bf16>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 
 inline dnnl::memory::desc f32_desc(const dims& d, tag t) { return dnnl::memory::desc(d, dt::f32, t); }
-inline dnnl::memory::desc f32_strided(const dims& d, const dims& strides) {
-    return dnnl::memory::desc(d, dt::f32, strides);
-}
 // A memory object whose data handle is set per call (no allocation).
 inline dnnl::memory unbound(const dnnl::memory::desc& md) {
     return dnnl::memory(md, cpu_engine(), DNNL_MEMORY_NONE);

@@ -1,6 +1,8 @@
 // LayerNorm over the last dimension of a (rows, C) matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta,
 // with the biased variance, as PyTorch. In training the forward keeps mean and variance per row and the
-// backward gives dx and accumulates dgamma, dbeta.
+// backward gives dx and accumulates dgamma, dbeta. For bf16 inference the output may be bf16: then one
+// pass of our own computes in f32 and rounds y for the next matmul (oneDNN 2.6's LayerNorm writes its
+// input's type only, and an f32 result plus a conversion would cost two more passes over memory).
 #pragma once
 #include <unordered_map>
 #include <vector>
@@ -12,9 +14,10 @@ namespace vit::layers {
 class LayerNorm {
 public:
     LayerNorm() = default;
-    LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false);
-    // x, y: (rows, C); gamma, beta: (C); mean, var: (rows), written only in training.
-    void forward(const float* x, const float* gamma, const float* beta, float* y, float* mean = nullptr,
+    // out: the type of y, f32 or (inference only) bf16.
+    LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false, dt out = dt::f32);
+    // x, y: (rows, C), y of the planned type; gamma, beta: (C); mean, var: (rows), written only in training.
+    void forward(const float* x, const float* gamma, const float* beta, void* y, float* mean = nullptr,
                  float* var = nullptr);
     // dy (rows, C) -> dx (rows, C) written; dgamma, dbeta (C) accumulated.
     void backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy, float* dx,
@@ -28,6 +31,9 @@ private:
     std::unordered_map<int, dnnl::memory> args_, bargs_;
     std::vector<float> dgamma_, dbeta_;  // the primitive overwrites; we accumulate
     bool training_ = false;
+    int64_t rows_ = 0, channels_ = 0;
+    float eps_ = 0;
+    bool to_bf16_ = false;
 };
 
 }  // namespace vit::layers

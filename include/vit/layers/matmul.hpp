@@ -1,6 +1,8 @@
 // General (batched, strided) matrix product on oneDNN: dst = scale * (src · wei) [+ bias] [then act]
-// [+ dst]. Views carry dims and strides, so transposes and per-head slices of a fused qkv buffer are
-// free. The primitive is built once in the constructor; run() only binds pointers.
+// [+ dst]. Views carry dims, strides and number format, so transposes and per-head slices of a fused
+// qkv buffer are free, and bf16 operands accumulate in f32. The primitive is built once in the
+// constructor; run() only binds pointers. Packed weights are stored in the layout oneDNN's kernel
+// prefers (blocked, chosen by oneDNN): pack() converts a row-major f32 matrix into it once.
 #pragma once
 #include <unordered_map>
 
@@ -9,8 +11,9 @@
 namespace vit::layers {
 
 struct View {
-    dims shape;    // (..., rows, cols)
-    dims strides;  // in elements; empty = dense row-major
+    dims shape;          // (..., rows, cols)
+    dims strides;        // in elements; empty = dense row-major
+    dt type = dt::f32;   // f32 or bf16 (bias is always f32)
 };
 
 enum class Epilogue {
@@ -23,9 +26,15 @@ class Matmul {
 public:
     Matmul() = default;
     // bias: broadcast over rows, length = dst cols (only 2-D products use it).
+    // packed: the weights are read in the layout oneDNN picks for wei's shape and type; run() then
+    // takes memory made by pack().
     Matmul(const View& src, const View& wei, const View& dst, bool bias, Epilogue ep = Epilogue::None,
-           float scale = 1.0f, Activation act = Activation::Gelu);
-    void run(const float* src, const float* wei, const float* bias, float* dst);
+           float scale = 1.0f, Activation act = Activation::Gelu, bool packed = false);
+    // Pointers to data of each view's type.
+    void run(const void* src, const void* wei, const float* bias, void* dst);
+    // The weights w, f32 as described by `from` (same shape as wei), converted into new memory of the
+    // packed layout and type. Needs a Matmul built with packed = true.
+    dnnl::memory pack(const float* w, const View& from) const;
     const char* impl() const;  // oneDNN implementation name, for checks that no reference kernel runs
 
 private:

@@ -1,5 +1,6 @@
 // Softmax over the last axis of a dense tensor (attention rows), and its backward
-// dx = y ⊙ (dy − Σ_j dy_j y_j).
+// dx = y ⊙ (dy − Σ_j dy_j y_j). The forward may write bf16 (inference): max, exponentials and sum in
+// f32, only the probabilities rounded.
 #pragma once
 #include <unordered_map>
 
@@ -10,12 +11,13 @@ namespace vit::layers {
 class Softmax {
 public:
     Softmax() = default;
-    explicit Softmax(const dims& shape, bool backward = false);
-    void forward(const float* x, float* y);  // may be in place
+    // dst: the type of y, f32 or (without backward) bf16.
+    explicit Softmax(const dims& shape, bool backward = false, dt dst = dt::f32);
+    void forward(const float* x, void* y);  // may be in place (f32)
     void backward(const float* y, const float* dy, float* dx);
 
 private:
-    dnnl::softmax_forward prim_;
+    dnnl::primitive prim_;  // softmax_forward, or softmax_v2_forward for a bf16 destination
     dnnl::softmax_backward bwd_;
     dnnl::memory src_, dst_, by_, bdy_, bdx_;
     std::unordered_map<int, dnnl::memory> args_, bargs_;
