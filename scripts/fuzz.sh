@@ -8,7 +8,8 @@
 # SECONDS (default 60), starting from its seed corpus tests/fuzz/corpus/TARGET. The corpus it grows is
 # kept in build-fuzz/fuzz-runs/TARGET/corpus, so a second run goes on from where the first stopped.
 # A finding (crash, leak, undefined behaviour, timeout, out-of-memory) stops that target's run; its
-# reproducer is copied to fuzz-findings/TARGET/ (VIT_FUZZ_FINDINGS to change). Replay one with
+# reproducer is copied to fuzz-findings/TARGET/ (VIT_FUZZ_FINDINGS to change), as are inputs slower
+# than 10 s (counted apart: they do not stop the run). Replay one with
 #   build-fuzz/fuzz_TARGET FILE
 # minimise it with -minimize_crash=1, and once fixed keep it in tests/fuzz/regressions/TARGET/, where
 # ctest replays it in every build (vit_fuzz_replay).
@@ -50,8 +51,9 @@ run_one() {
     rm -f "$dir"/artifacts/*  # the last run's findings were copied to the findings folder
     local dict=()
     [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
-    # OpenCV refuses images above 16 Mpixel before decoding them (read when OpenCV loads; see image.cpp).
-    OPENCV_IO_MAX_IMAGE_PIXELS=16777216 nice -n 10 "build-fuzz/fuzz_$t" -max_total_time="$seconds" \
+    # OpenCV refuses images above 1 Mpixel before decoding them (read when OpenCV loads; see image.cpp;
+    # the same value as VIT_FUZZ_ENV in CMakeLists.txt, for the replay test).
+    OPENCV_IO_MAX_IMAGE_PIXELS=1048576 nice -n 10 "build-fuzz/fuzz_$t" -max_total_time="$seconds" \
         -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/" "${dict[@]}" ${VIT_FUZZ_ARGS:-} \
         "$dir/corpus" "tests/fuzz/corpus/$t" >"$dir/log" 2>&1 || true
@@ -59,7 +61,7 @@ run_one() {
 
 summary() {
     local t=$1 dir=build-fuzz/fuzz-runs/$1
-    local execs cov ft corp found=0 f
+    local execs cov ft corp found=0 slow=0 f
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
     # The last status line (#N ... cov: E ft: F corp: C/...) holds the final coverage.
     cov=$(grep -oE 'cov: [0-9]+' "$dir/log" | tail -1 | cut -d' ' -f2)
@@ -69,10 +71,12 @@ summary() {
     for f in "$dir"/artifacts/*; do
         [[ -e $f ]] || continue
         cp -n "$f" "$findings_root/$t/"
-        found=$((found + 1))
+        # An input slower than 10 s (libFuzzer's slow-unit-*) is reported but is no crash: fuzzing went on.
+        if [[ $(basename "$f") == slow-unit-* ]]; then slow=$((slow + 1)); else found=$((found + 1)); fi
     done
-    printf '%-12s %12s executions  cov %6s  ft %7s  corpus %6s  findings %d%s\n' "$t" "${execs:-?}" "${cov:-?}" \
-        "${ft:-?}" "${corp:-?}" "$found" "$([[ $found -gt 0 ]] && echo "  (see $findings_root/$t/, $dir/log)")"
+    printf '%-12s %12s executions  cov %6s  ft %7s  corpus %6s  findings %d  slow inputs %d%s\n' "$t" \
+        "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$found" "$slow" \
+        "$([[ $((found + slow)) -gt 0 ]] && echo "  (see $findings_root/$t/, $dir/log)")"
     return $((found > 0))
 }
 
