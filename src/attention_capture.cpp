@@ -5,6 +5,7 @@
 #include "network.hpp"
 #include "vit/error.hpp"
 #include "vit/explain.hpp"
+#include "vit/memory.hpp"
 #include "vit/shape_check.hpp"
 
 namespace vit {
@@ -25,6 +26,13 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
     opts.training = gradients;  // the backward pass reaches the attention gradients
     opts.capture_attention = true;
     opts.keep_attention_grad = gradients;
+    // The maps returned, (N, H, T, T) per block (twice with gradients), plus the network, before either
+    // is allocated: for ViT-B/16 they are 22 MB per image.
+    const double maps = double(N) * c.depth * H * T * T * (gradients ? 2 : 1) * sizeof(float);
+    require_memory(maps + Network::estimate_bytes(c, batch, opts),
+                   "capturing the attention" + std::string(gradients ? " and its gradients" : "") + " of " +
+                       std::to_string(N) + " images (" + std::to_string(c.depth) + " blocks of " +
+                       std::to_string(H) + " heads over " + std::to_string(T) + " tokens)");
     Network net(c, batch, opts);
     Parameters grads(c);  // parameter gradients are a by-product here
     std::vector<float> dlogits(size_t(batch) * K);

@@ -29,7 +29,12 @@ struct NetworkOptions {
 
 class Network {
 public:
+    // Throws MemoryError, before allocating, when estimate_bytes exceeds the memory available.
     Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts = {});
+
+    // Bytes of the buffers the constructor sizes by the batch (per token row and per attention map),
+    // plus the caller's input batch.
+    static double estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOptions& opts);
 
     // Seeds the dropout and drop-path masks of the next forward/backward pair.
     void set_noise_seed(uint64_t seed);

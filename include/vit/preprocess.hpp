@@ -14,13 +14,16 @@
 #include <opencv2/core.hpp>
 
 #include "vit/config.hpp"
+#include "vit/image_header.hpp"
 #include "vit/tensor.hpp"
 
 namespace vit {
 
-// Throws IoError if the file cannot be read, ImageError if it cannot be decoded.
-cv::Mat load_image(const std::string& path, int channels);  // CV_8UC1 or CV_8UC3 (RGB order)
-cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors);
+// Throws IoError if the file cannot be read, ImageError if it cannot be decoded, ImageTooLargeError
+// (before decoding) if its header declares more pixels than limits allow.
+cv::Mat load_image(const std::string& path, int channels, const ImageLimits& limits = {});  // CV_8UC1 or CV_8UC3 (RGB order)
+cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors,
+                     const ImageLimits& limits = {});
 
 // out must hold cfg.channels * cfg.height * cfg.width floats.
 void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out);

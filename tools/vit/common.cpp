@@ -107,6 +107,20 @@ void add_threads_flag(po::options_description& options) {
     options.add_options()("threads,t", po::value<int>()->default_value(0), "compute threads (0: all cores)");
 }
 
+void add_max_pixels_flag(po::options_description& options) {
+    options.add_options()("max-pixels", po::value<int64_t>()->default_value(int64_t(vit::kDefaultMaxImagePixels)),
+                          "refuse (skip) images whose header declares more pixels than this, before decoding "
+                          "them (PIL warns above 89478485 and refuses above 178956970)");
+}
+
+vit::ImageLimits image_limits(const po::variables_map& vm) {
+    const int64_t max_pixels = vm["max-pixels"].as<int64_t>();
+    if (max_pixels < 1) throw UsageError("--max-pixels must be positive, got " + std::to_string(max_pixels));
+    vit::ImageLimits limits;
+    limits.max_pixels = static_cast<uint64_t>(max_pixels);
+    return limits;
+}
+
 void warn(const std::string& message) { std::cerr << "vit: warning: " << message << "\n"; }
 void info(const std::string& message) { std::cerr << "vit: " << message << "\n"; }
 

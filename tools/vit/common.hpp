@@ -84,6 +84,10 @@ std::pair<int, int> parse_img_size(const std::string& text);
 void add_model_flag(po::options_description& options);         // --model, -m: a checkpoint or Hub id
 void add_model_config_flag(po::options_description& options);  // --model-config, -c: a name or JSON file
 void add_threads_flag(po::options_description& options);       // --threads, -t: for set_threads
+void add_max_pixels_flag(po::options_description& options);    // --max-pixels: for image_limits
+
+// The limits on decoded images that --max-pixels sets. Throws UsageError when it is not positive.
+vit::ImageLimits image_limits(const po::variables_map& vm);
 
 // A model without a classifier (num_classes 0, e.g. DINOv2 as published) has no classes to print or
 // explain: a ConfigError saying so plainly, and what to do instead.

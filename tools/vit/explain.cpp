@@ -45,6 +45,7 @@ struct Settings {
     int target = -1;  // class for gradient rollout; -1: the predicted class
     bool per_layer = false, save_mask = false;
     PanelStyle style;
+    vit::ImageLimits image_limits;
 };
 
 std::string percent(float p) {
@@ -117,7 +118,7 @@ int explain_images(const vit::Model& model, const std::vector<std::string>& path
     const int B = static_cast<int>(std::min<size_t>(size_t(batch), paths.size()));
     // Rollout reads the attention the forward pass kept; gradient rollout gets it with the gradients.
     vit::Runner runner(model, B, vit::RunOptions{s.method == Method::Rollout, 0});
-    ImageBatches loader(paths, model.preprocess(), B, workers);
+    ImageBatches loader(paths, model.preprocess(), B, workers, s.image_limits);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
     std::vector<size_t> ok;
@@ -243,6 +244,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
+    add_max_pixels_flag(options);
     const CommandSpec command{"explain", kUsage, {"model"}, true};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const bool evaluate = vm["evaluate"].as<bool>();
@@ -272,6 +274,7 @@ int run_explain(const std::vector<std::string>& args) {
             throw UsageError("--size must be in [16, 4096], got " + std::to_string(s.style.size));
         s.per_layer = vm["per-layer"].as<bool>();
         s.save_mask = vm["save-mask"].as<bool>();
+        s.image_limits = image_limits(vm);
 
         FaithfulnessRun fo;
         if (evaluate) {
@@ -284,6 +287,7 @@ int run_explain(const std::vector<std::string>& args) {
             fo.scoring.batch = batch;
             fo.scoring.seed = vm["seed"].as<uint64_t>();
             fo.workers = workers;
+            fo.image_limits = s.image_limits;
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {
             if (!vm.count("output")) throw UsageError("the option '--output' is required but missing");
