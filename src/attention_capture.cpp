@@ -28,7 +28,7 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
     opts.keep_attention_grad = gradients;
     // The maps returned, (N, H, T, T) per block (twice with gradients), plus the network, before either
     // is allocated: for ViT-B/16 they are 22 MB per image.
-    const double maps = double(N) * c.depth * H * T * T * (gradients ? 2 : 1) * sizeof(float);
+    const double maps = Network::attention_maps_bytes(c, N) * (gradients ? 2 : 1);
     require_memory(maps + Network::estimate_bytes(c, batch, opts),
                    "capturing the attention" + std::string(gradients ? " and its gradients" : "") + " of " +
                        std::to_string(N) + " images (" + std::to_string(c.depth) + " blocks of " +

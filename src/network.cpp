@@ -134,6 +134,11 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     return floats * sizeof(float);
 }
 
+double Network::attention_maps_bytes(const ViTConfig& cfg, int64_t images) {
+    const double T = cfg.num_tokens();
+    return double(images) * cfg.depth * cfg.num_heads * T * T * sizeof(float);
+}
+
 // (n, C, H, W) images -> (B*P, C*p*p) rows, each one patch in (channel, y, x) order: the order of the
 // flattened convolution kernel.
 void Network::im2col(const float* img, int n) {

@@ -9,6 +9,7 @@
 #include "expect_error.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
+#include "vit/explain.hpp"
 #include "vit/memory.hpp"
 #include "vit/model.hpp"
 #include "vit/train.hpp"
@@ -48,6 +49,30 @@ TEST(Memory, ARunnerOrTrainerForABatchThatCannotFitIsRefusedBeforeAllocating) {
     EXPECT_TRUE(contains(training, "(training")) << training;
     // An ordinary batch is planned as before.
     EXPECT_NO_THROW(vit::Runner runner(model, 64));
+}
+
+TEST(Memory, AttentionMapsForTooManyImagesAreRefusedBeforeAllocating) {
+    // 65 tokens (8x8 patches of one pixel and a class token), 100 blocks of 4 heads: 6.8 MB of maps per
+    // image, so 676 GB for 100000 images, whose input is only 77 MB.
+    vit::ViTConfig cfg;
+    cfg.img_h = cfg.img_w = 8;
+    cfg.patch_size = 1;
+    cfg.num_classes = 2;
+    cfg.embed_dim = 8;
+    cfg.depth = 100;
+    cfg.num_heads = 4;
+    vit::PreprocessConfig pre;
+    pre.height = pre.width = 8;
+    const vit::Model model(cfg, pre, {"a", "b"}, 1);
+    const vit::Tensor x({100000, 3, 8, 8}, 0.0f);
+    std::vector<vit::Tensor> attention;
+    const std::string forward =
+        error_of<vit::MemoryError>([&] { vit::run_forward(model, x, 64, &attention); });
+    EXPECT_TRUE(contains(forward, "attention maps of 100000 images")) << forward;
+    EXPECT_TRUE(attention.empty());
+    const std::string capture =
+        error_of<vit::MemoryError>([&] { vit::capture_attention(model, x, {}, 64, /*gradients=*/false); });
+    EXPECT_TRUE(contains(capture, "capturing the attention of 100000 images")) << capture;
 }
 
 }  // namespace
