@@ -1,6 +1,7 @@
 // Image preprocessing with OpenCV, reproducing PIL's results as timm and Hugging Face use them.
 //
-// load_image: any image OpenCV decodes (8/16-bit, gray, colour, alpha), converted to the model's
+// load_image: a JPEG, PNG, BMP, TIFF, WebP or Netpbm image (the formats whose size image_header.hpp reads
+// and checks before decoding; 8/16-bit, gray, colour, alpha), decoded by OpenCV and converted to the model's
 // channel count (1: luminance as PIL's "L" mode, 3: RGB; alpha dropped) as 8-bit, exactly as PIL
 // converts before its transforms.
 // preprocess: resize and crop as cfg.resize_mode says (timm's crop modes "center", "squash" and
