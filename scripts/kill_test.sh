@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Crash safety of `vit train`, tried the hard way.
 #
-# 1. SIGKILL at random moments: one run folder is trained again and again (with --resume once it has a
-#    checkpoint) and killed after a random delay. After every kill, the checkpoint under its final name
+# 1. SIGKILL at random moments: a first run is killed once it has a checkpoint; then the same run folder
+#    is resumed again and again and killed after a random delay (up to twice the time the first run
+#    took to its first checkpoint). After every kill, the checkpoint under its final name
 #    (last.safetensors) must load (`vit eval` on it), and the next trial's --resume must continue from it
-#    (a resumed run that fails exits by itself before it is killed, which counts as a failure).
+#    (a resumed run that fails exits by itself before it is killed, which counts as a failure). A last
+#    --resume must complete another epoch.
 # 2. A full disk: a file-size limit (ulimit -f, with SIGXFSZ ignored so that write() fails with EFBIG
 #    instead of killing the process) smaller than a checkpoint. The run must stop with a clear error and
 #    leave the previous checkpoint byte for byte intact and loadable.
@@ -48,44 +50,62 @@ train=("$vit" train --data "$data" --model-config "$config" --epochs 100000000 -
     --threads 1 --output "$run")
 evaluate=("$vit" eval --data "$data" --batch 8 --threads 1 --model "$run/last.safetensors")
 
-killed=0 ended_early=0 loaded=0 resumed=0 none_yet=0
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+epochs_done() { if [ -f "$run/metrics.csv" ]; then echo $(($(wc -l <"$run/metrics.csv") - 1)); else echo 0; fi; }
+# Waits until metrics.csv counts more than $1 epochs (the checkpoint is written just before): false when
+# the run $2 ends first, or after 5 minutes.
+wait_for_epoch_after() {
+    for _ in $(seq 6000); do
+        [ "$(epochs_done)" -gt "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# The first run, until its first checkpoint: how long a start and one epoch take on this machine (a busy
+# one is many times slower) sets the range of the random delays.
+start=$(now_ms)
+"${train[@]}" >"$tmp/train.out" 2>"$tmp/train.err" &
+pid=$!
+wait_for_epoch_after 0 "$pid" || fail "the first run wrote no checkpoint: $(cat "$tmp/train.err")"
+first_ms=$(($(now_ms) - start))
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+span=$((2 * first_ms < 1000 ? 1000 : 2 * first_ms > 30000 ? 30000 : 2 * first_ms))
+echo "first checkpoint $first_ms ms after the start; the kills land 50 to $span ms after each start"
+
+killed=0 loaded=0
 for t in $(seq 1 "$trials"); do
-    resume=()
-    [ -f "$run/last.safetensors" ] && resume=(--resume) && resumed=$((resumed + 1))
-    delay=$(printf '0.%03d' $((50 + RANDOM % 900)))  # 0.05 to 0.95 s
-    "${train[@]}" "${resume[@]}" >"$tmp/train.out" 2>"$tmp/train.err" &
+    delay_ms=$((50 + RANDOM % (span - 50)))
+    delay=$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))
+    "${train[@]}" --resume >"$tmp/train.out" 2>"$tmp/train.err" &
     pid=$!
     sleep "$delay"
-    if kill -KILL "$pid" 2>/dev/null; then killed=$((killed + 1)); else ended_early=$((ended_early + 1)); fi
+    kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1))
     status=0
     wait "$pid" 2>/dev/null || status=$?
-    # 137 = 128 + SIGKILL. Anything else means the run ended by itself: a failed start or resume.
-    [ "$status" -eq 137 ] || fail "trial $t: vit train ${resume[*]} exited with $status before the kill: $(cat "$tmp/train.err")"
-    epochs=0
-    [ -f "$run/metrics.csv" ] && epochs=$(($(wc -l <"$run/metrics.csv") - 1))
-    if [ -f "$run/last.safetensors" ]; then
-        "${evaluate[@]}" >"$tmp/eval.out" 2>"$tmp/eval.err" ||
-            fail "trial $t: the checkpoint left by the kill does not load: $(cat "$tmp/eval.err")"
-        loaded=$((loaded + 1))
-        echo "trial $t: killed after ${delay} s ${resume[*]:+(resumed)}; last.safetensors loads; $epochs epochs in metrics.csv"
-    else
-        none_yet=$((none_yet + 1))
-        echo "trial $t: killed after ${delay} s, before the first checkpoint"
-    fi
+    # 137 = 128 + SIGKILL. Anything else means the run ended by itself: a failed resume.
+    [ "$status" -eq 137 ] || fail "trial $t: vit train --resume exited with $status before the kill: $(cat "$tmp/train.err")"
+    "${evaluate[@]}" >"$tmp/eval.out" 2>"$tmp/eval.err" ||
+        fail "trial $t: the checkpoint left by the kill does not load: $(cat "$tmp/eval.err")"
+    loaded=$((loaded + 1))
+    echo "trial $t: resumed, killed after $delay s; last.safetensors loads; $(epochs_done) epochs in metrics.csv"
 done
-leftovers=$(find "$run" -name '*.tmp.*' 2>/dev/null | wc -l)
+epochs=$(epochs_done)
+leftovers=$(find "$run" -name '*.tmp.*' | wc -l)
 echo "SIGKILL: $trials trials, $killed killed while running, $loaded checkpoints loaded after the kill," \
-    "$none_yet before any checkpoint, $resumed resumed runs, $((epochs)) epochs completed in all," \
-    "$leftovers temporary files left by killed writers"
-[ "$loaded" -gt 0 ] || fail "no trial lasted long enough to write a checkpoint"
+    "$epochs epochs completed in all, $leftovers temporary files left by killed writers"
 
-# --resume continues once more, and a SIGINT then stops it cleanly (exit status 130) with a checkpoint.
+# --resume continues once more: it completes an epoch, then a SIGINT stops it cleanly (exit status 130).
+"${train[@]}" --resume >"$tmp/train.out" 2>"$tmp/train.err" &
+pid=$!
+wait_for_epoch_after "$epochs" "$pid" || fail "the final --resume added no epoch: $(cat "$tmp/train.err")"
+kill -INT "$pid"
 status=0
-timeout --preserve-status -s INT 2 "${train[@]}" --resume >"$tmp/train.out" 2>"$tmp/train.err" || status=$?
-[ "$status" -eq 130 ] || fail "the final --resume exited with $status: $(cat "$tmp/train.err")"
-after=$(($(wc -l <"$run/metrics.csv") - 1))
-[ "$after" -gt "$epochs" ] || fail "the final --resume did not add an epoch ($epochs before, $after after)"
-echo "resume: continued from epoch $epochs to $after, then stopped cleanly by SIGINT"
+wait "$pid" || status=$?
+[ "$status" -eq 130 ] || fail "the final --resume exited with $status after SIGINT: $(cat "$tmp/train.err")"
+echo "resume: continued from epoch $epochs to $(epochs_done), then stopped cleanly by SIGINT"
 
 # A full disk: the file-size limit in 1024-byte blocks, half the checkpoint's size.
 before=$(sha256sum <"$run/last.safetensors")
