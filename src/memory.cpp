@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <sstream>
+#include <string>
 
 #include "vit/error.hpp"
 

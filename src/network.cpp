@@ -121,15 +121,15 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     const double image = double(cfg.in_chans) * cfg.img_h * cfg.img_w;
     const bool training = opts.training, layer_scale = cfg.layer_scale();
     const double L = training ? depth : 1;  // blocks whose activations are kept
-    double floats = 2 * B * image                           // the caller's input and its im2col patches
-                    + 3 * M * D                             // tokens, embedding, final norm
-                    + (training ? 2 * depth + 1 : 1) * M * D  // residual stream slots
-                    + L * M * (6 * D + Hm)                  // norm1, norm2, qkv (3D), attention output; fc1
-                    + (training || opts.capture_attention ? depth : 1) * maps
-                    + (training && layer_scale ? 2 * depth : 1) * M * D;  // residual branch outputs
+    double floats = 2 * B * image                                 // the caller's input, its im2col patches
+                    + 3 * M * D                                   // tokens, embedding, final norm
+                    + (training ? 2 * depth + 1 : 1) * M * D      // residual stream slots
+                    + L * M * (6 * D + Hm)                        // norm1, norm2, qkv (3D), attention out; fc1
+                    + (training || opts.capture_attention ? depth : 1) * maps   // attention probabilities
+                    + (training && layer_scale ? 2 * depth : 1) * M * D;        // residual branch outputs
     if (training)
-        floats += L * M * Hm                                     // fc1 before the activation
-                  + M * (6 * D + 2 * Hm)                         // gradient scratch (dx, dqkv, dctx, dh, ...)
+        floats += L * M * Hm                                      // fc1 before the activation
+                  + M * (6 * D + 2 * Hm)                          // gradient scratch (dx, dqkv, dctx, dh, ...)
                   + (opts.keep_attention_grad ? depth + 2 : 2) * maps;  // attention gradients, dropped maps
     return floats * sizeof(float);
 }
