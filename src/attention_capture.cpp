@@ -5,6 +5,7 @@
 #include "network.hpp"
 #include "vit/error.hpp"
 #include "vit/explain.hpp"
+#include "vit/memory.hpp"
 #include "vit/shape_check.hpp"
 
 namespace vit {
@@ -87,10 +88,16 @@ AttentionCapture capture_attention(const Model& model, const Tensor& x, const st
         throw ConfigError("gradient rollout needs one class per image: " + std::to_string(classes.size()) +
                           " classes for " + std::to_string(N) + " images");
     batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, N)));
+    const int64_t K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
+    // The maps returned, (N, H, T, T) per block (twice with gradients), before they are allocated: for
+    // ViT-B/16 they are 22 MB per image. (The capturer's network checks its own size.)
+    const double maps = Network::attention_maps_bytes(c, N) * (gradients ? 2 : 1);
+    require_memory(maps, "capturing the attention" + std::string(gradients ? " and its gradients" : "") + " of " +
+                             std::to_string(N) + " images (" + std::to_string(c.depth) + " blocks of " +
+                             std::to_string(H) + " heads over " + std::to_string(T) + " tokens)");
     AttentionCapturer capturer(model, batch, gradients, dtype);
 
     AttentionCapture out;
-    const int64_t K = c.num_classes, T = c.num_tokens(), H = c.num_heads;
     out.logits = Tensor({N, K});
     for (int i = 0; i < c.depth; ++i) {
         out.attn.emplace_back(Shape{N, H, T, T});

@@ -49,6 +49,7 @@ void LoadOptions::validate() const {
     if (!(val_split >= 0.0 && val_split < 1.0))
         throw ConfigError("val_split must be in [0, 1), got " + std::to_string(val_split));
     if (threads < 0) throw ConfigError("threads must be >= 0, got " + std::to_string(threads));
+    image_limits.validate();
 }
 
 DatasetFormat detect_dataset_format(const std::string& path) { return locate(path).format; }

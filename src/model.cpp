@@ -5,9 +5,11 @@
 #include <random>
 #include <set>
 
+#include "network.hpp"
 #include "vit/error.hpp"
 #include "vit/imagenet_labels.hpp"
 #include "vit/logits.hpp"
+#include "vit/memory.hpp"
 #include "vit/shape_check.hpp"
 
 namespace vit {
@@ -231,6 +233,12 @@ Tensor run_forward(const Model& model, const Tensor& x, int batch, std::vector<T
     RunOptions opts;
     opts.capture_attention = attention != nullptr;
     opts.dtype = dtype;
+    // The maps returned for all N images, before the runner allocates its own (22 MB per image for ViT-B/16).
+    if (attention)
+        require_memory(Network::attention_maps_bytes(c, N),
+                       "the attention maps of " + std::to_string(N) + " images (" + std::to_string(c.depth) +
+                           " blocks of " + std::to_string(c.num_heads) + " heads over " +
+                           std::to_string(c.num_tokens()) + " tokens)");
     Runner runner(model, batch, opts);
     const int64_t image = int64_t(c.in_chans) * c.img_h * c.img_w;
     const int64_t T = c.num_tokens(), H = c.num_heads;

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "vit/error.hpp"
+#include "vit/memory.hpp"
 
 namespace vit {
 
@@ -38,6 +39,11 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
     if (opts.training && opts.dtype != Dtype::F32)
         throw ConfigError(std::string("training runs in f32 only, not ") + to_string(opts.dtype));
+    require_memory(estimate_bytes(cfg, batch, opts),
+                   std::string("a network for a batch of ") + std::to_string(batch) + " (" +
+                       (opts.training ? "training" : opts.capture_attention ? "inference, attention kept" : "inference") +
+                       ", " + std::to_string(cfg.num_tokens()) + " tokens of width " + std::to_string(cfg.embed_dim) +
+                       ", depth " + std::to_string(cfg.depth) + ")");
     const bool training = opts.training;
     const int64_t L = training ? cfg.depth : 1, A = per_block_ ? cfg.depth : 1, BHTT = B_ * H_ * T_ * T_;
     patches_.resize(B_ * P_ * patch_len_);
@@ -119,6 +125,34 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
     if (bf16_) ln_to_bf16_ = layers::LayerNorm(M_, D_, cfg.ln_eps, false, layers::dt::bf16);
     ln_rows_ = layers::LayerNorm(R_ * B_, D_, cfg.ln_eps, training);
+}
+
+double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOptions& opts) {
+    // In floats, following the constructor's buffers that grow with the batch: M = B*T token rows of
+    // width D or Hm, and (B, H, T, T) attention maps; those per image or per parameter are negligible.
+    // Computed in double: a hostile batch or configuration must not overflow the estimate itself.
+    const double B = batch, T = static_cast<double>(cfg.num_tokens()), D = cfg.embed_dim,
+                 Hm = static_cast<double>(cfg.mlp_hidden()), depth = cfg.depth;
+    const double M = B * T, maps = B * cfg.num_heads * T * T;
+    const double image = double(cfg.in_chans) * cfg.img_h * cfg.img_w;
+    const bool training = opts.training, layer_scale = cfg.layer_scale();
+    const double L = training ? depth : 1;  // blocks whose activations are kept
+    double floats = 2 * B * image                                 // the caller's input, its im2col patches
+                    + 3 * M * D                                   // tokens, embedding, final norm
+                    + (training ? 2 * depth + 1 : 1) * M * D      // residual stream slots
+                    + L * M * (6 * D + Hm)                        // norm1, norm2, qkv (3D), attention out; fc1
+                    + (training || opts.capture_attention ? depth : 1) * maps   // attention probabilities
+                    + (training && layer_scale ? 2 * depth : 1) * M * D;        // residual branch outputs
+    if (training)
+        floats += L * M * Hm                                      // fc1 before the activation
+                  + M * (6 * D + 2 * Hm)                          // gradient scratch (dx, dqkv, dctx, dh, ...)
+                  + (opts.keep_attention_grad ? depth + 2 : 2) * maps;  // attention gradients, dropped maps
+    return floats * sizeof(float);
+}
+
+double Network::attention_maps_bytes(const ViTConfig& cfg, int64_t images) {
+    const double T = cfg.num_tokens();
+    return double(images) * cfg.depth * cfg.num_heads * T * T * sizeof(float);
 }
 
 // (n, C, H, W) images -> (B*P, C*p*p) rows, each one patch in (channel, y, x) order: the order of the

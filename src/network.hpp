@@ -33,7 +33,15 @@ struct NetworkOptions {
 
 class Network {
 public:
+    // Throws MemoryError, before allocating, when estimate_bytes exceeds the memory available.
     Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts = {});
+
+    // Bytes of the buffers the constructor sizes by the batch (per token row and per attention map),
+    // plus the caller's input batch.
+    static double estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOptions& opts);
+    // Bytes of every block's (heads, T, T) attention maps for `images` images, as run_forward and
+    // capture_attention return them.
+    static double attention_maps_bytes(const ViTConfig& cfg, int64_t images);
 
     // Seeds the dropout and drop-path masks of the next forward/backward pair.
     void set_noise_seed(uint64_t seed);

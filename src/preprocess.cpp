@@ -329,9 +329,12 @@ InputPlacement input_placement(int h, int w, const PreprocessConfig& cfg) {
     return p;
 }
 
-cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors) {
+cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors,
+                     const ImageLimits& limits) {
     check_channels(channels);
     if (bytes.empty()) throw ImageError("cannot decode image '" + name_for_errors + "': the file is empty");
+    // The size the header declares, checked before the decoder allocates the pixels.
+    check_image_header(bytes, limits, name_for_errors);
     cv::Mat decoded;
     try {
         // IMREAD_UNCHANGED keeps depth and alpha, and (like PIL without exif_transpose, which timm and
@@ -345,7 +348,7 @@ cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, cons
     }
 }
 
-cv::Mat load_image(const std::string& path, int channels) {
+cv::Mat load_image(const std::string& path, int channels, const ImageLimits& limits) {
     check_channels(channels);
     // Read the bytes ourselves so that "cannot read" (IoError) and "cannot decode" (ImageError) are
     // told apart; cv::imread reports both as an empty matrix.
@@ -362,7 +365,7 @@ cv::Mat load_image(const std::string& path, int channels) {
     bytes.resize(static_cast<size_t>(size));
     if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))
         throw IoError("cannot read image file '" + path + "'");
-    return decode_image(bytes, channels, path);
+    return decode_image(bytes, channels, path, limits);
 }
 
 cv::Mat resize_like_pil(const cv::Mat& image, int width, int height, Interpolation interp) {

@@ -217,13 +217,19 @@ SafeTensors read_safetensors(const std::string& path) {
 Metadata read_safetensors_metadata(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError("cannot open " + path + ": " + std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(0, std::ios::beg);
     char len[8];
-    if (!in.read(len, 8)) bad(path, "shorter than the 8-byte header length");
+    if (size < 8 || !in.read(len, 8)) bad(path, "shorter than the 8-byte header length");
     const uint64_t n = load<uint64_t>(len);
     if (n > kMaxHeader) bad(path, "header length " + std::to_string(n) + " is implausibly large");
+    // Checked against the file's size before the header's buffer is allocated.
+    if (n > static_cast<uint64_t>(size) - 8)
+        bad(path, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
+                      " bytes)");
     std::string text(static_cast<size_t>(n), '\0');
-    if (!in.read(&text[0], static_cast<std::streamsize>(n)))
-        bad(path, "header length " + std::to_string(n) + " runs past the end of the file");
+    if (!in.read(&text[0], static_cast<std::streamsize>(n))) throw IoError("cannot read " + path + ": short read");
     const json header = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (header.is_discarded()) bad(path, "header is not valid JSON");
     if (!header.is_object()) bad(path, "header is not a JSON object");

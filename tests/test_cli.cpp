@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
+#include "image_bombs.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
@@ -193,6 +194,38 @@ TEST_F(Cli, FailuresAcrossManyBatches) {
         }
         EXPECT_EQ(fa[1], fb[1]) << fa[0];
     }
+}
+
+TEST_F(Cli, ClassifySkipsImagesAboveTheirPixelLimit) {
+    const fs::path dir = tmp_ / "images";
+    fs::create_directories(dir);
+    fs::copy_file(kSamples + "/cifar10/cat_0000.jpg", dir / "a_cat.jpg");  // 32x32 = 1024 pixels
+    write_image_bytes((dir / "b_bomb.png").string(), png_declaring(20000, 20000));
+
+    const Result r = run("classify --model " + quote(kModel) + " " + quote(dir.string()));
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("b_bomb.png"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("20000x20000"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(1 failed)"), std::string::npos) << r.err;
+    EXPECT_EQ(lines_of(r.out).size(), 2u) << r.out;
+
+    const Result tight = run("classify --max-pixels 1000 --model " + quote(kModel) + " " + quote(dir.string()));
+    EXPECT_CLEAN_EXIT(tight, 1);
+    EXPECT_NE(tight.err.find("32x32"), std::string::npos) << tight.err;
+    EXPECT_NE(tight.err.find("limit of 1000"), std::string::npos) << tight.err;
+    EXPECT_NE(tight.err.find("(2 failed)"), std::string::npos) << tight.err;
+
+    const Result zero = run("classify --max-pixels 0 --model " + quote(kModel) + " " + quote(dir.string()));
+    EXPECT_CLEAN_EXIT(zero, 2);
+    EXPECT_NE(zero.err.find("--max-pixels must be positive"), std::string::npos) << zero.err;
+}
+
+TEST_F(Cli, BenchRefusesABatchThatCannotFitInMemory) {
+    const Result r = run("bench --model-config vit_base_patch16_224 --batch 100000 --reps 1");
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("batch of 100000"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("GiB of memory"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("is available"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, MissingInputPath) {

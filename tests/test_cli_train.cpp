@@ -108,6 +108,17 @@ TEST_F(CliTrain, InterruptWritesCheckpointAndResumeFinishes) {
     EXPECT_CLEAN_EXIT(r, 0);
 }
 
+TEST_F(CliTrain, MaxPixelsBelowTheImagesSkipsEveryOne) {
+    // The 8x8 images have 64 pixels: a limit of 63 refuses all of them before decoding.
+    Result r = this->run(train_args(tmp_ / "run", 1) + " --max-pixels 63");
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("8x8 = 64 pixels, more than the limit of 63"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("could be decoded"), std::string::npos) << r.err;
+    r = this->run("eval --model " + quote(kModel) + " --data " + quote(data_.string()) + " --max-pixels 0");
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("--max-pixels must be positive"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTrain, BadInputsGetClearMessages) {
     // --resume with no checkpoint
     Result r = this->run(train_args(tmp_ / "empty-run", 1) + " --resume");

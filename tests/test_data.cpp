@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "image_bombs.hpp"
 #include "temp_dir.hpp"
 #include "vit/data.hpp"
 #include "vit/error.hpp"
@@ -217,6 +218,26 @@ TEST(DataFolder, CorruptImageIsSkippedAndReported) {
     ASSERT_EQ(warnings.size(), 2u);
     EXPECT_TRUE(contains(warnings[0], "broken.png")) << warnings[0];
     EXPECT_TRUE(contains(warnings[1], "empty.jpg")) << warnings[1];
+}
+
+TEST(DataFolder, ImageAboveThePixelLimitIsSkippedAndReported) {
+    TempDir tmp;
+    make_folder(tmp.path);
+    // Sorted first, so it is also the image the folder's size would be taken from.
+    vit_test::write_image_bytes((tmp / "train" / "ant" / "aaa_bomb.png").string(),
+                                vit_test::png_declaring(20000, 20000));
+    std::vector<std::string> warnings;
+    const vit::DataSplit s = vit::load_dataset(tmp.str(), quiet(&warnings));
+    EXPECT_EQ(s.train.size(), 6u);
+    EXPECT_EQ(s.train.height, 4);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_TRUE(contains(warnings[0], "aaa_bomb.png") && contains(warnings[0], "20000x20000")) << warnings[0];
+
+    // A limit below the ordinary images' 5x4 = 20 pixels refuses every one of them.
+    vit::LoadOptions tight = quiet();
+    tight.image_limits.max_pixels = 19;
+    const std::string message = expect_throw<vit::ConfigError>([&] { vit::load_dataset(tmp.str(), tight); });
+    EXPECT_TRUE(contains(message, "could be decoded")) << message;
 }
 
 TEST(DataFolder, Errors) {

@@ -251,3 +251,34 @@ TEST(SafeTensors, MetadataAloneIsReadFromTheHeaderAndBadHeadersAreFormatErrors) 
     EXPECT_THROW(read_safetensors_metadata(dir.file("bad.safetensors")), FormatError);
     EXPECT_THROW(read_safetensors_metadata(dir.file("absent.safetensors")), IoError);
 }
+
+TEST(SafeTensors, HugeClaimsAreRefusedBeforeAllocation) {
+    // A header length within the 100 MB plausibility bound but far beyond the file: refused from the
+    // file's size (which the message gives) by both readers, before a buffer of that length is made.
+    TempDir dir;
+    const std::string path = dir.file("claims.safetensors");
+    std::string b = make_bytes("{}", "");
+    const uint64_t claimed = 99'000'000;
+    std::memcpy(&b[0], &claimed, 8);
+    std::ofstream(path, std::ios::binary) << b;
+    for (auto read : {+[](const std::string& p) { read_safetensors(p); },
+                      +[](const std::string& p) { read_safetensors_metadata(p); }}) {
+        try {
+            read(path);
+            ADD_FAILURE() << "expected FormatError";
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find("runs past the end of the file (10 bytes)"), std::string::npos)
+                << e.what();
+        }
+    }
+    // Offsets and shapes that claim more than the file holds, or more than 64 bits can count.
+    expect_format_error(make_bytes(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 18446744073709551615]}})",
+                                   raw<float>({1})),
+                        "past the end");
+    expect_format_error(make_bytes(R"({"t": {"dtype": "F32", "shape": [18446744073709551615], "data_offsets": [0, 4]}})",
+                                   raw<float>({1})),
+                        "dimension too large");
+    expect_format_error(make_bytes(R"({"t": {"dtype": "F64", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}})",
+                                   raw<double>({1})),
+                        "does not match");
+}

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "vit/image_header.hpp"
+
 namespace vit {
 
 struct Dataset {
@@ -41,6 +43,7 @@ struct LoadOptions {
     bool cifar100_coarse = false;
     uint64_t seed = 0;          // for the validation split
     int threads = 0;            // decoding workers; 0 = hardware concurrency
+    ImageLimits image_limits;   // image folders: images above it are skipped, like those that fail to decode
     std::function<void(const std::string&)> warn;                       // skipped / resized images
     std::function<void(size_t done, size_t total)> progress;            // decoding progress
 

@@ -29,5 +29,9 @@ struct ConfigError : Error {
 struct ImageError : Error {
     using Error::Error;
 };
+// A computation whose memory, estimated before allocating, exceeds what the system has available.
+struct MemoryError : Error {
+    using Error::Error;
+};
 
 }  // namespace vit

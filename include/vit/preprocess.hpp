@@ -1,6 +1,7 @@
 // Image preprocessing with OpenCV, reproducing PIL's results as timm and Hugging Face use them.
 //
-// load_image: any image OpenCV decodes (8/16-bit, gray, colour, alpha), converted to the model's
+// load_image: a JPEG, PNG, BMP, TIFF, WebP or Netpbm image (the formats whose size image_header.hpp reads
+// and checks before decoding; 8/16-bit, gray, colour, alpha), decoded by OpenCV and converted to the model's
 // channel count (1: luminance as PIL's "L" mode, 3: RGB; alpha dropped) as 8-bit, exactly as PIL
 // converts before its transforms.
 // preprocess: resize and crop as cfg.resize_mode says (timm's crop modes "center", "squash" and
@@ -14,13 +15,16 @@
 #include <opencv2/core.hpp>
 
 #include "vit/config.hpp"
+#include "vit/image_header.hpp"
 #include "vit/tensor.hpp"
 
 namespace vit {
 
-// Throws IoError if the file cannot be read, ImageError if it cannot be decoded.
-cv::Mat load_image(const std::string& path, int channels);  // CV_8UC1 or CV_8UC3 (RGB order)
-cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors);
+// Throws IoError if the file cannot be read, ImageError if it cannot be decoded, ImageTooLargeError
+// (before decoding) if its header declares more pixels than limits allow.
+cv::Mat load_image(const std::string& path, int channels, const ImageLimits& limits = {});  // CV_8UC1 or CV_8UC3 (RGB order)
+cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors,
+                     const ImageLimits& limits = {});
 
 // out must hold cfg.channels * cfg.height * cfg.width floats.
 void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out);

@@ -21,6 +21,7 @@
 #include "dataset_ops.hpp"
 #include "vit/error.hpp"
 #include "vit/image_files.hpp"
+#include "vit/image_header.hpp"
 #include "vit/preprocess.hpp"
 
 namespace fs = std::filesystem;
@@ -158,6 +159,7 @@ ImageShape target_shape(const std::vector<ImageJob>& jobs, size_t n_train, const
         try {
             const std::vector<uint8_t> bytes = read_file(jobs[i].path);
             if (bytes.empty()) continue;
+            check_image_header(bytes, opts.image_limits, jobs[i].path);
             cv::Mat raw = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
             if (raw.empty()) continue;
             if (!shape.channels) shape.channels = raw.channels() <= 2 ? 1 : 3;
@@ -234,7 +236,7 @@ Decoded decode_all(const std::vector<ImageJob>& jobs, size_t n_train, const Imag
         const ImageJob& job = jobs[i];
         uint8_t* dst = i < n_train ? s.train.pixels.data() + i * sz : s.test.pixels.data() + (i - n_train) * sz;
         try {
-            cv::Mat m = load_image(job.path, shape.channels);
+            cv::Mat m = load_image(job.path, shape.channels, opts.image_limits);
             if (m.rows != shape.height || m.cols != shape.width) {
                 std::string message = "resized '" + job.path + "' from " + std::to_string(m.cols) + "x" +
                                       std::to_string(m.rows) + " to " + std::to_string(shape.width) + "x" +

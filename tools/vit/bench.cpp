@@ -47,14 +47,7 @@ int run_bench(const std::vector<std::string>& args) {
         const ModelSpec spec = load_model_spec(name);
         vit::Model model(spec.config, spec.preprocess, spec.labels, 0);
         const vit::ViTConfig& c = model.config();
-        std::vector<float> x(size_t(batch) * c.in_chans * c.img_h * c.img_w);
-        std::mt19937 rng(0);
-        std::normal_distribution<float> nd;
-        for (float& v : x) v = nd(rng);
-        std::vector<int> y(static_cast<size_t>(batch), 0);
-        for (int i = 0; i < batch; ++i) y[size_t(i)] = i % c.num_classes;
-
-        std::function<void()> step;
+        // The network first: it refuses a batch that cannot fit in memory before the input is allocated.
         std::unique_ptr<vit::Runner> runner;
         std::unique_ptr<vit::Trainer> trainer;
         const bool train = vm["train"].as<bool>();
@@ -63,9 +56,20 @@ int run_bench(const std::vector<std::string>& args) {
             vit::OptimConfig oc;
             oc.label_smoothing = 0.1f;
             trainer = std::make_unique<vit::Trainer>(model, batch, oc);
-            step = [&] { trainer->step(x.data(), y.data(), batch, 1e-3f); };
         } else {
             runner = std::make_unique<vit::Runner>(model, batch, vit::RunOptions{false, 0, dtype});
+        }
+        std::vector<float> x(size_t(batch) * c.in_chans * c.img_h * c.img_w);
+        std::mt19937 rng(0);
+        std::normal_distribution<float> nd;
+        for (float& v : x) v = nd(rng);
+        std::vector<int> y(static_cast<size_t>(batch), 0);
+        for (int i = 0; i < batch; ++i) y[size_t(i)] = i % c.num_classes;
+
+        std::function<void()> step;
+        if (train) {
+            step = [&] { trainer->step(x.data(), y.data(), batch, 1e-3f); };
+        } else {
             step = [&] { runner->forward(x.data(), batch); };
         }
         step();  // warm-up: first-touch of buffers, kernel JIT

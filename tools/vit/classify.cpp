@@ -98,6 +98,7 @@ int run_classify(const std::vector<std::string>& args) {
     // clang-format on
     add_threads_flag(options);
     add_dtype_flag(options);
+    add_max_pixels_flag(options);
     const CommandSpec command{"classify", usage(), {"model"}, true};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (!vm.count("input")) throw UsageError("no INPUT given (image files or folders)");
@@ -112,6 +113,7 @@ int run_classify(const std::vector<std::string>& args) {
         if (format != "csv" && format != "json") throw UsageError("--format must be csv or json, got '" + format + "'");
         const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
         if (!img_size.empty()) parse_img_size(img_size);  // report a malformed size before the slow load
+        const vit::ImageLimits limits = image_limits(vm);
         set_threads(threads);
         const vit::Dtype dtype = dtype_flag(vm);
         // Images are decoded in parallel by our own workers; OpenCV's internal threads on top of them
@@ -142,7 +144,7 @@ int run_classify(const std::vector<std::string>& args) {
         const auto start = std::chrono::steady_clock::now();
         const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
         vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads, dtype});
-        ImageBatches loader(paths, model.preprocess(), runner_batch, workers);
+        ImageBatches loader(paths, model.preprocess(), runner_batch, workers, limits);
         std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
         std::vector<size_t> ok;
         size_t classified = 0;

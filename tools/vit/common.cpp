@@ -123,6 +123,20 @@ vit::Dtype dtype_flag(const po::variables_map& vm) {
     return dtype;
 }
 
+void add_max_pixels_flag(po::options_description& options) {
+    options.add_options()("max-pixels", po::value<int64_t>()->default_value(int64_t(vit::kDefaultMaxImagePixels)),
+                          "refuse (skip) images whose header declares more pixels than this, before decoding "
+                          "them (PIL warns above 89478485 and refuses above 178956970)");
+}
+
+vit::ImageLimits image_limits(const po::variables_map& vm) {
+    const int64_t max_pixels = vm["max-pixels"].as<int64_t>();
+    if (max_pixels < 1) throw UsageError("--max-pixels must be positive, got " + std::to_string(max_pixels));
+    vit::ImageLimits limits;
+    limits.max_pixels = static_cast<uint64_t>(max_pixels);
+    return limits;
+}
+
 void warn(const std::string& message) {
     clear_progress_line();
     std::cerr << "vit: warning: " << message << "\n";

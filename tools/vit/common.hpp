@@ -87,6 +87,10 @@ void add_threads_flag(po::options_description& options);       // --threads, -t:
 void add_dtype_flag(po::options_description& options);         // --dtype: f32 | bf16, read by dtype_flag
 // The --dtype value; a UsageError for an unknown one.
 vit::Dtype dtype_flag(const po::variables_map& vm);
+void add_max_pixels_flag(po::options_description& options);    // --max-pixels: for image_limits
+
+// The limits on decoded images that --max-pixels sets. Throws UsageError when it is not positive.
+vit::ImageLimits image_limits(const po::variables_map& vm);
 
 // A model without a classifier (num_classes 0, e.g. DINOv2 as published) has no classes to print or
 // explain: a ConfigError saying so plainly, and what to do instead.

@@ -46,6 +46,7 @@ int run_eval(const std::vector<std::string>& args) {
     // clang-format on
     add_threads_flag(options);
     add_dtype_flag(options);
+    add_max_pixels_flag(options);
     const CommandSpec command{"eval", kUsage, {"model", "data"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const std::string split = vm["split"].as<std::string>();
@@ -58,6 +59,7 @@ int run_eval(const std::vector<std::string>& args) {
         lo.val_split = vm["val-split"].as<double>();
         lo.seed = vm["seed"].as<uint64_t>();
         lo.warn = [](const std::string& m) { warn(m); };
+        lo.image_limits = image_limits(vm);
         check_flags("--val-split", [&] { lo.validate(); });
 
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");

@@ -56,6 +56,7 @@ struct Settings {
     bool per_layer = false, save_mask = false, html = false;
     PanelStyle style;
     vit::Dtype dtype = vit::Dtype::F32;  // the forward's number format (methods without gradients only)
+    vit::ImageLimits image_limits;
 };
 
 std::string percent(float p) {
@@ -119,7 +120,7 @@ void write_job(const Job& job, int gh, int gw, const Settings& s, const vit::Pre
     if (ec) throw vit::IoError("cannot create folder " + job.panel.parent_path().string() + ": " + ec.message());
     cv::Mat original;
     if (s.overlay_on != OverlayOn::Input) {
-        cv::cvtColor(vit::load_image(job.path, 3), original, cv::COLOR_RGB2BGR);
+        cv::cvtColor(vit::load_image(job.path, 3, s.image_limits), original, cv::COLOR_RGB2BGR);
         if (s.overlay_on == OverlayOn::Auto && original.cols <= pre.width && original.rows <= pre.height)
             original.release();
     }
@@ -167,7 +168,7 @@ int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed,
     std::unique_ptr<vit::Runner> runner;
     if (by_class) runner = std::make_unique<vit::Runner>(model, B, vit::RunOptions{false, 0, s.dtype});
     vit::SaliencyMaps saliency(model, B, {s.spec}, s.baseline, s.dtype);
-    ImageBatches loader(paths, model.preprocess(), B, workers);
+    ImageBatches loader(paths, model.preprocess(), B, workers, s.image_limits);
     const size_t floats = loader.image_floats();
     std::vector<float> probs(size_t(B) * K);
     std::vector<size_t> ok;
@@ -310,6 +311,7 @@ int run_explain(const std::vector<std::string>& args) {
     // clang-format on
     add_threads_flag(options);
     add_dtype_flag(options);
+    add_max_pixels_flag(options);
     const CommandSpec command{"explain", kUsage, {"model"}, true};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         const bool evaluate = vm["evaluate"].as<bool>();
@@ -361,6 +363,7 @@ int run_explain(const std::vector<std::string>& args) {
             throw UsageError("--dtype " + std::string(vit::to_string(s.dtype)) +
                              " applies to panels of methods without gradients (rollout, last-attention, occlusion, "
                              "rise); gradients are computed in f32");
+        s.image_limits = image_limits(vm);
 
         FaithfulnessRun fo;
         if (evaluate) {
@@ -375,6 +378,7 @@ int run_explain(const std::vector<std::string>& args) {
             fo.scoring.baseline = s.baseline;
             fo.scoring.maps = parse_methods_flag("--methods", vm["methods"].as<std::string>(), s.spec.rise.samples);
             fo.workers = workers;
+            fo.image_limits = s.image_limits;
             if (vm.count("csv")) fo.csv = vm["csv"].as<std::string>();
         } else {
             if (!vm.count("output")) throw UsageError("the option '--output' is required but missing");

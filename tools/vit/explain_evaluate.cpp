@@ -15,12 +15,13 @@ namespace vit_cli {
 namespace {
 
 // Every image of a folder (recursively), decoded and preprocessed on worker threads; failures warned.
-std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConfig& pre, int workers, size_t& count) {
+std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConfig& pre, const FaithfulnessRun& run,
+                               size_t& count) {
     size_t failed = 0;
     const std::vector<std::string> paths = collect_inputs({dir}, failed);
     if (paths.empty()) throw vit::IoError("no images found in " + dir);
     const int batch = 256;
-    ImageBatches loader(paths, pre, batch, workers);
+    ImageBatches loader(paths, pre, batch, run.workers, run.image_limits);
     const size_t floats = loader.image_floats();
     std::vector<float> out;
     out.reserve(paths.size() * floats);
@@ -38,17 +39,18 @@ std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConf
 
 // The test split of a CIFAR or IDX dataset, normalised for the model by the batch loader (no
 // augmentation, dataset order).
-std::vector<float> read_test_split(const std::string& path, const vit::PreprocessConfig& pre, int workers,
-                                   size_t& count) {
+std::vector<float> read_test_split(const std::string& path, const vit::PreprocessConfig& pre,
+                                   const FaithfulnessRun& run, size_t& count) {
     vit::LoadOptions lo;
     lo.channels = pre.channels;
     lo.height = pre.height;
     lo.width = pre.width;
-    lo.threads = workers;
+    lo.threads = run.workers;
+    lo.image_limits = run.image_limits;
     lo.warn = [](const std::string& m) { warn(m); };
     const vit::Dataset test = vit::load_dataset(path, lo).test;
     vit::LoaderOptions order;
-    order.workers = workers;
+    order.workers = run.workers;
     vit::BatchLoader loader(test, 256, vit::Augment{}, pre.mean, pre.std, order);
     std::vector<float> out;
     vit::Batch b;
@@ -65,13 +67,13 @@ std::vector<float> read_test_split(const std::string& path, const vit::Preproces
 // The evaluation images (N, C, H, W), normalised for the model: the test split of a binary dataset;
 // of an image folder its test/ sub-folder where it has one (the layout `vit train` reads), otherwise
 // every image in it, labelled or not.
-std::vector<float> load_images(const vit::Model& model, const std::string& path, int workers, size_t& count) {
+std::vector<float> load_images(const vit::Model& model, const FaithfulnessRun& run, size_t& count) {
     const vit::PreprocessConfig& pre = model.preprocess();
-    if (vit::detect_dataset_format(path) != vit::DatasetFormat::ImageFolder)
-        return read_test_split(path, pre, workers, count);
+    if (vit::detect_dataset_format(run.data) != vit::DatasetFormat::ImageFolder)
+        return read_test_split(run.data, pre, run, count);
     std::error_code ec;
-    const fs::path test = fs::path(path) / "test";
-    return read_folder(fs::is_directory(test, ec) ? test.string() : path, pre, workers, count);
+    const fs::path test = fs::path(run.data) / "test";
+    return read_folder(fs::is_directory(test, ec) ? test.string() : run.data, pre, run, count);
 }
 
 }  // namespace
@@ -79,7 +81,7 @@ std::vector<float> load_images(const vit::Model& model, const std::string& path,
 int evaluate_faithfulness(const vit::Model& model, const FaithfulnessRun& run) {
     const auto start = std::chrono::steady_clock::now();
     size_t total = 0;
-    const std::vector<float> images = load_images(model, run.data, run.workers, total);
+    const std::vector<float> images = load_images(model, run, total);
     const size_t N = run.scoring.limit > 0 ? std::min(run.scoring.limit, total) : total;
     info("faithfulness on " + std::to_string(N) + " of " + std::to_string(total) + " images from " + run.data);
     vit::FaithfulnessOptions scoring = run.scoring;

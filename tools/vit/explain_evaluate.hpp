@@ -10,6 +10,7 @@ namespace vit_cli {
 struct FaithfulnessRun {
     std::string data;               // a dataset as `vit train` reads it (its test split), or a folder of images
     int workers = 2;                // image decoding threads
+    vit::ImageLimits image_limits;  // images above it are skipped with a warning
     std::string csv;                // optional table as CSV
     vit::FaithfulnessOptions scoring;
 };

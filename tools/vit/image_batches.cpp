@@ -78,7 +78,7 @@ void ImageBatches::work() {
         std::string error;
         // A worker must never throw: the error becomes this image's warning instead.
         try {
-            vit::preprocess(vit::load_image(paths_[i], pre_.channels), pre_, dst);
+            vit::preprocess(vit::load_image(paths_[i], pre_.channels, limits_), pre_, dst);
         } catch (const vit::Error& e) {
             error = e.what();
         } catch (const cv::Exception& e) {

@@ -27,8 +27,8 @@ std::vector<std::string> collect_inputs(const std::vector<std::string>& inputs, 
 class ImageBatches {
 public:
     ImageBatches(const std::vector<std::string>& paths, const vit::PreprocessConfig& pre, int batch, int workers,
-                 int depth = 3)
-        : paths_(paths), pre_(pre), batch_(batch), depth_(depth),
+                 const vit::ImageLimits& limits, int depth = 3)
+        : paths_(paths), pre_(pre), limits_(limits), batch_(batch), depth_(depth),
           image_floats_(static_cast<size_t>(pre.channels) * pre.height * pre.width) {
         for (int s = 0; s < depth_; ++s) {
             slots_.push_back(Slot{std::vector<float>(image_floats_ * batch_), std::vector<std::string>(batch_), 0});
@@ -96,6 +96,7 @@ private:
 
     const std::vector<std::string>& paths_;
     const vit::PreprocessConfig pre_;
+    const vit::ImageLimits limits_;
     const size_t batch_;
     const int depth_;
     const size_t image_floats_;

@@ -90,8 +90,11 @@ std::string resolve(const std::string& name_or_file) {
     if (fs::is_regular_file(name_or_file)) return name_or_file;
     const std::string file = name_or_file + ".json";
     std::vector<fs::path> tried;
-    for (const fs::path& dir : {program_dir() / ".." / "models" / "configs", program_dir() / "models" / "configs",
-                                fs::current_path() / "models" / "configs"}) {
+    // Installed (share/vit/configs beside bin/), a build folder inside the source tree, the current
+    // folder, and last the source tree this program was built from (for a build folder elsewhere).
+    const fs::path bin = program_dir();
+    for (const fs::path& dir : {bin / VIT_CONFIGS_FROM_BIN, bin / ".." / "models" / "configs", bin / "models" / "configs",
+                                fs::current_path() / "models" / "configs", fs::path(VIT_SOURCE_CONFIGS)}) {
         tried.push_back(dir / file);
         if (fs::is_regular_file(tried.back())) return tried.back().lexically_normal().string();
     }

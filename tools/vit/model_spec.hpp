@@ -20,9 +20,10 @@ struct ModelSpec {
     std::string source;               // the file it was read from
 };
 
-// NAME_OR_FILE: a path to a JSON file, or a name looked up as models/configs/NAME.json beside the
-// program (../models/configs relative to the binary) or under the current folder. Throws vit::IoError
-// naming the places tried, vit::FormatError / vit::ConfigError for bad content.
+// NAME_OR_FILE: a path to a JSON file, or a name looked up as NAME.json in the installed data folder
+// (../share/vit/configs relative to the binary), in models/configs beside the program (../models/configs
+// relative to the binary) or under the current folder, and last in the source tree's models/configs.
+// Throws vit::IoError naming the places tried, vit::FormatError / vit::ConfigError for bad content.
 ModelSpec load_model_spec(const std::string& name_or_file);
 
 // "a,b,c" -> {"a", "b", "c"}

@@ -90,6 +90,7 @@ int run_train(const std::vector<std::string>& args) {
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
     add_threads_flag(options);
+    add_max_pixels_flag(options);
     const CommandSpec command{"train", kUsage, {"data", "output"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (vm.count("model-config") == vm.count("init-from"))
@@ -125,6 +126,7 @@ int run_train(const std::vector<std::string>& args) {
         lo.val_split = vm["val-split"].as<double>();
         lo.seed = fc.seed;
         lo.warn = [](const std::string& m) { warn(m); };
+        lo.image_limits = image_limits(vm);
         check_flags("--val-split", [&] { lo.validate(); });
         vit::Init init_scheme;
         check_flags("--init", [&] { init_scheme = vit::parse_init(vm["init"].as<std::string>()); });
