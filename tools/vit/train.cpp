@@ -214,12 +214,15 @@ int run_train(const std::vector<std::string>& args) {
             steps.draw(buf);
         };
         cb.on_epoch = [&](const vit::EpochMetrics& m) {
-            char buf[320];
+            // The run's ETA: the epochs left at this epoch's pace (the step lines, every few seconds, have
+            // a finer one).
+            char buf[384];
             std::snprintf(buf, sizeof buf,
-                          "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %s, %.0f img/s, "
-                          "waited %.2fs for data",
-                          m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc,
-                          format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s);
+                          "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %.2e | %s, %.0f "
+                          "img/s, waited %.2fs for data | ETA %s",
+                          m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.lr,
+                          format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s,
+                          format_duration(m.seconds * (fc.epochs - m.epoch)).c_str());
             info(buf);
         };
         cb.stop_requested = [] { return g_stop.load(); };
