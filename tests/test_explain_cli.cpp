@@ -199,6 +199,7 @@ TEST_F(ExplainCli, RejectsBadOptionsWithClearMessages) {
     expect_usage_error(base + "--method occlusion --per-layer " + img, "--per-layer applies to rollout");
     expect_usage_error(base + "--baseline grey " + img, "--baseline must be zero, mean or blur");
     expect_usage_error(base + "--methods all " + img, "--methods applies to --evaluate only");
+    expect_usage_error(base + "--method rise --samples 0 " + img, "--samples must be in [1, 100000]");
     expect_usage_error(base + "--alpha 2 " + img, "--alpha must be in [0, 1]");
     expect_usage_error("explain --model " + quote(kModel) + " " + img, "'--output' is required");
     expect_usage_error("explain --model " + quote(kModel) + " --evaluate", "--evaluate needs --data");
