@@ -93,10 +93,10 @@ Progress load_state(const fs::path& path, Model& model, AdamW& adam, ModelEma* e
     const Checkpoint ck = load_checkpoint(path.string());
     if (ck.train_state.empty())
         throw ConfigError(path.string() + " holds no training state (was it written by vit::fit?)");
-    model.params().load(ck.weights, path.string());
     // The progress first: it refuses a resume with another batch, seed or EMA setting before any copy.
     int64_t adam_steps = 0;
     const Progress p = parse_progress(ck.train_state, cfg, path.string(), adam_steps);
+    model.params().load(ck.weights, path.string());
     std::vector<std::pair<std::string, float*>> states{{"optimizer.exp_avg.", adam.m().data()},
                                                        {"optimizer.exp_avg_sq.", adam.v().data()}};
     if (ema) states.emplace_back(kEmaPrefix, ema->model().params().data());
