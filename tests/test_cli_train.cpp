@@ -1,6 +1,7 @@
 // End-to-end runs of `vit train`, `vit eval`, `vit train-step` and `vit bench` on small real files:
 // a PNG image folder written here, the PyTorch train-step fixture, and broken inputs.
 #include <csignal>
+#include <cstdlib>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +66,11 @@ protected:
 
 TEST_F(CliTrain, TrainThenEvaluate) {
     const fs::path run = tmp_ / "run";
+    // Progress lines on a pipe come every VIT_PROGRESS_SECONDS (5 by default) and not at all for work
+    // that ends sooner, as these 3 tiny epochs may on a quiet machine: 0 prints them whatever the speed.
+    ::setenv("VIT_PROGRESS_SECONDS", "0", 1);
     const Result r = this->run(train_args(run, 3));
+    ::unsetenv("VIT_PROGRESS_SECONDS");
     EXPECT_CLEAN_EXIT(r, 0);
     for (const char* f : {"last.safetensors", "best.safetensors", "metrics.csv"}) EXPECT_TRUE(fs::exists(run / f)) << f;
     EXPECT_EQ(count_lines(run / "metrics.csv"), 4);
