@@ -3,12 +3,16 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
 #include "vit/evaluate.hpp"
+#include "vit/model_ema.hpp"
 
 namespace vit {
 
@@ -28,11 +32,12 @@ struct Progress {
 };
 
 std::string progress_json(const Progress& p, const FitConfig& cfg, int64_t adam_steps) {
-    return json{{"epoch", p.epoch},       {"next_batch", p.next_batch}, {"global_step", p.global_step},
-                {"best_acc", p.best_acc}, {"loss_sum", p.loss_sum},     {"correct", p.correct},
-                {"seen", p.seen},         {"batch", cfg.batch},         {"seed", cfg.seed},
-                {"adam_steps", adam_steps}}
-        .dump();
+    json j{{"epoch", p.epoch},       {"next_batch", p.next_batch}, {"global_step", p.global_step},
+           {"best_acc", p.best_acc}, {"loss_sum", p.loss_sum},     {"correct", p.correct},
+           {"seen", p.seen},         {"batch", cfg.batch},         {"seed", cfg.seed},
+           {"adam_steps", adam_steps}, {"model_ema", cfg.model_ema_decay}};
+    if (!cfg.recipe.empty()) j["recipe"] = {{"name", cfg.recipe}, {"settings", json::parse(cfg.recipe_settings)}};
+    return j.dump();
 }
 
 Progress parse_progress(const std::string& text, const FitConfig& cfg, const std::string& path, int64_t& adam_steps) {
@@ -54,52 +59,72 @@ Progress parse_progress(const std::string& text, const FitConfig& cfg, const std
             throw ConfigError(path + ": the run was started with batch " + std::to_string(batch) + " and seed " +
                               std::to_string(seed) + "; resume it with the same values (got batch " +
                               std::to_string(cfg.batch) + ", seed " + std::to_string(cfg.seed) + ")");
+        // States written before the EMA existed have none: decay 0, i.e. off.
+        const float ema = j.value("model_ema", 0.0f);
+        if (ema != cfg.model_ema_decay)
+            throw ConfigError(path + ": the run was started with model EMA decay " + std::to_string(ema) +
+                              "; resume it with the same value (got " + std::to_string(cfg.model_ema_decay) + ")");
     } catch (const json::exception& e) {
         throw FormatError(path + ": training state is incomplete (" + e.what() + ")");
     }
     return p;
 }
 
-void save_state(const fs::path& path, const Model& model, AdamW& adam, const Progress& p, const FitConfig& cfg) {
+// The EMA weights travel in the training state (the tensors whose names start with "optimizer.",
+// which load_checkpoint keeps apart from the model) beside the AdamW moments.
+constexpr const char* kEmaPrefix = "optimizer.model_ema.";
+
+void save_state(const fs::path& path, const Model& model, AdamW& adam, const ModelEma* ema, const Progress& p,
+                const FitConfig& cfg) {
     Checkpoint ck = model.to_checkpoint();
     for (const auto& v : model.params().views()) {
-        auto slice = [&](const std::vector<float>& buf) {
-            return Tensor(v.shape, std::vector<float>(buf.begin() + long(v.offset), buf.begin() + long(v.offset + v.numel)));
-        };
-        ck.optimizer.emplace("optimizer.exp_avg." + v.name, slice(adam.m()));
-        ck.optimizer.emplace("optimizer.exp_avg_sq." + v.name, slice(adam.v()));
+        auto slice = [&](const float* buf) { return Tensor(v.shape, std::vector<float>(buf + v.offset, buf + v.offset + v.numel)); };
+        ck.optimizer.emplace("optimizer.exp_avg." + v.name, slice(adam.m().data()));
+        ck.optimizer.emplace("optimizer.exp_avg_sq." + v.name, slice(adam.v().data()));
+        if (ema) ck.optimizer.emplace(kEmaPrefix + v.name, slice(ema->model().params().data()));
     }
     ck.train_state = progress_json(p, cfg, adam.steps());
     save_checkpoint(path.string(), ck);
 }
 
-Progress load_state(const fs::path& path, Model& model, AdamW& adam, const FitConfig& cfg) {
+Progress load_state(const fs::path& path, Model& model, AdamW& adam, ModelEma* ema, const FitConfig& cfg) {
     if (!fs::exists(path))
         throw ConfigError("resume is set but there is no checkpoint to resume from at " + path.string());
     const Checkpoint ck = load_checkpoint(path.string());
     if (ck.train_state.empty())
         throw ConfigError(path.string() + " holds no training state (was it written by vit::fit?)");
-    model.params().load(ck.weights, path.string());
-    for (const auto& v : model.params().views())
-        for (auto [prefix, buf] : {std::pair{"optimizer.exp_avg.", &adam.m()}, std::pair{"optimizer.exp_avg_sq.", &adam.v()}}) {
-            const auto it = ck.optimizer.find(prefix + v.name);
-            if (it == ck.optimizer.end() || it->second.shape != v.shape)
-                throw ShapeError(path.string() + ": optimizer state '" + std::string(prefix) + v.name +
-                                 "' is missing or has the wrong shape (expected " + shape_str(v.shape) + ")");
-            std::copy(it->second.data.begin(), it->second.data.end(), buf->begin() + long(v.offset));
-        }
+    // The progress first: it refuses a resume with another batch, seed or EMA setting before any copy.
     int64_t adam_steps = 0;
     const Progress p = parse_progress(ck.train_state, cfg, path.string(), adam_steps);
+    model.params().load(ck.weights, path.string());
+    std::vector<std::pair<std::string, float*>> states{{"optimizer.exp_avg.", adam.m().data()},
+                                                       {"optimizer.exp_avg_sq.", adam.v().data()}};
+    if (ema) states.emplace_back(kEmaPrefix, ema->model().params().data());
+    for (const auto& v : model.params().views())
+        for (const auto& [prefix, buf] : states) {
+            const auto it = ck.optimizer.find(prefix + v.name);
+            if (it == ck.optimizer.end() || it->second.shape != v.shape)
+                throw ShapeError(path.string() + ": training state '" + prefix + v.name +
+                                 "' is missing or has the wrong shape (expected " + shape_str(v.shape) + ")");
+            std::copy(it->second.data.begin(), it->second.data.end(), buf + v.offset);
+        }
     adam.set_steps(adam_steps);
     return p;
 }
 
-void append_metrics(const fs::path& path, const EpochMetrics& m) {
+// The EMA columns exist only in runs with an EMA (a resume cannot switch it on or off), the recipe
+// column only in runs from a recipe.
+void append_metrics(const fs::path& path, const EpochMetrics& m, bool with_ema, const std::string& recipe) {
     const bool fresh = !fs::exists(path);
     std::ofstream out(path, std::ios::app);
-    if (fresh) out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s\n";
+    if (fresh)
+        out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s"
+            << (with_ema ? ",ema_test_loss,ema_test_acc" : "") << (recipe.empty() ? "" : ",recipe") << '\n';
     out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.test_loss << ',' << m.test_acc << ','
-        << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s << '\n';
+        << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s;
+    if (with_ema) out << ',' << m.ema_test_loss << ',' << m.ema_test_acc;
+    if (!recipe.empty()) out << ',' << recipe;
+    out << '\n';
     if (!out) throw IoError("cannot append to " + path.string());
 }
 
@@ -107,6 +132,13 @@ void append_metrics(const fs::path& path, const EpochMetrics& m) {
 
 FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb) {
     if (cfg.epochs <= 0 || cfg.batch <= 0) throw ConfigError("epochs and batch must be positive");
+    if (cfg.recipe.find_first_of(",\"\r\n") != std::string::npos)
+        throw ConfigError("FitConfig::recipe '" + cfg.recipe + "' cannot be a CSV cell: no commas, quotes or line breaks");
+    if (!cfg.recipe.empty()) {
+        const json settings = json::parse(cfg.recipe_settings, nullptr, false);
+        if (settings.is_discarded() || !settings.is_object())
+            throw ConfigError("FitConfig::recipe_settings must be a JSON object, got '" + cfg.recipe_settings + "'");
+    }
     if (data.train.size() < size_t(cfg.batch))
         throw ConfigError("the training set has " + std::to_string(data.train.size()) + " images, fewer than one batch of " +
                           std::to_string(cfg.batch));
@@ -114,7 +146,8 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir)) throw IoError("cannot create the run folder " + dir.string() + ": " + ec.message());
-    const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors", metrics = dir / "metrics.csv";
+    const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors", metrics = dir / "metrics.csv",
+                   ema_file = dir / "ema.safetensors";
 
     const PreprocessConfig& pre = model.preprocess();
     // The reference recipe drops the incomplete last batch.
@@ -123,14 +156,19 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     lo.drop_last = true;
     lo.seed = cfg.seed;
     lo.workers = cfg.workers;
-    BatchLoader loader(data.train, cfg.batch, cfg.augment, pre.mean, pre.std, lo);
+    // Mixup's targets carry the label smoothing (timm's Mixup(label_smoothing=...)).
+    Augment aug = cfg.augment;
+    aug.mixup.label_smoothing = cfg.optim.label_smoothing;
+    BatchLoader loader(data.train, cfg.batch, aug, pre.mean, pre.std, lo);
     const size_t steps = loader.batches_per_epoch();
     const int warm = cfg.warmup_epochs >= 0 ? cfg.warmup_epochs : std::max(1, cfg.epochs / 10);
     const Schedule sched{int64_t(warm) * int64_t(steps), int64_t(cfg.epochs) * int64_t(steps), cfg.lr, cfg.min_lr};
 
     Trainer trainer(model, cfg.batch, cfg.optim);
+    std::unique_ptr<ModelEma> ema;
+    if (cfg.model_ema_decay > 0) ema = std::make_unique<ModelEma>(model, cfg.model_ema_decay);
     Progress p;
-    if (cfg.resume) p = load_state(last, model, trainer.optimizer(), cfg);
+    if (cfg.resume) p = load_state(last, model, trainer.optimizer(), ema.get(), cfg);
 
     using clock = std::chrono::steady_clock;
     for (; p.epoch < cfg.epochs; ++p.epoch, p.next_batch = 0, p.loss_sum = 0, p.correct = 0, p.seen = 0) {
@@ -144,7 +182,8 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
             lr = sched.lr(p.global_step);
             // Dropout and drop-path masks are a function of (seed, step), like the data: resume repeats them.
             trainer.set_noise_seed(cfg.seed * 0x9E3779B97F4A7C15ull + uint64_t(p.global_step));
-            const StepResult r = trainer.step(b.x.data(), b.y.data(), b.n, lr);
+            const StepResult r = trainer.step(b.x.data(), b.y.data(), b.targets.empty() ? nullptr : b.targets.data(), b.n, lr);
+            if (ema) ema->update(model.params());
             ++p.global_step;
             ++p.next_batch;
             p.loss_sum += double(r.loss) * b.n;
@@ -157,7 +196,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
                 cb.on_step({p.epoch + 1, cfg.epochs, p.next_batch, steps, r.loss, lr, ips, left / std::max(ips, 1e-9)});
             }
             if (cb.stop_requested && cb.stop_requested() && p.next_batch < steps) {
-                save_state(last, model, trainer.optimizer(), p, cfg);
+                save_state(last, model, trainer.optimizer(), ema.get(), p, cfg);
                 if (cb.on_checkpoint) cb.on_checkpoint(last.string());
                 return FitOutcome::Stopped;
             }
@@ -174,6 +213,11 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
             const EvalResult e = evaluate(model, data.test, cfg.eval_batch);
             m.test_acc = e.accuracy();
             m.test_loss = e.loss;
+            if (ema) {
+                const EvalResult ee = evaluate(ema->model(), data.test, cfg.eval_batch);
+                m.ema_test_acc = ee.accuracy();
+                m.ema_test_loss = ee.loss;
+            }
         }
         Progress done = p;
         ++done.epoch;
@@ -183,9 +227,10 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         const bool improved = data.test.size() > 0 && m.test_acc > p.best_acc;
         if (improved) done.best_acc = p.best_acc = m.test_acc;
         if (improved) save_checkpoint(best.string(), model.to_checkpoint());
-        save_state(last, model, trainer.optimizer(), done, cfg);
+        if (ema) save_checkpoint(ema_file.string(), ema->model().to_checkpoint());
+        save_state(last, model, trainer.optimizer(), ema.get(), done, cfg);
         if (cb.on_checkpoint) cb.on_checkpoint(last.string());
-        append_metrics(metrics, m);
+        append_metrics(metrics, m, ema != nullptr, cfg.recipe);
         if (cb.on_epoch) cb.on_epoch(m);
         if (cb.stop_requested && cb.stop_requested() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
     }

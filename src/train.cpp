@@ -45,6 +45,22 @@ float cross_entropy(const float* logits, const int* labels, int n, int K, float 
     return static_cast<float>(total / n);
 }
 
+float soft_cross_entropy(const float* logits, const float* targets, int n, int K, float* dlogits) {
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+        const float* z = logits + int64_t(i) * K;
+        const float* t = targets + int64_t(i) * K;
+        float* d = dlogits + int64_t(i) * K;
+        const double log_sum = log_sum_exp(z, K);
+        for (int k = 0; k < K; ++k) {
+            const double logp = z[k] - log_sum;
+            total -= t[k] * logp;
+            d[k] = static_cast<float>((std::exp(logp) - t[k]) / n);
+        }
+    }
+    return static_cast<float>(total / n);
+}
+
 float clip_grad_norm(Parameters& grads, float max_norm) {
     double sq = 0;
     const float* g = grads.data();
@@ -116,12 +132,17 @@ Trainer::Trainer(Model& model, int batch, const OptimConfig& cfg) : impl_(std::m
 Trainer::~Trainer() = default;
 
 StepResult Trainer::compute_gradients(const float* x, const int* labels, int n) {
+    return compute_gradients(x, labels, nullptr, n);
+}
+
+StepResult Trainer::compute_gradients(const float* x, const int* labels, const float* targets, int n) {
     Impl& s = *impl_;
     const int K = s.model.config().num_classes;
     const float* logits = s.net.forward(s.model.params(), x, n);
     StepResult r;
     std::fill(s.dlogits.begin(), s.dlogits.end(), 0.0f);  // absent rows contribute nothing
-    r.loss = cross_entropy(logits, labels, n, K, s.cfg.label_smoothing, s.dlogits.data());
+    r.loss = targets ? soft_cross_entropy(logits, targets, n, K, s.dlogits.data())
+                     : cross_entropy(logits, labels, n, K, s.cfg.label_smoothing, s.dlogits.data());
     for (int i = 0; i < n; ++i) {
         const float* z = logits + int64_t(i) * K;
         r.correct += argmax(z, K) == labels[i];
@@ -131,8 +152,10 @@ StepResult Trainer::compute_gradients(const float* x, const int* labels, int n) 
     return r;
 }
 
-StepResult Trainer::step(const float* x, const int* labels, int n, float lr) {
-    StepResult r = compute_gradients(x, labels, n);
+StepResult Trainer::step(const float* x, const int* labels, int n, float lr) { return step(x, labels, nullptr, n, lr); }
+
+StepResult Trainer::step(const float* x, const int* labels, const float* targets, int n, float lr) {
+    StepResult r = compute_gradients(x, labels, targets, n);
     r.grad_norm = clip_grad_norm(impl_->grads, impl_->cfg.clip_grad_norm);
     impl_->adam.step(impl_->model.params(), impl_->grads, lr);
     return r;

@@ -1,6 +1,7 @@
 // End-to-end runs of `vit train`, `vit eval`, `vit train-step` and `vit bench` on small real files:
 // a PNG image folder written here, the PyTorch train-step fixture, and broken inputs.
 #include <csignal>
+#include <cstdlib>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +66,11 @@ protected:
 
 TEST_F(CliTrain, TrainThenEvaluate) {
     const fs::path run = tmp_ / "run";
+    // Progress lines on a pipe come every VIT_PROGRESS_SECONDS (5 by default) and not at all for work
+    // that ends sooner, as these 3 tiny epochs may on a quiet machine: 0 prints them whatever the speed.
+    ::setenv("VIT_PROGRESS_SECONDS", "0", 1);
     const Result r = this->run(train_args(run, 3));
+    ::unsetenv("VIT_PROGRESS_SECONDS");
     EXPECT_CLEAN_EXIT(r, 0);
     for (const char* f : {"last.safetensors", "best.safetensors", "metrics.csv"}) EXPECT_TRUE(fs::exists(run / f)) << f;
     EXPECT_EQ(count_lines(run / "metrics.csv"), 4);
@@ -160,6 +165,49 @@ TEST_F(CliTrain, BadInputsGetClearMessages) {
     r = this->run(train_args(tmp_ / "r7", 1) + " --pad-fill grey");
     EXPECT_CLEAN_EXIT(r, 2);
     EXPECT_NE(r.err.find("--pad-fill"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTrain, RecipeSetsFlagsTheCommandLineOverridesAndTheRunRecordsIt) {
+    // The recipe asks for 5 epochs and batch 4; the command line's --epochs 2 and --batch 8 win, the
+    // rest (EMA, mixup, cutmix, erasing) comes from the recipe.
+    const fs::path recipe = tmp_ / "strong.json";
+    std::ofstream(recipe) << R"({"epochs": 5, "batch": 4, "model-ema": 0.9, "mixup": 0.8, "cutmix": 1.0,
+                                 "reprob": 0.25, "exclude-decay": true, "no-flip": false})";
+    const fs::path run = tmp_ / "run";
+    Result r = this->run(train_args(run, 2) + " --recipe " + quote(recipe.string()));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_EQ(count_lines(run / "metrics.csv"), 3) << "--epochs 2 overrides the recipe's 5";
+    EXPECT_TRUE(fs::exists(run / "ema.safetensors")) << "the recipe's --model-ema applies";
+    std::ifstream csv(run / "metrics.csv");
+    std::string header, row;
+    std::getline(csv, header);
+    std::getline(csv, row);
+    EXPECT_NE(header.find(",ema_test_loss,ema_test_acc,recipe"), std::string::npos) << header;
+    EXPECT_EQ(row.substr(row.rfind(',') + 1), "strong") << row;
+    const vit::Checkpoint ck = vit::load_checkpoint((run / "last.safetensors").string());
+    const auto state = nlohmann::json::parse(ck.train_state);
+    EXPECT_EQ(state.at("batch").get<int>(), 8);
+    EXPECT_EQ(state.at("recipe").at("name").get<std::string>(), "strong");
+    EXPECT_EQ(state.at("recipe").at("settings").at("mixup").get<double>(), 0.8);
+
+    // A shipped recipe by name, with the command line shortening it to one epoch.
+    r = this->run(train_args(tmp_ / "named", 1) + " --recipe cifar-strong");
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(read_file(tmp_ / "named" / "metrics.csv").find("cifar-strong"), std::string::npos);
+
+    // A recipe naming a flag that does not exist is refused, naming the file and the key.
+    std::ofstream(tmp_ / "typo.json") << R"({"mixpu": 0.8})";
+    r = this->run(train_args(tmp_ / "typo-run", 1) + " --recipe " + quote((tmp_ / "typo.json").string()));
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("mixpu"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("typo.json"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(tmp_ / "typo-run"));
+    r = this->run(train_args(tmp_ / "r8", 1) + " --recipe no-such-recipe");
+    EXPECT_CLEAN_EXIT(r, 1);
+    EXPECT_NE(r.err.find("no-such-recipe"), std::string::npos) << r.err;
+    r = this->run(train_args(tmp_ / "r9", 1) + " --mixup-switch-prob 2");
+    EXPECT_CLEAN_EXIT(r, 2);
+    EXPECT_NE(r.err.find("--mixup"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, TrainStepMatchesPyTorchFixture) {

@@ -102,9 +102,16 @@ TEST(Fit, LearnsAndWritesRunFolder) {
 TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
     TempDir a("vit-fit-a"), b("vit-fit-b");
-    // Dropout and drop-path on, so that their masks must be replayed too.
+    // Dropout and drop-path on, so that their masks must be replayed too, RandAugment, random erasing,
+    // mixup and cutmix, whose draws must be replayed, and the weight EMA, which must come back from the
+    // checkpoint.
     auto small_fit = [](const fs::path& dir) {
         vit::FitConfig f = ::small_fit(dir);
+        f.model_ema_decay = 0.9f;
+        f.augment.auto_augment = vit::parse_auto_augment("rand-m9-mstd0.5-inc1");
+        f.augment.erasing.prob = 0.5f;
+        f.augment.mixup.mixup_alpha = 0.8f;
+        f.augment.mixup.cutmix_alpha = 1.0f;
         f.optim.regularization.drop_path = 0.3f;
         f.optim.regularization.dropout = 0.1f;
         f.optim.regularization.attn_drop = 0.1f;
@@ -133,6 +140,48 @@ TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     for (size_t i = 0; i < straight.params().size(); ++i)
         worst = std::max(worst, std::fabs(straight.params().data()[i] - resumed.params().data()[i]));
     EXPECT_EQ(worst, 0.0f) << "resumed weights differ from the uninterrupted run";
+
+    const vit::Model ema_a(vit::load_checkpoint((a.path / "ema.safetensors").string()));
+    const vit::Model ema_b(vit::load_checkpoint((b.path / "ema.safetensors").string()));
+    float ema_worst = 0, ema_moved = 0;
+    for (size_t i = 0; i < ema_a.params().size(); ++i) {
+        ema_worst = std::max(ema_worst, std::fabs(ema_a.params().data()[i] - ema_b.params().data()[i]));
+        ema_moved = std::max(ema_moved, std::fabs(ema_a.params().data()[i] - straight.params().data()[i]));
+    }
+    EXPECT_EQ(ema_worst, 0.0f) << "the resumed run's EMA differs from the uninterrupted run's";
+    EXPECT_GT(ema_moved, 0.0f) << "the EMA should lag behind the live weights";
+    std::ifstream csv(b.path / "metrics.csv");
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_NE(header.find(",ema_test_loss,ema_test_acc"), std::string::npos) << header;
+
+    // A resume that would switch the EMA off is refused rather than silently dropping it.
+    f.model_ema_decay = 0.0f;
+    f.epochs = 4;
+    EXPECT_THROW(vit::fit(resumed, data, f), vit::ConfigError);
+}
+
+TEST(ModelEma, AfterKStepsEqualsTheHandComputedAverage) {
+    vit::Model model = tiny_model();
+    const std::vector<float> w0(model.params().data(), model.params().data() + model.params().size());
+    const float decay = 0.75f;
+    vit::ModelEma ema(model, decay);
+    std::vector<double> expect(w0.begin(), w0.end());  // the average starts at the initial weights
+    std::mt19937 rng(5);
+    std::normal_distribution<float> step(0.0f, 0.1f);
+    for (int k = 0; k < 5; ++k) {
+        float* w = model.params().data();
+        for (size_t i = 0; i < model.params().size(); ++i) {
+            w[i] += step(rng);
+            expect[i] = decay * expect[i] + (1.0 - decay) * w[i];
+        }
+        ema.update(model.params());
+    }
+    double worst = 0;
+    for (size_t i = 0; i < expect.size(); ++i)
+        worst = std::max(worst, std::fabs(expect[i] - double(ema.model().params().data()[i])));
+    EXPECT_LT(worst, 1e-6);
+    EXPECT_THROW(vit::ModelEma(model, 1.0f), vit::ConfigError);
 }
 
 TEST(Fit, ResumeWithoutCheckpointIsAClearError) {

@@ -26,7 +26,8 @@ struct Checkpoint {
     std::vector<std::string> labels;  // num_classes entries; default_labels() where the source has none
     TensorMap weights;                // timm names
     // Training state, in native checkpoints written by vit::fit (empty otherwise): AdamW moments as
-    // "optimizer.exp_avg.<param>" / "optimizer.exp_avg_sq.<param>" and a JSON progress record.
+    // "optimizer.exp_avg.<param>" / "optimizer.exp_avg_sq.<param>", the weight EMA as
+    // "optimizer.model_ema.<param>" where the run keeps one, and a JSON progress record.
     TensorMap optimizer;
     std::string train_state;
     CheckpointFormat format = CheckpointFormat::Native;

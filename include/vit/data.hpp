@@ -18,7 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "vit/auto_augment.hpp"
 #include "vit/image_header.hpp"
+#include "vit/mixup.hpp"
+#include "vit/random_erasing.hpp"
 
 namespace vit {
 
@@ -69,12 +72,18 @@ struct Augment {
     // What the padding shows: black pixels (torchvision's RandomCrop, fill 0 before normalising), or
     // the dataset mean (0 after normalising, as the PyTorch reference recipe pads normalised tensors).
     bool pad_with_mean = false;
+    // Per image on the 8-bit crop, before normalising; the crop's padding is then the dataset mean
+    // rounded to 8 bits (timm's img_mean) where pad_with_mean asks for the mean.
+    AutoAugment auto_augment;
+    RandomErasing erasing;  // per image, after normalising (prob 0: off)
+    MixupConfig mixup;      // per batch, last (off unless an alpha is > 0)
 };
 
 struct Batch {
     int n = 0;
-    std::vector<float> x;  // (n, C, H, W), normalised
-    std::vector<int> y;    // (n)
+    std::vector<float> x;        // (n, C, H, W), normalised
+    std::vector<int> y;          // (n)
+    std::vector<float> targets;  // (n, classes) soft targets when the loader mixes, else empty
 };
 
 // Per-channel mean and std of a dataset's pixels in [0, 1].

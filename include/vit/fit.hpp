@@ -5,6 +5,7 @@
 //   last.safetensors   model + AdamW moments + progress (written every epoch and on stop), loadable
 //                      by load_checkpoint like any model
 //   best.safetensors   the model with the best test accuracy so far
+//   ema.safetensors    with model_ema_decay: the exponential moving average of the weights
 //   metrics.csv        one row per epoch
 // Resuming restores the parameters, the optimizer state and the position in the schedule; the data
 // order and augmentation are pure functions of (seed, epoch, batch), so a resumed run ends with the
@@ -28,11 +29,18 @@ struct FitConfig {
     int warmup_epochs = -1;  // -1: max(1, epochs / 10), as the reference recipe
     OptimConfig optim;       // weight decay, label smoothing, clipping, decay exclusions
     Augment augment;
+    // timm's --model-ema-decay: after every step ema = decay * ema + (1 - decay) * w (0: no EMA). The
+    // average is evaluated every epoch and kept in last.safetensors' training state for resume.
+    float model_ema_decay = 0.0f;
     uint64_t seed = 0;
     int workers = 2;         // data loader threads
     int eval_batch = 256;
     std::string run_dir;
     bool resume = false;
+    // The recipe these settings came from (empty: none): its name, written in metrics.csv's last
+    // column (so no commas, quotes or line breaks), and its settings as a JSON object, kept with the
+    // name in the training state.
+    std::string recipe, recipe_settings;
 };
 
 struct StepProgress {
@@ -46,6 +54,7 @@ struct EpochMetrics {
     int epoch = 0;  // 1-based
     double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, lr = 0;
     double seconds = 0, images_per_s = 0, data_wait_s = 0;
+    double ema_test_loss = 0, ema_test_acc = 0;  // with an EMA
 };
 
 struct FitCallbacks {
@@ -58,7 +67,7 @@ struct FitCallbacks {
 enum class FitOutcome { Completed, Stopped };
 
 // Throws IoError (run dir not writable), ConfigError (resume without a checkpoint, or with one from a
-// different batch size or seed), ShapeError (checkpoint shapes do not match the model).
+// different batch size, seed or EMA decay), ShapeError (checkpoint shapes do not match the model).
 FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb = {});
 
 }  // namespace vit

@@ -55,6 +55,11 @@ struct Schedule {
 // loss = -(1/n) Σ_i Σ_k q_ik log p_ik, dlogits = (p - q) / n. Throws ConfigError for a label out of range.
 float cross_entropy(const float* logits, const int* labels, int n, int classes, float smoothing, float* dlogits);
 
+// Softmax cross-entropy against soft targets t (n, classes), e.g. mixup's (timm's
+// SoftTargetCrossEntropy): loss = -(1/n) Σ_i Σ_k t_ik log p_ik, dlogits = (p - t) / n, which holds
+// whenever each row of t sums to 1.
+float soft_cross_entropy(const float* logits, const float* targets, int n, int classes, float* dlogits);
+
 // Scales grads so that their global L2 norm is at most max_norm; returns the norm before clipping.
 float clip_grad_norm(Parameters& grads, float max_norm);
 
@@ -90,8 +95,12 @@ public:
 
     // Forward and backward on n <= batch images: gradients of the mean loss in grads().
     StepResult compute_gradients(const float* x, const int* labels, int n);
+    // The same against soft targets (n, classes) when targets is not null (soft_cross_entropy, and no
+    // further label smoothing: the targets carry it); labels then only count the correct predictions.
+    StepResult compute_gradients(const float* x, const int* labels, const float* targets, int n);
     // compute_gradients, clipping, then one AdamW step at learning rate lr.
     StepResult step(const float* x, const int* labels, int n, float lr);
+    StepResult step(const float* x, const int* labels, const float* targets, int n, float lr);
 
     // Seeds the random choices (dropout and drop-path masks) of the next step; fit derives it from (seed, step)
     // so that a resumed run repeats them.

@@ -1,10 +1,13 @@
 // Per-channel statistics and the batch loader: worker threads that gather, augment (random crop with
-// zero padding, horizontal flip) and normalise batches ahead of the training step.
+// zero padding, horizontal flip, RandAugment / TrivialAugment), normalise, erase (random erasing) and
+// mix (mixup / cutmix) batches ahead of the training step.
 //
 // Determinism: batch b of epoch e is a pure function of (data, seed, e, b). The epoch's permutation
 // comes from a generator seeded by hash(seed, e); the augmentation of batch b from one seeded by
 // hash(seed, e, b), which draws per image, in batch order, the crop offsets (top, then left, as
-// torchvision's RandomCrop.get_params) and then the flip coin. Which worker builds a batch, and
+// torchvision's RandomCrop.get_params) and then the flip coin. Auto-augmentation, random erasing and mixup draw from
+// generators of their own, seeded from the same hash with a stream tag (and the image's position for
+// erasing), so switching them on leaves the crops and flips as they were. Which worker builds a batch, and
 // when, therefore changes nothing, and resuming at (e, b) reproduces the uninterrupted run.
 #include <algorithm>
 #include <array>
@@ -55,6 +58,15 @@ void channel_stats(const Dataset& d, std::vector<float>& mean, std::vector<float
 
 namespace {
 
+// Stream tags of the augmentations that have generators of their own (see the top of this file).
+constexpr uint64_t kEraseStream = 0x6572617365ull;  // "erase"
+constexpr uint64_t kMixStream = 0x6d69787570ull;    // "mixup"
+constexpr uint64_t kAutoAugmentStream = 0x6175746f6175ull;  // "autoau"
+
+uint64_t stream_seed(uint64_t batch_seed, uint64_t stream, uint64_t i) {
+    return splitmix64(batch_seed ^ splitmix64(stream ^ splitmix64(i)));
+}
+
 // What the workers need to know about the epoch being produced. Immutable once published; a worker
 // that is still building a batch of a superseded epoch keeps its plan alive and its batch is dropped.
 struct EpochPlan {
@@ -72,6 +84,9 @@ struct BatchLoader::Impl {
     LoaderOptions opts;
     // lut[c][v]: the normalised value of pixel value v in channel c, ((v / 255) - mean) / std.
     std::vector<std::array<float, 256>> lut;
+    // The mean as 8-bit pixels, timm's img_mean (round(255 mean)): the fill of the auto-augmentation's
+    // geometric operations and, with pad_with_mean, of the crop padding before them.
+    std::vector<uint8_t> mean_u8, black_u8;
 
     std::mutex mu;
     std::condition_variable cv_work;   // workers wait for room in the window or a new epoch
@@ -98,6 +113,32 @@ struct BatchLoader::Impl {
         return opts.drop_last ? n / batch : (n + batch - 1) / batch;
     }
 
+    // The crop and flip of one source image, normalised through the lookup tables: output (y, x) reads
+    // padded (y + top, x + left), i.e. source (y + dy, x + dx), which is padding outside the source;
+    // flipping after the crop mirrors the output column: out(y, x) = crop(y, W-1-x).
+    void normalise_crop(const uint8_t* src, float* dst, int dy, int dx, bool flip) const {
+        const int C = data.channels, H = data.height, W = data.width;
+        const size_t plane = size_t(H) * W;
+        for (int c = 0; c < C; ++c) {
+            const float* l = lut[c].data();
+            const float zero = aug.pad_with_mean ? 0.0f : l[0];
+            float* dc = dst + c * plane;
+            for (int y = 0; y < H; ++y) {
+                const int sy = y + dy;
+                float* row = dc + size_t(y) * W;
+                if (sy < 0 || sy >= H) {
+                    std::fill(row, row + W, zero);
+                    continue;
+                }
+                const uint8_t* srow = src + size_t(sy) * W * C + c;
+                for (int x = 0; x < W; ++x) {
+                    const int sx = (flip ? W - 1 - x : x) + dx;
+                    row[x] = (sx < 0 || sx >= W) ? zero : l[srow[size_t(sx) * C]];
+                }
+            }
+        }
+    }
+
     void build(const EpochPlan& p, size_t b, Batch& out) const {
         const int C = data.channels, H = data.height, W = data.width;
         const size_t begin = b * size_t(batch);
@@ -106,7 +147,9 @@ struct BatchLoader::Impl {
         out.n = static_cast<int>(count);
         out.x.resize(count * img);
         out.y.resize(count);
-        std::mt19937_64 rng(data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b));
+        const uint64_t seed = data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b);
+        std::mt19937_64 rng(seed);
+        std::vector<uint8_t> crop, scratch;  // the auto-augmentation's 8-bit images
         const int pad = aug.random_crop ? aug.padding : 0;
         for (size_t i = 0; i < count; ++i) {
             const uint32_t idx = p.order[begin + i];
@@ -121,27 +164,39 @@ struct BatchLoader::Impl {
             }
             const bool flip = aug.hflip && (rng() >> 63) != 0;
             const int dy = top - pad, dx = left - pad;
-            const uint8_t* src = data.image(idx);
             float* dst = out.x.data() + i * img;
-            for (int c = 0; c < C; ++c) {
-                const float* l = lut[c].data();
-                const float zero = aug.pad_with_mean ? 0.0f : l[0];
-                float* dc = dst + c * plane;
-                for (int y = 0; y < H; ++y) {
-                    const int sy = y + dy;
-                    float* row = dc + size_t(y) * W;
-                    if (sy < 0 || sy >= H) {
-                        std::fill(row, row + W, zero);
-                        continue;
-                    }
-                    const uint8_t* srow = src + size_t(sy) * W * C + c;
+            if (aug.auto_augment.enabled()) {
+                // The 8-bit crop (output (y, x) reads source (y + dy, flipped x + dx), as below), the
+                // policy's operations on it, then the normalisation of every pixel.
+                const uint8_t* src = data.image(idx);
+                crop.resize(img);
+                for (int y = 0; y < H; ++y)
                     for (int x = 0; x < W; ++x) {
-                        // Flipping after the crop mirrors the output column: out(y, x) = crop(y, W-1-x).
-                        const int sx = (flip ? W - 1 - x : x) + dx;
-                        row[x] = (sx < 0 || sx >= W) ? zero : l[srow[size_t(sx) * C]];
+                        const int sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
+                        const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
+                        for (int c = 0; c < C; ++c)
+                            crop[(size_t(y) * W + x) * C + c] =
+                                inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_with_mean ? mean_u8[size_t(c)] : 0;
                     }
-                }
+                // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
+                const std::vector<uint8_t>& fill =
+                    aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
+                for (const AugmentCall& call : draw_auto_augment(aug.auto_augment, stream_seed(seed, kAutoAugmentStream, i), H, W))
+                    apply_augment(call, crop.data(), H, W, C, fill.data(), scratch);
+                for (int c = 0; c < C; ++c)
+                    for (size_t k = 0; k < plane; ++k) dst[c * plane + k] = lut[size_t(c)][crop[k * C + c]];
+            } else {
+                normalise_crop(data.image(idx), dst, dy, dx, flip);
             }
+            if (aug.erasing.prob > 0.0f) random_erase(aug.erasing, stream_seed(seed, kEraseStream, i), dst, C, H, W);
+        }
+        out.targets.clear();
+        if (aug.mixup.enabled()) {
+            const MixDraw d = draw_mix(aug.mixup, stream_seed(seed, kMixStream, 0), H, W);
+            mix_batch(d, out.x.data(), out.n, C, H, W);
+            const int K = static_cast<int>(data.classes.size());
+            out.targets.resize(count * size_t(K));
+            mix_targets(out.y.data(), out.n, K, d.lam, aug.mixup.label_smoothing, out.targets.data());
         }
     }
 
@@ -201,6 +256,9 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     if (data.size() > 0xffffffffull) throw ConfigError("BatchLoader: more than 2^32 images");
     if (aug.random_crop && aug.padding < 0)
         throw ConfigError("crop padding must be >= 0, got " + std::to_string(aug.padding));
+    if (aug.erasing.prob > 0.0f) aug.erasing.validate();
+    aug.mixup.validate();
+    if (aug.mixup.enabled() && data.classes.empty()) throw ConfigError("BatchLoader: mixup needs the dataset's classes");
     const size_t c = size_t(data.channels);
     if (mean.size() != c || std.size() != c)
         throw ConfigError("BatchLoader: mean/std have " + std::to_string(mean.size()) + "/" +
@@ -212,6 +270,9 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     impl_->lut.resize(c);
     for (size_t k = 0; k < c; ++k)
         for (int v = 0; v < 256; ++v) impl_->lut[k][v] = normalise_pixel(static_cast<uint8_t>(v), mean[k], std[k]);
+    for (size_t k = 0; k < c; ++k)
+        impl_->mean_u8.push_back(static_cast<uint8_t>(std::clamp(std::nearbyint(255.0 * mean[k]), 0.0, 255.0)));
+    impl_->black_u8.assign(c, 0);
     for (int t = 0; t < impl_->opts.workers; ++t) impl_->threads.emplace_back([this] { impl_->worker(); });
 }
 

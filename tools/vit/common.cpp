@@ -59,6 +59,12 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
         parser.style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
         po::variables_map vm;
         po::store(parser.run(), vm);
+        if (spec.fill_in) {
+            // store() skips options that already hold a value from the command line and replaces defaults.
+            po::command_line_parser more(spec.fill_in(vm));
+            more.options(all).style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing);
+            po::store(more.run(), vm);
+        }
         po::notify(vm);
         set_quiet(vm["quiet"].as<bool>());
         if (vm.count("help")) {

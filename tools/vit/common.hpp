@@ -51,6 +51,9 @@ struct CommandSpec {
     std::string synopsis;               // usage text printed above the list of flags
     std::vector<std::string> required;  // flags that must be given (without "--")
     bool inputs = false;                // positional INPUTs accepted, as "input" (not listed by --help)
+    // Arguments that fill in what the command line left out (a training recipe), given the parsed
+    // command line: parsed like it and stored after it, so the flags typed on the command line win.
+    std::function<std::vector<std::string>(const po::variables_map&)> fill_in = nullptr;
 };
 
 // The frame of every subcommand: parses args against flags plus --help and --quiet (no guessing of

@@ -17,12 +17,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
+std::string read_text(const std::string& path, const std::string& what) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw vit::IoError("cannot open model configuration " + path);
+    if (!in) throw vit::IoError("cannot open " + what + " " + path);
     std::ostringstream s;
     s << in.rdbuf();
-    if (in.bad()) throw vit::IoError("cannot read model configuration " + path);
+    if (in.bad()) throw vit::IoError("cannot read " + what + " " + path);
     return s.str();
 }
 
@@ -86,24 +86,36 @@ fs::path program_dir() {
     return fs::path(buf).parent_path();
 }
 
-std::string resolve(const std::string& name_or_file) {
+}  // namespace
+
+std::string resolve_named_file(const std::string& name_or_file, const std::string& folder, const std::string& what) {
     if (fs::is_regular_file(name_or_file)) return name_or_file;
     const std::string file = name_or_file + ".json";
     std::vector<fs::path> tried;
-    // Installed (share/vit/configs beside bin/), a build folder inside the source tree, the current
+    // Installed (share/vit/FOLDER beside bin/), a build folder inside the source tree, the current
     // folder, and last the source tree this program was built from (for a build folder elsewhere).
     const fs::path bin = program_dir();
-    for (const fs::path& dir : {bin / VIT_CONFIGS_FROM_BIN, bin / ".." / "models" / "configs", bin / "models" / "configs",
-                                fs::current_path() / "models" / "configs", fs::path(VIT_SOURCE_CONFIGS)}) {
+    for (const fs::path& dir : {bin / VIT_DATA_FROM_BIN / folder, bin / ".." / "models" / folder, bin / "models" / folder,
+                                fs::current_path() / "models" / folder, fs::path(VIT_SOURCE_MODELS) / folder}) {
         tried.push_back(dir / file);
         if (fs::is_regular_file(tried.back())) return tried.back().lexically_normal().string();
     }
     std::string where;
     for (const auto& t : tried) where += "\n  " + t.lexically_normal().string();
-    throw vit::IoError("model configuration '" + name_or_file + "' is neither a file nor a known name; tried:" + where);
+    throw vit::IoError(what + " '" + name_or_file + "' is neither a file nor a known name; tried:" + where);
 }
 
-}  // namespace
+NamedJson load_named_json(const std::string& name_or_file, const std::string& folder, const std::string& what) {
+    NamedJson out;
+    out.source = resolve_named_file(name_or_file, folder, what);
+    try {
+        out.json = nlohmann::json::parse(read_text(out.source, what));
+    } catch (const nlohmann::json::exception& e) {
+        throw vit::FormatError(out.source + ": not valid JSON: " + e.what());
+    }
+    if (!out.json.is_object()) throw vit::FormatError(out.source + ": expected a JSON object");
+    return out;
+}
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> labels;
@@ -116,14 +128,9 @@ std::vector<std::string> split_list(const std::string& text) {
 
 ModelSpec load_model_spec(const std::string& name_or_file) {
     ModelSpec spec;
-    spec.source = resolve(name_or_file);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(read_text(spec.source));
-    } catch (const nlohmann::json::exception& e) {
-        throw vit::FormatError(spec.source + ": not valid JSON: " + e.what());
-    }
-    if (!j.is_object()) throw vit::FormatError(spec.source + ": expected a JSON object");
+    NamedJson file = load_named_json(name_or_file, "configs", "model configuration");
+    spec.source = file.source;
+    nlohmann::json& j = file.json;
     // "preprocess" and "labels" are ours; everything else is timm's kwargs.
     nlohmann::json pre_json, labels_json;
     if (j.contains("preprocess")) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "vit/config.hpp"
 
 namespace vit_cli {
@@ -25,6 +27,18 @@ struct ModelSpec {
 // relative to the binary) or under the current folder, and last in the source tree's models/configs.
 // Throws vit::IoError naming the places tried, vit::FormatError / vit::ConfigError for bad content.
 ModelSpec load_model_spec(const std::string& name_or_file);
+
+// The lookup behind load_model_spec, shared with the other named JSON files (training recipes):
+// NAME_OR_FILE itself when it is a file, else models/FOLDER/NAME.json beside the program, one level
+// up, or under the current folder. Throws vit::IoError naming `what` and the places tried.
+std::string resolve_named_file(const std::string& name_or_file, const std::string& folder, const std::string& what);
+
+struct NamedJson {
+    std::string source;   // the file it was read from
+    nlohmann::json json;  // a JSON object
+};
+// resolve_named_file, then the file parsed; vit::FormatError unless it holds a JSON object.
+NamedJson load_named_json(const std::string& name_or_file, const std::string& folder, const std::string& what);
 
 // "a,b,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& text);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "common.hpp"
 #include "model_spec.hpp"
 #include "progress.hpp"
+#include "recipe.hpp"
 
 namespace vit_cli {
 namespace {
@@ -25,7 +27,9 @@ const char* const kUsage =
     "Trains a ViT. PATH: an image folder (train/ and test/ with one sub-folder per class, or class\n"
     "folders with --val-split), CIFAR-10/100 binary files, or (Fashion-)MNIST IDX files. NAME is a file\n"
     "in models/configs (cifar-t, cifar-s, fmnist-t, vit_tiny_patch16_224, ...). RUN_DIR receives\n"
-    "last.safetensors (every epoch), best.safetensors (best test accuracy) and metrics.csv.\n\n";
+    "last.safetensors (every epoch), best.safetensors (best test accuracy) and metrics.csv.\n"
+    "--recipe NAME|FILE sets flags from models/recipes/NAME.json (e.g. cifar-strong); flags given on\n"
+    "the command line override the recipe's.\n\n";
 
 std::atomic<bool> g_stop{false};
 
@@ -63,6 +67,7 @@ int run_train(const std::vector<std::string>& args) {
         ("data,d", po::value<std::string>(), "dataset folder (required)")
         ("init-from", po::value<std::string>(), "start from this checkpoint (timm/HF folder, .safetensors, or a Hub id in the local Hugging Face cache); the head is replaced when the class count differs")
         ("output,o", po::value<std::string>(), "run folder (required)")
+        ("recipe", po::value<std::string>(), "training recipe: a name in models/recipes or a JSON file of flags and values; flags on the command line override it")
         ("resume", po::bool_switch(), "continue the run in the output folder from last.safetensors")
         ("epochs", po::value<int>()->default_value(30), "epochs")
         ("batch,b", po::value<int>()->default_value(128), "batch size")
@@ -81,6 +86,14 @@ int run_train(const std::vector<std::string>& args) {
         ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: 2 below 32 pixels, else image size / 8, as the reference recipe)")
         ("no-flip", po::bool_switch(), "no horizontal flip")
         ("pad-fill", po::value<std::string>()->default_value("mean"), "what the crop padding shows: mean (the dataset mean, as the reference recipe) or black")
+        ("aa", po::value<std::string>()->default_value("none"), "automatic augmentation on the 8-bit crop: rand-m9-mstd0.5-inc1 (timm's RandAugment string: m magnitude, n layers, p probability, mstd magnitude noise, mmax, inc), trivial (TrivialAugmentWide) or none")
+        ("reprob", po::value<float>()->default_value(0.0f), "random erasing probability per image (timm's --reprob; 0: off)")
+        ("remode", po::value<std::string>()->default_value("pixel"), "random erasing fill: pixel (normal noise per pixel), rand (per channel) or const (the mean)")
+        ("mixup", po::value<float>()->default_value(0.0f), "mixup alpha (timm's --mixup; 0: off)")
+        ("cutmix", po::value<float>()->default_value(0.0f), "cutmix alpha (timm's --cutmix; 0: off)")
+        ("mixup-prob", po::value<float>()->default_value(1.0f), "probability of mixing a batch when --mixup or --cutmix is on")
+        ("mixup-switch-prob", po::value<float>()->default_value(0.5f), "with both on: probability of cutmix rather than mixup for a batch")
+        ("model-ema", po::value<float>()->default_value(0.0f), "keep an exponential moving average of the weights with this decay (timm's --model-ema-decay, e.g. 0.999; 0: off), evaluated every epoch and saved as ema.safetensors")
         ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
         ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
         ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
@@ -91,7 +104,12 @@ int run_train(const std::vector<std::string>& args) {
     // clang-format on
     add_threads_flag(options);
     add_max_pixels_flag(options);
-    const CommandSpec command{"train", kUsage, {"data", "output"}};
+    CommandSpec command{"train", kUsage, {"data", "output"}};
+    Recipe recipe;
+    command.fill_in = [&](const po::variables_map& vm) {
+        if (vm.count("recipe")) recipe = load_recipe(vm["recipe"].as<std::string>(), options);
+        return recipe.args;
+    };
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         if (vm.count("model-config") == vm.count("init-from"))
             throw UsageError("give exactly one of --model-config and --init-from");
@@ -112,10 +130,32 @@ int run_train(const std::vector<std::string>& args) {
                                   std::pair{"attn-drop", &reg.attn_drop}, std::pair{"head-drop", &reg.head_drop}})
             *rate = vm[flag].as<float>();
         check_flags("--drop-path, --dropout, --attn-drop or --head-drop", [&] { reg.validate(); });
+        check_flags("--aa", [&] { fc.augment.auto_augment = vit::parse_auto_augment(vm["aa"].as<std::string>()); });
+        vit::RandomErasing& erasing = fc.augment.erasing;
+        erasing.prob = vm["reprob"].as<float>();
+        const std::string remode = vm["remode"].as<std::string>();
+        if (remode != "pixel" && remode != "rand" && remode != "const")
+            throw UsageError("--remode must be pixel, rand or const, got '" + remode + "'");
+        erasing.mode = remode == "pixel" ? vit::EraseMode::Pixel : remode == "rand" ? vit::EraseMode::Rand : vit::EraseMode::Const;
+        check_flags("--reprob", [&] { erasing.validate(); });
+        vit::MixupConfig& mix = fc.augment.mixup;
+        mix.mixup_alpha = vm["mixup"].as<float>();
+        mix.cutmix_alpha = vm["cutmix"].as<float>();
+        mix.prob = vm["mixup-prob"].as<float>();
+        mix.switch_prob = vm["mixup-switch-prob"].as<float>();
+        check_flags("--mixup, --cutmix, --mixup-prob or --mixup-switch-prob", [&] { mix.validate(); });
+        fc.model_ema_decay = vm["model-ema"].as<float>();
+        if (!(fc.model_ema_decay >= 0 && fc.model_ema_decay < 1)) throw UsageError("--model-ema must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
         fc.run_dir = vm["output"].as<std::string>();
         fc.resume = vm["resume"].as<bool>();
+        if (!recipe.source.empty()) {
+            // Recorded under the file's own name, which is the recipe's name for the shipped ones.
+            fc.recipe = std::filesystem::path(recipe.source).stem().string();
+            fc.recipe_settings = recipe.flags_json;
+            info("recipe " + recipe.source);
+        }
         if (fc.epochs <= 0) throw UsageError("--epochs must be positive");
         if (fc.batch <= 0) throw UsageError("--batch must be positive");
         if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
