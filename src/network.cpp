@@ -30,15 +30,16 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       per_block_(opts.training || opts.capture_attention), keep_att_grad_(opts.training && opts.keep_attention_grad),
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
-      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16), B_(batch),
+      per_branch_(opts.training && cfg.layer_scale()), bf16_(!opts.training && opts.dtype == Dtype::BF16),
+      mixed_(opts.training && opts.dtype == Dtype::BF16), B_(batch),
       P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
       K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
       patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
       F_(cfg.num_features()) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
-    if (opts.training && opts.dtype != Dtype::F32)
-        throw ConfigError(std::string("training runs in f32 only, not ") + to_string(opts.dtype));
+    if (opts.keep_attention_grad && opts.dtype != Dtype::F32)
+        throw ConfigError(std::string("attention gradients are computed in f32 only, not ") + to_string(opts.dtype));
     require_memory(estimate_bytes(cfg, batch, opts),
                    std::string("a network for a batch of ") + std::to_string(batch) + " (" +
                        (opts.training ? "training" : opts.capture_attention ? "inference, attention kept" : "inference") +
@@ -56,6 +57,17 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         qkv16_.resize(M_ * 3 * D_);
         ctx16_.resize(M_ * D_);
         h16_.resize(M_ * Hm_);
+    } else if (mixed_) {
+        ln16_.resize(2 * L * M_ * D_);
+        ctx16_.resize(L * M_ * D_);
+        h16_.resize(L * M_ * Hm_);
+        qkv_.resize(L * M_ * 3 * D_);
+        ctx_.resize(M_ * D_);
+        hact_.resize(M_ * Hm_);
+        params16_.resize(param_layout(cfg).size);
+        params_to_bf16_ = layers::Convert(static_cast<int64_t>(params16_.size()), layers::dt::f32, layers::dt::bf16);
+        ctx_to_bf16_ = layers::Convert(M_ * D_, layers::dt::f32, layers::dt::bf16);
+        h_to_bf16_ = layers::Convert(M_ * Hm_, layers::dt::f32, layers::dt::bf16);
     } else {
         ln1_.resize(L * M_ * D_);
         ln2_.resize(L * M_ * D_);
@@ -101,10 +113,12 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // A convolution whose stride equals its kernel sees every pixel once: it is the matmul of the
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
     patch_ = layers::Linear(B_ * P_, patch_len_, D_, cfg.patch_bias(), Epilogue::None, training);
-    // bf16: qkv and fc1 write bf16 (their outputs only feed the next matmuls); proj and fc2 write the
-    // f32 residual stream.
+    // bf16 inference: qkv and fc1 write bf16 (their outputs only feed the next matmuls); proj and fc2
+    // write the f32 residual stream. Mixed-precision training: bf16 inputs, f32 outputs everywhere (the
+    // attention, GELU and their backward read f32).
     const layers::dt low = bf16_ ? layers::dt::bf16 : layers::dt::f32;
-    const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
+    const layers::dt in = bf16_ || mixed_ ? layers::dt::bf16 : layers::dt::f32;
+    const layers::LinearTypes to_low{in, low}, to_f32{in, layers::dt::f32};
     qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
@@ -123,7 +137,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     head_drop_ = layers::Dropout(reg_.head_drop);
     if (training) gelu_ = layers::Gelu(M_ * Hm_, cfg.act);
     ln_tokens_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training);
-    if (bf16_) ln_to_bf16_ = layers::LayerNorm(M_, D_, cfg.ln_eps, false, layers::dt::bf16);
+    if (bf16_ || mixed_) ln_to_bf16_ = layers::LayerNorm(M_, D_, cfg.ln_eps, training, layers::dt::bf16);
     ln_rows_ = layers::LayerNorm(R_ * B_, D_, cfg.ln_eps, training);
 }
 
@@ -212,6 +226,7 @@ void Network::pack_weights(const Parameters& p) {
 }
 
 const void* Network::weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const {
+    if (mixed_) return params16_.data() + offset;
     return bf16_ ? (packed_[size_t(block)].*packed).get_data_handle() : at(p, offset);
 }
 
@@ -221,6 +236,8 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
                           std::to_string(B_));
     if (bf16_ && packed_from_ != &p)
         throw ConfigError("a bf16 network runs the parameters its weights were packed from (call pack_weights)");
+    // Mixed precision: the bf16 copy of the current (just updated) f32 weights, once per step.
+    if (mixed_) params_to_bf16_.run(p.data(), params16_.data());
     im2col(img, n);
     patch_.forward(patches_.data(), at(p, off_.patch_w), at(p, off_.patch_b), tokens_.data());
     embed_forward(p);
@@ -229,13 +246,17 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     for (int i = 0; i < c_.depth; ++i) {
         const BlockParams& o = off_.blocks[size_t(i)];
         float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
-        // Matmul operands: f32 (per block in training) or the bf16 buffers.
-        void* ln1 = bf16_ ? static_cast<void*>(ln16_.data()) : at(ln1_, i, MD, training_);
-        void* ln2 = bf16_ ? static_cast<void*>(ln16_.data()) : at(ln2_, i, MD, training_);
-        layers::LayerNorm& block_norm = bf16_ ? ln_to_bf16_ : ln_tokens_;
+        // Matmul operands: f32 (per block in training) or the bf16 buffers. Mixed precision: the Linears
+        // read bf16 (norm16, ctx16, hidden16) while attention and GELU write f32 scratch (ctx, hact).
+        const bool low_in = bf16_ || mixed_;
+        void* ln1 = low_in ? static_cast<void*>(norm16(i, 0)) : at(ln1_, i, MD, training_);
+        void* ln2 = low_in ? static_cast<void*>(norm16(i, 1)) : at(ln2_, i, MD, training_);
+        layers::LayerNorm& block_norm = low_in ? ln_to_bf16_ : ln_tokens_;
         void* qkv = bf16_ ? static_cast<void*>(qkv16_.data()) : at(qkv_, i, 3 * MD, training_);
-        void* ctx = bf16_ ? static_cast<void*>(ctx16_.data()) : at(ctx_, i, MD, training_);
-        void* hact = bf16_ ? static_cast<void*>(h16_.data()) : at(hact_, i, M_ * Hm_, training_);
+        void* ctx = bf16_ ? static_cast<void*>(ctx16_.data()) : at(ctx_, i, MD, training_ && !mixed_);
+        void* hact = bf16_ ? static_cast<void*>(h16_.data()) : at(hact_, i, M_ * Hm_, training_ && !mixed_);
+        void* ctx_in = mixed_ ? static_cast<void*>(ctx16(i)) : ctx;     // proj's input
+        void* hact_in = mixed_ ? static_cast<void*>(hidden16(i)) : hact;  // fc2's input
         float* att = att_.empty() ? nullptr : at(att_, i, B_ * H_ * T_ * T_, per_block_);
         float* m1 = training_ ? at(mean1_, i, M_, true) : nullptr;
         float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
@@ -245,35 +266,37 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         block_norm.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, weight(p, o.qkv_w, i, &PackedBlock::qkv), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx, key(Site::Attention, i), att_drop_.data());
+        if (mixed_) ctx_to_bf16_.run(ctx, ctx_in);
         if (branched_) {
             float* br = branch(2 * i);
-            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
+            proj_.forward(ctx_in, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
             drop_.apply(br, br, MD, key(Site::Proj, i));
             add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
-            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), x_mid);
+            proj_.forward(ctx_in, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), x_mid);
         }
         block_norm.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
             float* hpre = at(hpre_, i, M_ * Hm_, true);
-            float* h = at(hact_, i, M_ * Hm_, true);
-            fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
+            float* h = static_cast<float*>(hact);
+            fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, h);
             drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i));
+            if (mixed_) h_to_bf16_.run(h, hact_in);
         } else {
             // the activation fused
             fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hact);
         }
         if (branched_) {
             float* br = branch(2 * i + 1);
-            fc2_.forward(hact, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), br);
+            fc2_.forward(hact_in, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), br);
             drop_.apply(br, br, MD, key(Site::Mlp, i));
             add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
                        x_out);
         } else {
             if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
-            fc2_.forward(hact, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), x_out);
+            fc2_.forward(hact_in, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), x_out);
         }
     }
     pool_forward(p);
@@ -415,11 +438,16 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const float* d_mlp = branched_ ? branch_grad(dx, scale_mlp, at(p, o.ls2), branch(2 * i + 1), at(grads, o.ls2),
                                                      key(Site::Mlp, i))
                                        : dx;
-        fc2_.backward(at(hact_, i, M_ * Hm_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
+        // The Linears' saved inputs and weights: f32, or bf16 in mixed precision.
+        const void* h_in = mixed_ ? static_cast<const void*>(hidden16(i)) : at(hact_, i, M_ * Hm_, true);
+        const void* ln2_in = mixed_ ? static_cast<const void*>(norm16(i, 1)) : at(ln2_, i, MD, true);
+        const void* ctx_in = mixed_ ? static_cast<const void*>(ctx16(i)) : at(ctx_, i, MD, true);
+        const void* ln1_in = mixed_ ? static_cast<const void*>(norm16(i, 0)) : at(ln1_, i, MD, true);
+        fc2_.backward(h_in, weight(p, o.fc2_w, i, &PackedBlock::fc2), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
         drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i));
         gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
-        fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
+        fc1_.backward(ln2_in, weight(p, o.fc1_w, i, &PackedBlock::fc1), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
         ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
                             dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
@@ -429,13 +457,13 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const float* d_attn = branched_ ? branch_grad(dx, scale_attn, at(p, o.ls1), branch(2 * i), at(grads, o.ls1),
                                                       key(Site::Proj, i))
                                         : dx;
-        proj_.backward(at(ctx_, i, MD, true), at(p, o.proj_w), d_attn, dctx_.data(), at(grads, o.proj_w),
+        proj_.backward(ctx_in, weight(p, o.proj_w, i, &PackedBlock::proj), d_attn, dctx_.data(), at(grads, o.proj_w),
                        at(grads, o.proj_b));
         const int64_t BHTT = B_ * H_ * T_ * T_;
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
         attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data(),
                        key(Site::Attention, i), att_drop_.data());
-        qkv_l_.backward(at(ln1_, i, MD, true), at(p, o.qkv_w), dqkv_.data(), dctx_.data(),
+        qkv_l_.backward(ln1_in, weight(p, o.qkv_w, i, &PackedBlock::qkv), dqkv_.data(), dctx_.data(),
                         at(grads, o.qkv_w), at(grads, o.qkv_b));
         ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
                             dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));

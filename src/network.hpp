@@ -26,8 +26,12 @@ struct NetworkOptions {
     // and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by 1 / (1 - p). The
     // masks are drawn from set_noise_seed's seed.
     Regularization reg{};
-    // Inference only: the number format of the blocks' matrix products (vit/dtype.hpp). BF16 needs
-    // pack_weights() before forward().
+    // The number format of the blocks' Linear products (vit/dtype.hpp). Inference in BF16 needs
+    // pack_weights() before forward(). Training in BF16 is mixed precision, as PyTorch's autocast: the
+    // parameters (and the optimizer) stay f32, forward() rounds them into a bf16 copy once per step, and
+    // qkv, proj, fc1 and fc2 run their forward, dx and dW products on bf16 inputs with f32 accumulation.
+    // LayerNorm, attention (its two products and the softmax), GELU, the residual stream, the patch
+    // embedding, pooling, the head and the loss stay f32. Attention gradients are f32 only.
     Dtype dtype = Dtype::F32;
 };
 
@@ -95,6 +99,7 @@ private:
     const bool branched_;
     const bool per_branch_;  // training with LayerScale: every branch output is kept for dgamma
     const bool bf16_;        // inference in bf16 (NetworkOptions::dtype)
+    const bool mixed_;       // training in bf16: mixed precision (NetworkOptions::dtype)
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
@@ -125,15 +130,27 @@ private:
     std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
     uint64_t noise_seed_ = 0;
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
-    // (B*T, width) as their f32 twins above, which bf16 does not allocate.
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate. Mixed-precision training
+    // keeps them per block for the dW products (ln16_: norm1 of block i in slot 2i, norm2 in 2i + 1), and
+    // qkv_ per block and ctx_, hact_ as one f32 scratch slot each; it allocates no qkv16_.
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
+    // Mixed-precision training: the whole parameter buffer rounded to bf16 (same offsets), refreshed by
+    // every forward from the f32 master weights, and the conversions of the f32 attention output and
+    // MLP hidden activations into ctx16_ and h16_.
+    std::vector<layers::Bf16> params16_;
+    layers::Convert params_to_bf16_, ctx_to_bf16_, h_to_bf16_;
     struct PackedBlock {
         dnnl::memory qkv, proj, fc1, fc2;
     };
     std::vector<PackedBlock> packed_;           // per block, from pack_weights
     const Parameters* packed_from_ = nullptr;  // the parameters packed_ holds
-    // A block Linear's weight as its forward reads it: the f32 tensor at offset in p, or the packed copy.
+    // A block Linear's weight as its products read it: the f32 tensor at offset in p, the packed copy
+    // (bf16 inference) or the bf16 copy at the same offset (mixed-precision training).
     const void* weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const;
+    // Block i's bf16 matmul inputs in mixed-precision training (slot i; one slot in bf16 inference).
+    layers::Bf16* norm16(int i, int which) { return ln16_.data() + (mixed_ ? (2 * i + which) * M_ * D_ : 0); }
+    layers::Bf16* ctx16(int i) { return ctx16_.data() + (mixed_ ? i * M_ * D_ : 0); }
+    layers::Bf16* hidden16(int i) { return h16_.data() + (mixed_ ? i * M_ * Hm_ : 0); }
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_, dhalf_;
 
     layers::Linear patch_, qkv_l_, proj_, fc1_, fc2_, head_, head_dist_;
@@ -142,7 +159,7 @@ private:
     layers::Gelu gelu_;
     layers::Dropout drop_, head_drop_;
     layers::LayerNorm ln_tokens_, ln_rows_;
-    layers::LayerNorm ln_to_bf16_;  // bf16: norm1 and norm2, rounding their output for the next matmul
+    layers::LayerNorm ln_to_bf16_;  // bf16 (both modes): norm1 and norm2, rounding their output for the next matmul
 };
 
 }  // namespace vit

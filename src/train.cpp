@@ -112,6 +112,7 @@ NetworkOptions training_options(const ViTConfig& cfg, const OptimConfig& c) {
     NetworkOptions o;
     o.training = true;
     o.reg = c.regularization;
+    o.dtype = c.dtype;
     return o;
 }
 }  // namespace

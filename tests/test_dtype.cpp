@@ -193,10 +193,11 @@ TEST_F(Cli, UnknownDtypeIsAUsageError) {
     EXPECT_NE(r.err.find("f16"), std::string::npos) << r.err;
 }
 
-TEST_F(Cli, Bf16TrainingBenchIsRefused) {
+TEST_F(Cli, Bf16TrainingBenchReportsTheDtypeItRan) {
     const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --train --dtype bf16");
-    EXPECT_CLEAN_EXIT(r, 2);
-    EXPECT_NE(r.err.find("f32 only"), std::string::npos) << r.err;
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.out.find("\"mode\":\"train\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"dtype\":\"bf16\""), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, GradientRolloutRefusesBf16BeforeLoadingAnything) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "vit/dtype.hpp"
 #include "vit/model.hpp"
 
 namespace vit {
@@ -39,6 +40,9 @@ struct OptimConfig {
     float clip_grad_norm = 0.0f;  // 0: no clipping
     float label_smoothing = 0.0f;
     Regularization regularization;
+    // The number format of the blocks' matrix products: BF16 is mixed precision (NetworkOptions::dtype);
+    // the parameters, gradients and this optimizer's state stay f32 either way.
+    Dtype dtype = Dtype::F32;
 };
 
 // Linear warmup from 0 (step 0) to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,

@@ -2,16 +2,14 @@
 
 #include <cmath>
 
-#include "vit/error.hpp"
 
 namespace vit::layers {
 
 LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, dt out)
     : training_(training), rows_(rows), channels_(channels), eps_(eps), to_bf16_(out == dt::bf16) {
-    if (to_bf16_) {
-        if (training) throw ConfigError("a LayerNorm with bf16 output is for inference only");
-        return;
-    }
+    // bf16 output: the forward is our own pass; in training the oneDNN forward below is still planned,
+    // as the hint its backward needs, but never run.
+    if (to_bf16_ && !training) return;
     const auto data_md = f32_desc({rows, channels}, tag::ab);
     const auto stat_md = f32_desc({rows}, tag::a);
     const auto chan_md = f32_desc({channels}, tag::a);
@@ -65,7 +63,12 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
             const float mu = sum / static_cast<float>(C);
             float sq = 0;
             for (int64_t c = 0; c < C; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
-            const float inv = 1.0f / std::sqrt(sq / static_cast<float>(C) + eps_);
+            const float variance = sq / static_cast<float>(C);
+            const float inv = 1.0f / std::sqrt(variance + eps_);
+            if (mean) {  // training: the statistics the backward reads
+                mean[r] = mu;
+                var[r] = variance;
+            }
             Bf16* yr = out + r * C;
             for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - mu) * inv * gamma[c] + beta[c]);
         }

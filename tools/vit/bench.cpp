@@ -51,10 +51,10 @@ int run_bench(const std::vector<std::string>& args) {
         std::unique_ptr<vit::Runner> runner;
         std::unique_ptr<vit::Trainer> trainer;
         const bool train = vm["train"].as<bool>();
-        if (train && dtype != vit::Dtype::F32) throw UsageError("--train runs in f32 only (--dtype f32)");
         if (train) {
             vit::OptimConfig oc;
             oc.label_smoothing = 0.1f;
+            oc.dtype = dtype;
             trainer = std::make_unique<vit::Trainer>(model, batch, oc);
         } else {
             runner = std::make_unique<vit::Runner>(model, batch, vit::RunOptions{false, 0, dtype});

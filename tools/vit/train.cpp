@@ -103,6 +103,7 @@ int run_train(const std::vector<std::string>& args) {
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     add_max_pixels_flag(options);
     CommandSpec command{"train", kUsage, {"data", "output"}};
     Recipe recipe;
@@ -125,6 +126,7 @@ int run_train(const std::vector<std::string>& args) {
         fc.optim.exclude_from_decay = vm["exclude-decay"].as<bool>();
         fc.optim.label_smoothing = vm["label-smoothing"].as<float>();
         fc.optim.clip_grad_norm = vm["clip-grad"].as<float>();
+        fc.optim.dtype = dtype_flag(vm);
         vit::Regularization& reg = fc.optim.regularization;
         for (auto [flag, rate] : {std::pair{"drop-path", &reg.drop_path}, std::pair{"dropout", &reg.dropout},
                                   std::pair{"attn-drop", &reg.attn_drop}, std::pair{"head-drop", &reg.head_drop}})

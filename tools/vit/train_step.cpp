@@ -29,6 +29,7 @@ int run_train_step(const std::vector<std::string>& args) {
         ("label-smoothing", po::value<float>()->default_value(0.1f), "label smoothing");
     // clang-format on
     add_threads_flag(options);
+    add_dtype_flag(options);
     const CommandSpec command{"train-step", kUsage, {"model", "batch", "output"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         set_threads(vm["threads"].as<int>());
@@ -55,6 +56,7 @@ int run_train_step(const std::vector<std::string>& args) {
         vit::OptimConfig oc;
         oc.weight_decay = vm["weight-decay"].as<float>();
         oc.label_smoothing = vm["label-smoothing"].as<float>();
+        oc.dtype = dtype_flag(vm);
         const int n = static_cast<int>(x.shape[0]);
         vit::Trainer trainer(model, n, oc);
         const vit::StepResult r = trainer.step(x.ptr(), labels.data(), n, vm["lr"].as<float>());

@@ -1,7 +1,8 @@
 // LayerNorm over the last dimension of a (rows, C) matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta,
 // with the biased variance, as PyTorch. In training the forward keeps mean and variance per row and the
-// backward gives dx and accumulates dgamma, dbeta. For bf16 inference the output may be bf16: then one
-// pass of our own computes in f32 and rounds y for the next matmul (oneDNN 2.6's LayerNorm writes its
+// backward gives dx and accumulates dgamma, dbeta. For bf16 matmuls the output may be bf16: then one
+// pass of our own computes in f32 and rounds y for the next matmul (in training it also writes mean and
+// variance, and the backward, which reads x and those, is oneDNN's f32 one) (oneDNN 2.6's LayerNorm writes its
 // input's type only, and an f32 result plus a conversion would cost two more passes over memory).
 #pragma once
 #include <unordered_map>
@@ -14,7 +15,7 @@ namespace vit::layers {
 class LayerNorm {
 public:
     LayerNorm() = default;
-    // out: the type of y, f32 or (inference only) bf16.
+    // out: the type of y, f32 or bf16.
     LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false, dt out = dt::f32);
     // x, y: (rows, C), y of the planned type; gamma, beta: (C); mean, var: (rows), written only in training.
     void forward(const float* x, const float* gamma, const float* beta, void* y, float* mean = nullptr,

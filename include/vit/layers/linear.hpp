@@ -3,15 +3,20 @@
 // in the constructor; PyTorch's (out, in) storage is read through strided views, never copied.
 // Inference may run the forward in bf16 (LinearTypes): then the weights are converted once by pack()
 // into the blocked bf16 layout oneDNN's kernel prefers, and forward() takes that memory's data.
+// Training in bf16 (mixed precision, as PyTorch's autocast) runs all three products with bf16 inputs
+// and f32 accumulation: the forward and dx read a row-major bf16 copy of W (the caller's, refreshed
+// once per step), dW reads the bf16 x saved by the forward, and dy is rounded to bf16 once per call
+// into the layer's own scratch; dW and db accumulate in f32, db from the f32 dy.
 #pragma once
 #include <vector>
 
+#include "vit/layers/convert.hpp"
 #include "vit/layers/matmul.hpp"
 
 namespace vit::layers {
 
-// Number formats of the forward's input x and output y, f32 or bf16. A bf16 input means bf16 packed
-// weights; accumulation and bias are f32 either way.
+// Number formats of the forward's input x and output y, f32 or bf16. A bf16 input means bf16 weights:
+// packed for inference, row-major (out, in) with a backward; accumulation and bias are f32 either way.
 struct LinearTypes {
     dt x = dt::f32;
     dt y = dt::f32;
@@ -26,8 +31,9 @@ public:
     // x (M, in), w (out, in) f32 or the data of pack(w), b (out) or null -> y (M, out); x and y of the
     // planned types.
     void forward(const void* x, const void* w, const float* b, void* y);
-    // dy (M, out). Writes dx (M, in) unless dx is null; accumulates dw (out, in) and db (out).
-    void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db);
+    // dy (M, out) f32. Writes dx (M, in) unless dx is null; accumulates dw (out, in) and db (out), all f32.
+    // x and w as the forward read them (with a bf16 input: x bf16, w the row-major bf16 copy).
+    void backward(const void* x, const void* w, const float* dy, float* dx, float* dw, float* db);
     // w (out, in) f32 in the layout and type the forward reads (bf16 forwards only).
     dnnl::memory pack(const float* w) const;
     const char* impl() const { return fwd_.impl(); }
@@ -36,6 +42,8 @@ private:
     View w_;  // W (out, in) row-major read as the (in, out) right operand
     Matmul fwd_, bwd_data_, bwd_weights_, bwd_bias_;
     std::vector<float> ones_;  // (1, M): the bias gradient is the product ones · dy
+    std::vector<Bf16> dy16_;   // (M, out): dy rounded, for a bf16 backward
+    Convert dy_to_bf16_;
 };
 
 }  // namespace vit::layers
