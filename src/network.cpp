@@ -59,14 +59,12 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         h16_.resize(M_ * Hm_);
     } else if (mixed_) {
         ln16_.resize(2 * L * M_ * D_);
+        qkv16_.resize(L * M_ * 3 * D_);
         ctx16_.resize(L * M_ * D_);
         h16_.resize(L * M_ * Hm_);
-        qkv_.resize(L * M_ * 3 * D_);
-        ctx_.resize(M_ * D_);
         hact_.resize(M_ * Hm_);
         params16_.resize(param_layout(cfg).size);
         params_to_bf16_ = layers::Convert(static_cast<int64_t>(params16_.size()), layers::dt::f32, layers::dt::bf16);
-        ctx_to_bf16_ = layers::Convert(M_ * D_, layers::dt::f32, layers::dt::bf16);
         h_to_bf16_ = layers::Convert(M_ * Hm_, layers::dt::f32, layers::dt::bf16);
     } else {
         ln1_.resize(L * M_ * D_);
@@ -114,17 +112,16 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.
     patch_ = layers::Linear(B_ * P_, patch_len_, D_, cfg.patch_bias(), Epilogue::None, training);
     // bf16 inference: qkv and fc1 write bf16 (their outputs only feed the next matmuls); proj and fc2
-    // write the f32 residual stream. Mixed-precision training: bf16 inputs, f32 outputs everywhere (the
-    // attention, GELU and their backward read f32).
-    const layers::dt low = bf16_ ? layers::dt::bf16 : layers::dt::f32;
-    const layers::dt in = bf16_ || mixed_ ? layers::dt::bf16 : layers::dt::f32;
-    const layers::LinearTypes to_low{in, low}, to_f32{in, layers::dt::f32};
+    // write the f32 residual stream. Mixed-precision training: the same, except fc1, whose output the
+    // f32 GELU and its backward read.
+    const layers::dt low = bf16_ || mixed_ ? layers::dt::bf16 : layers::dt::f32;
+    const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
     qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
     proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
     fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
-                          to_low);
+                          training ? to_f32 : to_low);
     fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
     if (K_ > 0) {
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
@@ -246,16 +243,15 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     for (int i = 0; i < c_.depth; ++i) {
         const BlockParams& o = off_.blocks[size_t(i)];
         float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1), *x_out = stream(2 * i + 2);
-        // Matmul operands: f32 (per block in training) or the bf16 buffers. Mixed precision: the Linears
-        // read bf16 (norm16, ctx16, hidden16) while attention and GELU write f32 scratch (ctx, hact).
-        const bool low_in = bf16_ || mixed_;
-        void* ln1 = low_in ? static_cast<void*>(norm16(i, 0)) : at(ln1_, i, MD, training_);
-        void* ln2 = low_in ? static_cast<void*>(norm16(i, 1)) : at(ln2_, i, MD, training_);
-        layers::LayerNorm& block_norm = low_in ? ln_to_bf16_ : ln_tokens_;
-        void* qkv = bf16_ ? static_cast<void*>(qkv16_.data()) : at(qkv_, i, 3 * MD, training_);
-        void* ctx = bf16_ ? static_cast<void*>(ctx16_.data()) : at(ctx_, i, MD, training_ && !mixed_);
+        // Matmul operands: f32 (per block in training) or the bf16 buffers (per block in mixed-precision
+        // training, where GELU writes an f32 scratch hact that is then rounded into fc2's input).
+        const bool low = bf16_ || mixed_;
+        void* ln1 = low ? static_cast<void*>(norm16(i, 0)) : at(ln1_, i, MD, training_);
+        void* ln2 = low ? static_cast<void*>(norm16(i, 1)) : at(ln2_, i, MD, training_);
+        layers::LayerNorm& block_norm = low ? ln_to_bf16_ : ln_tokens_;
+        void* qkv = low ? static_cast<void*>(qkv16(i)) : at(qkv_, i, 3 * MD, training_);
+        void* ctx = low ? static_cast<void*>(ctx16(i)) : at(ctx_, i, MD, training_);
         void* hact = bf16_ ? static_cast<void*>(h16_.data()) : at(hact_, i, M_ * Hm_, training_ && !mixed_);
-        void* ctx_in = mixed_ ? static_cast<void*>(ctx16(i)) : ctx;     // proj's input
         void* hact_in = mixed_ ? static_cast<void*>(hidden16(i)) : hact;  // fc2's input
         float* att = att_.empty() ? nullptr : at(att_, i, B_ * H_ * T_ * T_, per_block_);
         float* m1 = training_ ? at(mean1_, i, M_, true) : nullptr;
@@ -266,15 +262,14 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         block_norm.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, weight(p, o.qkv_w, i, &PackedBlock::qkv), at(p, o.qkv_b), qkv);
         attn_.forward(qkv, att, ctx, key(Site::Attention, i), att_drop_.data());
-        if (mixed_) ctx_to_bf16_.run(ctx, ctx_in);
         if (branched_) {
             float* br = branch(2 * i);
-            proj_.forward(ctx_in, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
+            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
             drop_.apply(br, br, MD, key(Site::Proj, i));
             add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
-            proj_.forward(ctx_in, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), x_mid);
+            proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), x_mid);
         }
         block_norm.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), ln2, m2, v2);
         if (training_) {
@@ -453,7 +448,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
                             dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + ls1 ⊙ proj(attn(qkv(norm1(x_in))))
-        const float* qkv = at(qkv_, i, 3 * MD, true);
+        const void* qkv = mixed_ ? static_cast<const void*>(qkv16(i)) : at(qkv_, i, 3 * MD, true);
         const float* d_attn = branched_ ? branch_grad(dx, scale_attn, at(p, o.ls1), branch(2 * i), at(grads, o.ls1),
                                                       key(Site::Proj, i))
                                         : dx;

@@ -30,8 +30,9 @@ struct NetworkOptions {
     // pack_weights() before forward(). Training in BF16 is mixed precision, as PyTorch's autocast: the
     // parameters (and the optimizer) stay f32, forward() rounds them into a bf16 copy once per step, and
     // qkv, proj, fc1 and fc2 run their forward, dx and dW products on bf16 inputs with f32 accumulation.
-    // LayerNorm, attention (its two products and the softmax), GELU, the residual stream, the patch
-    // embedding, pooling, the head and the loss stay f32. Attention gradients are f32 only.
+    // The attention's two products and their four backward products take bf16 operands too. LayerNorm,
+    // the softmax, GELU, the residual stream, the patch embedding, pooling, the head and the loss stay
+    // f32. Attention gradients (keep_attention_grad) are f32 only.
     Dtype dtype = Dtype::F32;
 };
 
@@ -131,14 +132,13 @@ private:
     uint64_t noise_seed_ = 0;
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
     // (B*T, width) as their f32 twins above, which bf16 does not allocate. Mixed-precision training
-    // keeps them per block for the dW products (ln16_: norm1 of block i in slot 2i, norm2 in 2i + 1), and
-    // qkv_ per block and ctx_, hact_ as one f32 scratch slot each; it allocates no qkv16_.
+    // keeps them per block for the backward (ln16_: norm1 of block i in slot 2i, norm2 in 2i + 1), and
+    // hact_ as one f32 scratch slot (the GELU's output, then rounded into h16_).
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
     // Mixed-precision training: the whole parameter buffer rounded to bf16 (same offsets), refreshed by
-    // every forward from the f32 master weights, and the conversions of the f32 attention output and
-    // MLP hidden activations into ctx16_ and h16_.
+    // every forward from the f32 master weights, and the conversion of the MLP hidden activations.
     std::vector<layers::Bf16> params16_;
-    layers::Convert params_to_bf16_, ctx_to_bf16_, h_to_bf16_;
+    layers::Convert params_to_bf16_, h_to_bf16_;
     struct PackedBlock {
         dnnl::memory qkv, proj, fc1, fc2;
     };
@@ -149,6 +149,7 @@ private:
     const void* weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const;
     // Block i's bf16 matmul inputs in mixed-precision training (slot i; one slot in bf16 inference).
     layers::Bf16* norm16(int i, int which) { return ln16_.data() + (mixed_ ? (2 * i + which) * M_ * D_ : 0); }
+    layers::Bf16* qkv16(int i) { return qkv16_.data() + (mixed_ ? i * M_ * 3 * D_ : 0); }
     layers::Bf16* ctx16(int i) { return ctx16_.data() + (mixed_ ? i * M_ * D_ : 0); }
     layers::Bf16* hidden16(int i) { return h16_.data() + (mixed_ ? i * M_ * Hm_ : 0); }
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_, dhalf_;

@@ -7,9 +7,11 @@
 //   dA' = dctx Vᵀ,  dV = A'ᵀ dctx,  dA = dropout(dA'),  dS = softmax_backward(A, dA),
 //   dQ = dS K / √hd,  dK = dSᵀ Q / √hd
 // Every product reads Q, K, V and the gradients through strided views of the (B*T, 3D) buffers.
-// In bf16 (inference only) qkv and ctx are bf16: Q Kᵀ accumulates in f32 into f32 scores, the softmax
-// runs in f32 and A is rounded to bf16 for the A V product. When the caller keeps A (attention maps) it
-// gets A in f32, then rounded; otherwise the softmax writes bf16 straight from scratch scores.
+// In bf16 qkv and ctx are bf16: Q Kᵀ accumulates in f32 into f32 scores, the softmax runs in f32 and A
+// is rounded to bf16 for the A V product. When the caller keeps A (attention maps, training) it gets A
+// in f32, then rounded; otherwise the softmax writes bf16 straight from scratch scores. The bf16
+// backward (mixed-precision training) rounds dctx, A' and dS once each and runs the four products on
+// bf16 operands into f32 gradients; dA, dS and the softmax backward stay f32.
 #pragma once
 #include <vector>
 
@@ -24,7 +26,7 @@ class Attention {
 public:
     Attention() = default;
     // attn_drop (training only): dropout rate on the attention probabilities.
-    // type: the number format of qkv and ctx, f32 or (without backward) bf16.
+    // type: the number format of qkv and ctx, f32 or bf16.
     Attention(int64_t batch, int64_t tokens, int64_t dim, int64_t heads, bool backward = false, float attn_drop = 0.0f,
               dt type = dt::f32);
 
@@ -32,10 +34,11 @@ public:
     // into dropped (B, H, T, T); att keeps A (the softmax backward and attention maps need it).
     // qkv and ctx are of the planned type; att is f32, and in bf16 may be null (A not kept).
     void forward(const void* qkv, float* att, void* ctx, uint64_t key = 0, float* dropped = nullptr);
-    // dctx (B*T, D) -> dqkv (B*T, 3D) written. datt receives dA and dscores dS, both (B, H, T, T);
+    // dctx (B*T, D) f32 -> dqkv (B*T, 3D) f32 written; qkv as the forward read it, of the planned type.
+    // datt receives dA and dscores dS, both (B, H, T, T) f32;
     // they may be the same buffer when dA is not wanted. key and dropped as in the forward (A' is
     // drawn again rather than kept per block).
-    void backward(const float* qkv, const float* att, const float* dctx, float* datt, float* dscores, float* dqkv,
+    void backward(const void* qkv, const float* att, const float* dctx, float* datt, float* dscores, float* dqkv,
                   uint64_t key = 0, float* dropped = nullptr);
 
 private:
@@ -43,9 +46,11 @@ private:
 
     int64_t D_ = 0, BHTT_ = 0;
     size_t elem_ = sizeof(float);  // bytes per element of qkv and ctx
-    // bf16 only, (B, H, T, T): the scores when the caller keeps no A, and A rounded for A V.
+    // bf16 only, (B, H, T, T): the scores when the caller keeps no A, and A (also dS in the backward)
+    // rounded for the products; dctx (B*T, D) rounded.
     std::vector<float> scores_;
-    std::vector<Bf16> att16_;
+    std::vector<Bf16> att16_, dctx16_;
+    Convert dctx_to_bf16_;
     Convert to_bf16_;
     Softmax softmax16_;  // scores -> A in bf16
     Matmul qk_, av_, d_att_, d_v_, d_q_, d_k_;

@@ -1,6 +1,7 @@
 // Fully connected layer in PyTorch's convention, y (M, out) = x (M, in) · W (out, in)ᵀ + b, with its
-// backward: dx = dy · W, dW += dyᵀ · x, db += Σ_rows dy. All four products are oneDNN matmuls planned
-// in the constructor; PyTorch's (out, in) storage is read through strided views, never copied.
+// backward: dx = dy · W, dW += dyᵀ · x, db += Σ_rows dy. The three products are oneDNN matmuls planned
+// in the constructor (db is a column sum of our own); PyTorch's (out, in) storage is read through
+// strided views, never copied.
 // Inference may run the forward in bf16 (LinearTypes): then the weights are converted once by pack()
 // into the blocked bf16 layout oneDNN's kernel prefers, and forward() takes that memory's data.
 // Training in bf16 (mixed precision, as PyTorch's autocast) runs all three products with bf16 inputs
@@ -40,8 +41,8 @@ public:
 
 private:
     View w_;  // W (out, in) row-major read as the (in, out) right operand
-    Matmul fwd_, bwd_data_, bwd_weights_, bwd_bias_;
-    std::vector<float> ones_;  // (1, M): the bias gradient is the product ones · dy
+    int64_t rows_ = 0, out_ = 0;
+    Matmul fwd_, bwd_data_, bwd_weights_;
     std::vector<Bf16> dy16_;   // (M, out): dy rounded, for a bf16 backward
     Convert dy_to_bf16_;
 };
