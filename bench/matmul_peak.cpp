@@ -1,0 +1,80 @@
+// vit_matmul_peak: oneDNN's own matrix-product throughput on this machine, the ceiling against which
+// scripts/bench_all.sh reads the models' speed ("fraction of peak"). It runs the library's Matmul
+// (vit/layers/matmul.hpp) as the inference path does: dst (M, N) = src (M, K) · wei (K, N) with the
+// weights packed once into oneDNN's preferred layout, f32 or bf16 inputs, f32 output. The default shape
+// is fc1 of vit_base_patch16_224 at batch 32 (6304 token rows, 768 -> 3072).
+//
+//   vit_matmul_peak [M K N [REPS [DTYPE...]]]     (threads: OMP_NUM_THREADS)
+//
+// One JSON line per dtype: the median over REPS of the wall time of one product, its GFLOP/s
+// (2·M·K·N / time) and the kernel oneDNN chose.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vit/dtype.hpp"
+#include "vit/error.hpp"
+#include "vit/layers/convert.hpp"
+#include "vit/layers/matmul.hpp"
+
+namespace {
+
+namespace L = vit::layers;
+
+nlohmann::json measure(int64_t M, int64_t K, int64_t N, int reps, vit::Dtype dtype) {
+    const L::dt type = dtype == vit::Dtype::BF16 ? L::dt::bf16 : L::dt::f32;
+    std::mt19937 rng(0);
+    std::normal_distribution<float> nd;
+    std::vector<float> src(size_t(M * K)), wei(size_t(K * N)), dst(size_t(M * N));
+    for (float& v : src) v = nd(rng);
+    for (float& v : wei) v = nd(rng);
+    L::Matmul mm({{M, K}, {}, type}, {{K, N}, {}, type}, {{M, N}, {}}, false, L::Epilogue::None, 1.0f,
+                 vit::Activation::Gelu, true);
+    const dnnl::memory packed = mm.pack(wei.data(), {{K, N}, {}});
+    std::vector<L::Bf16> src16;
+    const void* x = src.data();
+    if (type == L::dt::bf16) {
+        src16.resize(src.size());
+        L::Convert(M * K, L::dt::f32, L::dt::bf16).run(src.data(), src16.data());
+        x = src16.data();
+    }
+    mm.run(x, packed.get_data_handle(), nullptr, dst.data());  // warm-up: JIT, first touch
+    std::vector<double> times;
+    for (int r = 0; r < reps; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        mm.run(x, packed.get_data_handle(), nullptr, dst.data());
+        times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::nth_element(times.begin(), times.begin() + reps / 2, times.end());
+    const double t = times[size_t(reps / 2)];
+    return {{"dtype", vit::to_string(dtype)}, {"m", M}, {"k", K}, {"n", N}, {"reps", reps},
+            {"ms", std::round(t * 1e5) / 100}, {"gflops", std::round(2.0 * M * K * N / t / 1e7) / 100},
+            {"impl", mm.impl()}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::vector<std::string> args(argv + 1, argv + argc);
+        if (!args.empty() && args.size() < 3) throw vit::ConfigError("usage: vit_matmul_peak [M K N [REPS [DTYPE...]]]");
+        const int64_t M = args.empty() ? 6304 : std::stoll(args[0]), K = args.empty() ? 768 : std::stoll(args[1]),
+                      N = args.empty() ? 3072 : std::stoll(args[2]);
+        const int reps = args.size() > 3 ? std::stoi(args[3]) : 10;
+        if (M <= 0 || K <= 0 || N <= 0 || reps <= 0) throw vit::ConfigError("M, K, N and REPS must be positive");
+        std::vector<vit::Dtype> dtypes;
+        for (size_t i = 4; i < args.size(); ++i) dtypes.push_back(vit::parse_dtype(args[i]));
+        if (dtypes.empty()) dtypes = {vit::Dtype::F32, vit::Dtype::BF16};
+        for (vit::Dtype d : dtypes) std::cout << measure(M, K, N, reps, d).dump() << std::endl;
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "vit_matmul_peak: " << e.what() << "\n";
+        return 2;
+    }
+}
