@@ -8,7 +8,9 @@
 # docs/BENCHMARKS.md (between the bench_all markers) and keeps the raw JSON lines beside it.
 #
 #   scripts/bench_all.sh [ROUNDS] [REPS] [THREADS]    defaults 3 10 2; `1 2` is a short run
-#   env: BUILD_DIR (build), OUT (docs/BENCHMARKS.md), CASES (regex on "config/batch/mode" to run a subset)
+#   env: BUILD_DIR (build), OUT (docs/BENCHMARKS.md), CASES (regex on "config/batch/mode" to run a subset),
+#        LIMIT_S (seconds one measurement may take, 0 = none: past it the cell reads "-" and the run goes
+#        on; for short runs on a loaded machine, where one PyTorch vit_base batch 32 can take minutes)
 #
 # Every figure is the median over the rounds; ratios are the median of the per-round ratios (each
 # round runs the engines back to back, so a shared machine's load moves both sides of a ratio).
@@ -20,6 +22,7 @@ threads=${3:-2}
 build=${BUILD_DIR:-build}
 out=${OUT:-docs/BENCHMARKS.md}
 cases_filter=${CASES:-.}
+limit_s=${LIMIT_S:-0}
 anchor=../shared/anchor
 python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)  # the anchor's fair OpenBLAS set-up
 
@@ -62,8 +65,14 @@ done
 record() {  # ROUND ENGINE DTYPE CONFIG BATCH MODE -- COMMAND...
     local round=$1 engine=$2 dtype=$3 config=$4 batch=$5 mode=$6
     shift 7
-    local line rss
-    if ! line=$(/usr/bin/time -v -o "$work/time" "$@" 2>"$work/err" | tail -n 1); then
+    local line rss status=0
+    line=$(timeout "$limit_s" /usr/bin/time -v -o "$work/time" "$@" 2>"$work/err" | tail -n 1) || status=$?
+    if [[ $status == 124 ]]; then
+        echo "  $engine $dtype: over LIMIT_S=$limit_s s, not recorded" >&2
+        echo "$round $engine $dtype $config $batch $mode" >>"$work/over_limit"
+        return 0
+    fi
+    if [[ $status != 0 ]]; then
         echo "bench_all: failed: $*" >&2
         cat "$work/err" >&2
         return 1
@@ -146,9 +155,10 @@ machine=$(
 )
 
 "${python[@]}" - "$raw" "$out" "$verbose" "$rounds" "$reps" "$threads" "$started" "$uptime_start" "$uptime_end" \
-    "$versions" "$machine" <<'PY'
+    "$versions" "$machine" "$limit_s" "$work/over_limit" <<'PY'
 import collections, json, statistics, sys
-raw, out, verbose, rounds, reps, threads, started, up0, up1, versions, machine = sys.argv[1:]
+raw, out, verbose, rounds, reps, threads, started, up0, up1, versions, machine, limit_s, over_limit = sys.argv[1:]
+over = [l.split() for l in open(over_limit)] if __import__("os").path.exists(over_limit) else []
 rows = [json.loads(l) for l in open(raw)]
 
 def flops(config, mode):
@@ -198,6 +208,10 @@ L.append("Machine: " + machine.replace("\n", "; ") + ".")
 L.append("")
 L.append("Libraries: " + "; ".join(versions.splitlines()) + ".")
 L.append("")
+if over:
+    L.append(f"Not measured (over LIMIT_S={limit_s} s, cells read \"-\"): " + "; ".join(
+        f"{e} {d} {c} b{b} {m} (round {r})" for r, e, d, c, b, m in over) + ".")
+    L.append("")
 L.append("### oneDNN's matmul peak (6304 x 768 x 3072, packed weights, median over rounds)")
 L.append("")
 L.append("| dtype | GFLOP/s | kernel |")

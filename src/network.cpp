@@ -142,6 +142,8 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     // In floats, following the constructor's buffers that grow with the batch: M = B*T token rows of
     // width D or Hm, and (B, H, T, T) attention maps; those per image or per parameter are negligible.
     // Computed in double: a hostile batch or configuration must not overflow the estimate itself.
+    // Mixed-precision training keeps norm1/norm2, qkv, ctx and the MLP hidden activations in bf16 (half
+    // of these f32 figures) plus one f32 hidden scratch: the f32 estimate bounds it.
     const double B = batch, T = static_cast<double>(cfg.num_tokens()), D = cfg.embed_dim,
                  Hm = static_cast<double>(cfg.mlp_hidden()), depth = cfg.depth;
     const double M = B * T, maps = B * cfg.num_heads * T * T;
