@@ -74,12 +74,23 @@ TEST_F(CliTrain, TrainThenEvaluate) {
     EXPECT_CLEAN_EXIT(r, 0);
     for (const char* f : {"last.safetensors", "best.safetensors", "metrics.csv"}) EXPECT_TRUE(fs::exists(run / f)) << f;
     EXPECT_EQ(count_lines(run / "metrics.csv"), 4);
+    // curves.png: the loss and the accuracy charts side by side, 560 x 400 pixels each.
+    const cv::Mat curves = cv::imread((run / "curves.png").string(), cv::IMREAD_COLOR);
+    ASSERT_FALSE(curves.empty());
+    EXPECT_EQ(curves.cols, 1120);
+    EXPECT_EQ(curves.rows, 400);
     for (const char* word : {"img/s", "ETA", "loss", "test loss", "lr"}) EXPECT_NE(r.err.find(word), std::string::npos) << word;
 
     const fs::path csv = tmp_ / "eval.csv";
     const Result e = this->run("eval --model " + quote((run / "best.safetensors").string()) + " --data " +
-                               quote(data_.string()) + " --csv " + quote(csv.string()));
+                               quote(data_.string()) + " --csv " + quote(csv.string()) + " --plot " +
+                               quote((tmp_ / "confusion.png").string()));
     EXPECT_CLEAN_EXIT(e, 0);
+    // 3 classes: 48-pixel cells, so a 144-pixel grid plus the names, the title and the colour scale.
+    const cv::Mat plot = cv::imread((tmp_ / "confusion.png").string(), cv::IMREAD_COLOR);
+    ASSERT_FALSE(plot.empty());
+    EXPECT_GT(plot.cols, 144 + 70);
+    EXPECT_GT(plot.rows, 144 + 40);
     EXPECT_NE(e.out.find("accuracy"), std::string::npos);
     EXPECT_NE(e.out.find("confusion matrix"), std::string::npos);
     for (const char* c : {"bottom", "middle", "top"}) EXPECT_NE(e.out.find(c), std::string::npos) << c;

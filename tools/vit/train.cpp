@@ -15,9 +15,11 @@
 #include <utility>
 
 #include "common.hpp"
+#include "image_file.hpp"
 #include "model_spec.hpp"
 #include "progress.hpp"
 #include "recipe.hpp"
+#include "training_curves.hpp"
 
 namespace vit_cli {
 namespace {
@@ -27,7 +29,8 @@ const char* const kUsage =
     "Trains a ViT. PATH: an image folder (train/ and test/ with one sub-folder per class, or class\n"
     "folders with --val-split), CIFAR-10/100 binary files, or (Fashion-)MNIST IDX files. NAME is a file\n"
     "in models/configs (cifar-t, cifar-s, fmnist-t, vit_tiny_patch16_224, ...). RUN_DIR receives\n"
-    "last.safetensors (every epoch), best.safetensors (best test accuracy) and metrics.csv.\n"
+    "last.safetensors (every epoch), best.safetensors (best test accuracy), metrics.csv and curves.png\n"
+    "(loss and accuracy per epoch, redrawn after every epoch).\n"
     "--recipe NAME|FILE sets flags from models/recipes/NAME.json (e.g. cifar-strong); flags given on\n"
     "the command line override the recipe's.\n\n";
 
@@ -264,6 +267,13 @@ int run_train(const std::vector<std::string>& args) {
                           format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s,
                           format_duration(m.seconds * (fc.epochs - m.epoch)).c_str());
             info(buf);
+            // A picture that cannot be drawn must not stop the training: the metrics are in the CSV.
+            const std::string run = fc.run_dir;
+            try {
+                write_png(run + "/curves.png", training_curves(run + "/metrics.csv"));
+            } catch (const std::exception& e) {
+                warn(std::string("curves.png not updated: ") + e.what());
+            }
         };
         cb.stop_requested = [] { return g_stop.load(); };
         info(std::string(fc.resume ? "resuming" : "training") + " " + std::to_string(model->params().size()) +
