@@ -156,6 +156,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     lo.drop_last = true;
     lo.seed = cfg.seed;
     lo.workers = cfg.workers;
+    lo.repeats = cfg.aug_repeats;
     // Mixup's targets carry the label smoothing (timm's Mixup(label_smoothing=...)).
     Augment aug = cfg.augment;
     aug.mixup.label_smoothing = cfg.optim.label_smoothing;

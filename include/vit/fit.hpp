@@ -33,6 +33,7 @@ struct FitConfig {
     // average is evaluated every epoch and kept in last.safetensors' training state for resume.
     float model_ema_decay = 0.0f;
     uint64_t seed = 0;
+    int aug_repeats = 1;     // timm's --aug-repeats (LoaderOptions::repeats); 1: off
     int workers = 2;         // data loader threads
     int eval_batch = 256;
     std::string run_dir;

@@ -235,6 +235,10 @@ struct BatchLoader::Impl {
         if (opts.shuffle) {
             std::mt19937_64 rng(data_detail::epoch_seed(opts.seed, static_cast<uint64_t>(epoch)));
             data_detail::shuffle(p->order.data(), n, rng);
+            // Repeated augmentation: position i takes the (i / repeats)-th image of the permutation.
+            // Walking backwards lets it happen in place (source index <= destination index).
+            const size_t r = size_t(opts.repeats);
+            for (size_t i = n; r > 1 && i-- > 0;) p->order[i] = p->order[i / r];
         }
         std::lock_guard<std::mutex> lk(mu);
         p->generation = ++generation;
@@ -254,6 +258,10 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
         throw ConfigError("BatchLoader: the dataset has no image shape");
     if (data.size() > 0xffffffffull) throw ConfigError("BatchLoader: more than 2^32 images");
+    if (opts.repeats < 1) throw ConfigError("BatchLoader: repeats must be >= 1, got " + std::to_string(opts.repeats));
+    if (opts.repeats > 1 && !opts.shuffle)
+        throw ConfigError("BatchLoader: repeated augmentation (repeats " + std::to_string(opts.repeats) +
+                          ") needs a shuffled order");
     if (aug.random_crop && aug.padding < 0)
         throw ConfigError("crop padding must be >= 0, got " + std::to_string(aug.padding));
     if (aug.erasing.prob > 0.0f) aug.erasing.validate();

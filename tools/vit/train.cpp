@@ -96,6 +96,7 @@ int run_train(const std::vector<std::string>& args) {
         ("cutmix", po::value<float>()->default_value(0.0f), "cutmix alpha (timm's --cutmix; 0: off)")
         ("mixup-prob", po::value<float>()->default_value(1.0f), "probability of mixing a batch when --mixup or --cutmix is on")
         ("mixup-switch-prob", po::value<float>()->default_value(0.5f), "with both on: probability of cutmix rather than mixup for a batch")
+        ("aug-repeats", po::value<int>()->default_value(1), "repeated augmentation: each image of an epoch's order taken this many times in a row, differently augmented, the epoch keeping its length (timm's --aug-repeats, e.g. 3; 1: off)")
         ("model-ema", po::value<float>()->default_value(0.0f), "keep an exponential moving average of the weights with this decay (timm's --model-ema-decay, e.g. 0.999; 0: off), evaluated every epoch and saved as ema.safetensors")
         ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
         ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
@@ -147,6 +148,8 @@ int run_train(const std::vector<std::string>& args) {
         mix.prob = vm["mixup-prob"].as<float>();
         mix.switch_prob = vm["mixup-switch-prob"].as<float>();
         check_flags("--mixup, --cutmix, --mixup-prob or --mixup-switch-prob", [&] { mix.validate(); });
+        fc.aug_repeats = vm["aug-repeats"].as<int>();
+        if (fc.aug_repeats < 1 || fc.aug_repeats > 64) throw UsageError("--aug-repeats must be in [1, 64]");
         fc.model_ema_decay = vm["model-ema"].as<float>();
         if (!(fc.model_ema_decay >= 0 && fc.model_ema_decay < 1)) throw UsageError("--model-ema must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
