@@ -51,7 +51,9 @@ for side in a b; do
     ip -n "$ns" link set vit0 up
     ip -n "$ns" link set lo up
 done
-ip netns exec "$ns_a" ping -c 1 -W 2 "$ip_b" >/dev/null || { echo "netns_mpi: $ip_a cannot reach $ip_b" >&2; exit 1; }
+if command -v ping >/dev/null; then
+    ip netns exec "$ns_a" ping -c 1 -W 2 "$ip_b" >/dev/null || { echo "netns_mpi: $ip_a cannot reach $ip_b" >&2; exit 1; }
+fi
 echo "netns_mpi: namespaces $ns_a ($ip_a) and $ns_b ($ip_b) joined by a veth pair"
 
 # The remote-shell agent: mpirun calls it as `agent HOST COMMAND...` to start its daemon (orted) on
