@@ -239,7 +239,8 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
                 return FitOutcome::Stopped;
             }
         }
-        // The processes other than rank 0 go on to the next epoch; they wait for it at the first step.
+        // The processes other than rank 0 neither evaluate nor write: they wait for it in the epoch's
+        // stop vote below, which rank 0 casts after its evaluation and checkpoint.
         if (!lead) {
             if (stop_asked() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
             continue;
