@@ -35,8 +35,14 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
       patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
-      F_(cfg.num_features()) {
+      F_(cfg.num_features()), first_image_(opts.slice.total > 0 ? opts.slice.first : 0),
+      global_batch_(opts.slice.total > 0 ? opts.slice.total : batch) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+    if (opts.slice.total > 0 && (opts.slice.first < 0 || opts.slice.count != batch ||
+                                 int64_t(opts.slice.first) + batch > opts.slice.total))
+        throw ConfigError("a network for a batch of " + std::to_string(batch) + " cannot compute images [" +
+                          std::to_string(opts.slice.first) + ", " + std::to_string(opts.slice.first + opts.slice.count) +
+                          ") of a global batch of " + std::to_string(opts.slice.total));
     if (opts.training && opts.dtype != Dtype::F32)
         throw ConfigError(std::string("training runs in f32 only, not ") + to_string(opts.dtype));
     require_memory(estimate_bytes(cfg, batch, opts),
@@ -116,7 +122,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
-    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low, first_image_);
     if (cfg.global_pool == GlobalPool::Map)
         attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
@@ -196,7 +202,7 @@ void Network::embed_forward(const Parameters& p) {
                 for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pe[j];
             }
         }
-    drop_.apply(x, x, M_ * D_, key(Site::Pos, 0));
+    drop_.apply(x, x, M_ * D_, key(Site::Pos, 0), mask_first(T_ * D_));
     if (c_.pre_norm)
         ln_tokens_.forward(x, at(p, off_.norm_pre_w), at(p, off_.norm_pre_b), stream(0),
                            training_ ? emb_mean_.data() : nullptr, training_ ? emb_var_.data() : nullptr);
@@ -248,7 +254,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         if (branched_) {
             float* br = branch(2 * i);
             proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
-            drop_.apply(br, br, MD, key(Site::Proj, i));
+            drop_.apply(br, br, MD, key(Site::Proj, i), mask_first(T_ * D_));
             add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
@@ -260,7 +266,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
             float* h = at(hact_, i, M_ * Hm_, true);
             fc1_.forward(ln2, at(p, o.fc1_w), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, h);
-            drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i));
+            drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i), mask_first(T_ * Hm_));
         } else {
             // the activation fused
             fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hact);
@@ -268,7 +274,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         if (branched_) {
             float* br = branch(2 * i + 1);
             fc2_.forward(hact, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), br);
-            drop_.apply(br, br, MD, key(Site::Mlp, i));
+            drop_.apply(br, br, MD, key(Site::Mlp, i), mask_first(T_ * D_));
             add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
                        x_out);
         } else {
@@ -277,7 +283,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         }
     }
     pool_forward(p);
-    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
+    head_dropout(pooled_ln_.data());
     if (K_ == 0) {
         if (R_ == 1) return pooled_ln_.data();
         // Distilled without heads: timm returns the mean of the class and distillation features.
@@ -400,7 +406,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
                        at(grads, off_.head_b));
     }
-    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
+    head_dropout(dpooled_ln_.data());
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx);
 
@@ -417,7 +423,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
                                        : dx;
         fc2_.backward(at(hact_, i, M_ * Hm_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
-        drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i));
+        drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i), mask_first(T_ * Hm_));
         gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
@@ -454,7 +460,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
 // Mirror of embed_forward (before norm_pre): dx (B*T, D) -> the prefix tokens' and the position
 // embedding's gradients (accumulated) and dtokens_ (B*P, D), the patch embedding's output gradient.
 void Network::embed_backward(Parameters& grads, float* dx) {
-    drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0));
+    drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0), mask_first(T_ * D_));
     float* dpos = at(grads, off_.pos);
     const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;
     for (int64_t b = 0; b < B_; ++b)
@@ -473,6 +479,8 @@ void Network::embed_backward(Parameters& grads, float* dx) {
         }
 }
 
+// The draws for the global batch, in order: per block with a non-zero rate, one per image for the
+// attention branch, then one per image for the MLP branch; this network keeps its images' draws.
 void Network::set_noise_seed(uint64_t seed) {
     noise_seed_ = seed;
     if (reg_.drop_path <= 0) return;
@@ -481,9 +489,21 @@ void Network::set_noise_seed(uint64_t seed) {
     for (int i = 0; i < c_.depth; ++i) {
         const float rate = reg_.drop_path * static_cast<float>(i) / static_cast<float>(std::max(1, c_.depth - 1));
         const float keep = 1.0f - rate;
-        for (int64_t k = 0; k < 2 * B_; ++k)
-            drop_scale_[size_t(2 * i * B_ + k)] = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
+        for (int64_t branch = 0; branch < 2; ++branch)
+            for (int64_t g = 0; g < global_batch_; ++g) {
+                const float scale = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
+                const int64_t b = g - first_image_;
+                if (b >= 0 && b < B_) drop_scale_[size_t((2 * i + branch) * B_ + b)] = scale;
+            }
     }
+}
+
+// Head dropout over the (R*B, F) rows (r, b): row r of image b draws as row r of the global batch's
+// image first_image_ + b.
+void Network::head_dropout(float* rows) const {
+    for (int64_t r = 0; r < R_; ++r)
+        head_drop_.apply(rows + r * B_ * F_, rows + r * B_ * F_, B_ * F_, key(Site::Head, 0),
+                         (r * global_batch_ + first_image_) * F_);
 }
 
 void Network::add_branch(const float* x_in, const float* scale, const float* gamma, const float* br,
@@ -519,7 +539,7 @@ const float* Network::branch_grad(const float* dy, const float* scale, const flo
             for (int64_t j = 0; j < D_; ++j) dbranch_[size_t(row + j)] = s * (gamma ? gamma[j] : 1.0f) * dy[row + j];
         }
     }
-    drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key);
+    drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key, mask_first(T_ * D_));
     return dbranch_.data();
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vit/layers/attention.hpp"
+#include "vit/distributed.hpp"
 #include "vit/dtype.hpp"
 #include "vit/layers/attention_pool.hpp"
 #include "vit/layers/dropout.hpp"
@@ -29,6 +30,11 @@ struct NetworkOptions {
     // Inference only: the number format of the blocks' matrix products (vit/dtype.hpp). BF16 needs
     // pack_weights() before forward().
     Dtype dtype = Dtype::F32;
+    // Training only: which images of a global batch, split across processes, this network computes
+    // (BatchSlice's total 0: the network's batch is the whole batch). Dropout and drop-path masks are
+    // drawn per image from its place in the global batch, so the processes together draw exactly the
+    // masks of one process computing the whole batch.
+    BatchSlice slice{};
 };
 
 class Network {
@@ -80,6 +86,9 @@ private:
     // Where a mask is drawn; each (step, site, block) has its own dropout key.
     enum class Site : uint64_t { Pos, Attention, Proj, Hidden, Mlp, Head };
     uint64_t key(Site site, int block) const;
+    // The mask entry of element 0 of a (batch, per_image) tensor: its place in the global batch.
+    int64_t mask_first(int64_t per_image) const { return first_image_ * per_image; }
+    void head_dropout(float* rows) const;
     void pool_forward(const Parameters& p);
     void pool_backward(const Parameters& p, Parameters& g, float* dx);
     // Where prefix token t's row (class, distillation, then registers) sits in the flat parameter and
@@ -99,6 +108,8 @@ private:
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
     const int64_t B_, P_, T_, D_, H_, Hm_, K_, O_, M_, R_, patch_len_, prefix_, F_;
+    // This network's images in the global batch of the masks: [first_image_, first_image_ + B) of global_batch_.
+    const int64_t first_image_, global_batch_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
     std::vector<float> patches_;  // (B*P, C*p*p): im2col of the non-overlapping patches

@@ -8,35 +8,13 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli_helpers.hpp"
+#include "image_folder_fixture.hpp"
+#include "train_step_fixture.hpp"
 #include "vit/vit.hpp"
 
 using namespace vit_test;
 
 namespace {
-
-// train/ and test/ folders with three classes of 8x8 PNGs: a bright bar at the top, middle or bottom.
-void write_image_folder(const fs::path& root, int train_per_class, int test_per_class) {
-    const char* classes[] = {"bottom", "middle", "top"};
-    int seed = 0;
-    for (const auto& [split, count] : {std::pair{"train", train_per_class}, std::pair{"test", test_per_class}})
-        for (int k = 0; k < 3; ++k) {
-            const fs::path dir = root / split / classes[k];
-            fs::create_directories(dir);
-            for (int i = 0; i < count; ++i) {
-                cv::Mat img(8, 8, CV_8UC3);
-                cv::randu(img, cv::Scalar::all(0), cv::Scalar::all(60 + seed++ % 7));
-                const int row = k == 0 ? 5 : k == 1 ? 3 : 1;
-                img.rowRange(row, row + 2).setTo(cv::Scalar(40, 220, 240));
-                cv::imwrite((dir / (std::to_string(i) + ".png")).string(), img);
-            }
-        }
-}
-
-void write_config(const fs::path& path, int dim) {
-    std::ofstream(path) << R"({"img_size": 8, "patch_size": 4, "in_chans": 3, "num_classes": 3, "embed_dim": )"
-                        << dim << R"(, "depth": 2, "num_heads": 2, "mlp_ratio": 2.0,
-                           "preprocess": {"crop_pct": 1.0}})";
-}
 
 int count_lines(const fs::path& p) {
     std::ifstream in(p);
@@ -227,24 +205,7 @@ TEST_F(Cli, TrainStepMatchesPyTorchFixture) {
     const Result r = run("train-step --model " + quote(dir) + " --batch " + quote(dir + "/train_step.safetensors") +
                          " --output " + quote(out.string()) + " --lr 1e-3 --weight-decay 0.05 --label-smoothing 0.1");
     EXPECT_CLEAN_EXIT(r, 0);
-    const vit::SafeTensors ours = vit::read_safetensors(out.string());
-    const vit::SafeTensors ref = vit::read_safetensors(dir + "/train_step.safetensors");
-    EXPECT_NEAR(ours.tensors.at("loss").data[0], ref.tensors.at("loss").data[0], 1e-5);
-    int compared = 0;
-    for (const auto& [name, t] : ref.tensors) {
-        if (name.rfind("grad.", 0) != 0) continue;
-        const vit::Tensor& g = ours.tensors.at(name);
-        ASSERT_EQ(g.shape, t.shape) << name;
-        float gmax = 0;
-        for (float v : t.data) gmax = std::max(gmax, std::fabs(v));
-        for (size_t i = 0; i < t.data.size(); ++i) ASSERT_NEAR(g.data[i], t.data[i], 1e-4f * gmax) << name;
-        const vit::Tensor& after = ours.tensors.at("after." + name.substr(5));
-        const vit::Tensor& want = ref.tensors.at("after." + name.substr(5));
-        for (size_t i = 0; i < t.data.size(); ++i)
-            ASSERT_NEAR(after.data[i], want.data[i], std::fabs(t.data[i]) > 1e-6f ? 1e-6f : 1e-3f + 1e-6f) << name;
-        ++compared;
-    }
-    EXPECT_EQ(compared, 32);
+    expect_matches_train_step_fixture(out, dir + "/train_step.safetensors");
 
     // A batch with the wrong image size names the tensor and both shapes.
     vit::write_safetensors((tmp_ / "bad.safetensors").string(),

@@ -79,6 +79,7 @@ struct Augment {
     MixupConfig mixup;      // per batch, last (off unless an alpha is > 0)
 };
 
+// A batch, or this process's slice of it (LoaderOptions::ranks).
 struct Batch {
     int n = 0;
     std::vector<float> x;        // (n, C, H, W), normalised
@@ -102,6 +103,9 @@ struct LoaderOptions {
     int repeats = 1;
     int workers = 2;         // threads building batches (at least 1 is used)
     int prefetch = 4;        // batches built ahead of next() (at least 1)
+    // Data-parallel training: this process builds only its slice, batch_slice(batch, rank, ranks), of
+    // every batch (which needs drop_last). The epoch's order is the same on every process (one seed).
+    int rank = 0, ranks = 1;
 };
 
 class BatchLoader {

@@ -6,9 +6,10 @@
 
 namespace vit::layers {
 
-Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop, dt type)
-    : D_(D), BHTT_(B * H * T * T), elem_(type == dt::bf16 ? sizeof(Bf16) : sizeof(float)),
-      drop_(backward ? attn_drop : 0.0f) {
+Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop, dt type,
+                     int64_t first_image)
+    : D_(D), BHTT_(B * H * T * T), mask_first_(first_image * H * T * T),
+      elem_(type == dt::bf16 ? sizeof(Bf16) : sizeof(float)), drop_(backward ? attn_drop : 0.0f) {
     if (backward && type != dt::f32) throw ConfigError("attention's backward runs in f32 only");
     const int64_t hd = D / H, row = 3 * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -41,7 +42,7 @@ Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, 
 const float* Attention::drop(const float* att, uint64_t key, float* dropped) const {
     if (!drop_.active()) return att;
     if (dropped == nullptr) throw ConfigError("attention dropout needs a (B, H, T, T) buffer for the dropped probabilities");
-    drop_.apply(att, dropped, BHTT_, key);
+    drop_.apply(att, dropped, BHTT_, key, mask_first_);
     return dropped;
 }
 
@@ -69,7 +70,7 @@ void Attention::backward(const float* qkv, const float* att, const float* dctx, 
                          float* dqkv, uint64_t key, float* dropped) {
     d_att_.run(dctx, qkv + 2 * D_, nullptr, datt);
     d_v_.run(drop(att, key, dropped), dctx, nullptr, dqkv + 2 * D_);
-    drop_.apply(datt, datt, BHTT_, key);
+    drop_.apply(datt, datt, BHTT_, key, mask_first_);
     softmax_.backward(att, datt, dscores);
     d_q_.run(dscores, qkv + D_, nullptr, dqkv);
     d_k_.run(dscores, qkv, nullptr, dqkv + D_);

@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "processes.hpp"
 #include "progress.hpp"
 
 #include <algorithm>
@@ -14,26 +15,27 @@
 namespace vit_cli {
 
 int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body) {
-    const std::string prefix = command.empty() ? "vit: error: " : "vit " + command + ": error: ";
+    // Built when needed: rank_tag() starts MPI, which may itself fail.
+    const auto prefix = [&] { return (command.empty() ? "vit" : "vit " + command) + rank_tag() + ": error: "; };
     try {
         return body();
     } catch (const UsageError& e) {
-        std::cerr << prefix << e.what() << "\n\n" << usage;
+        std::cerr << prefix() << e.what() << "\n\n" << usage;
         return kExitUsage;
     } catch (const po::error& e) {
-        std::cerr << prefix << e.what() << "\n\n" << usage;
+        std::cerr << prefix() << e.what() << "\n\n" << usage;
         return kExitUsage;
     } catch (const vit::Error& e) {
-        std::cerr << prefix << e.what() << "\n";
+        std::cerr << prefix() << e.what() << "\n";
     } catch (const cv::Exception& e) {
         // OpenCV's what() spans several lines with source locations; err is the useful part.
-        std::cerr << prefix << "OpenCV: " << e.err << "\n";
+        std::cerr << prefix() << "OpenCV: " << e.err << "\n";
     } catch (const std::bad_alloc&) {
-        std::cerr << prefix << "out of memory\n";
+        std::cerr << prefix() << "out of memory\n";
     } catch (const std::exception& e) {
-        std::cerr << prefix << e.what() << "\n";
+        std::cerr << prefix() << e.what() << "\n";
     } catch (...) {
-        std::cerr << prefix << "unknown failure\n";
+        std::cerr << prefix() << "unknown failure\n";
     }
     return kExitFailure;
 }
@@ -66,7 +68,8 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
             po::store(more.run(), vm);
         }
         po::notify(vm);
-        set_quiet(vm["quiet"].as<bool>());
+        // Only rank 0 of several processes reports progress.
+        set_quiet(vm["quiet"].as<bool>() || processes().rank() != 0);
         if (vm.count("help")) {
             std::cout << usage.str();
             return kExitOk;
@@ -145,7 +148,7 @@ vit::ImageLimits image_limits(const po::variables_map& vm) {
 
 void warn(const std::string& message) {
     clear_progress_line();
-    std::cerr << "vit: warning: " << message << "\n";
+    std::cerr << "vit" << rank_tag() << ": warning: " << message << "\n";
 }
 void info(const std::string& message) {
     if (quiet()) return;

@@ -17,6 +17,7 @@
 #include "common.hpp"
 #include "image_file.hpp"
 #include "model_spec.hpp"
+#include "processes.hpp"
 #include "progress.hpp"
 #include "recipe.hpp"
 #include "training_curves.hpp"
@@ -164,6 +165,9 @@ int run_train(const std::vector<std::string>& args) {
         }
         if (fc.epochs <= 0) throw UsageError("--epochs must be positive");
         if (fc.batch <= 0) throw UsageError("--batch must be positive");
+        if (fc.batch < processes().size())
+            throw UsageError("--batch " + std::to_string(fc.batch) + " cannot be split across " +
+                             std::to_string(processes().size()) + " processes (each needs at least one image)");
         if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
         if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
         if (fc.workers < 1) throw UsageError("--workers must be at least 1");
@@ -259,6 +263,7 @@ int run_train(const std::vector<std::string>& args) {
                           format_duration(s.eta_s).c_str());
             steps.draw(buf);
         };
+        vit::Communicator& comm = processes();
         cb.on_epoch = [&](const vit::EpochMetrics& m) {
             // The run's ETA: the epochs left at this epoch's pace (the step lines, every few seconds, have
             // a finer one).
@@ -277,12 +282,22 @@ int run_train(const std::vector<std::string>& args) {
             } catch (const std::exception& e) {
                 warn(std::string("curves.png not updated: ") + e.what());
             }
+            if (comm.size() > 1) {
+                // Where the data-parallel steps went: computing (with the data), waiting for the slowest
+                // process, and the gradient allreduce.
+                const double compute = m.seconds - m.sync_wait_s - m.allreduce_s;
+                std::snprintf(buf, sizeof buf, "epoch %d/%d on %d processes: compute %.2fs, waiting %.2fs, allreduce %.2fs (%.1f%%)",
+                              m.epoch, fc.epochs, comm.size(), compute, m.sync_wait_s, m.allreduce_s,
+                              100 * m.allreduce_s / std::max(m.seconds, 1e-9));
+                info(buf);
+            }
         };
         cb.stop_requested = [] { return g_stop.load(); };
         info(std::string(fc.resume ? "resuming" : "training") + " " + std::to_string(model->params().size()) +
              " parameters for " + std::to_string(fc.epochs) + " epochs, batch " + std::to_string(fc.batch) +
-             " -> " + fc.run_dir);
-        const vit::FitOutcome out = vit::fit(*model, data, fc, cb);
+             (comm.size() > 1 ? " split across " + std::to_string(comm.size()) + " processes" : "") + " -> " + fc.run_dir);
+        const vit::FitOutcome out = vit::fit(*model, data, fc, cb, comm);
+        ended_together();
         if (out == vit::FitOutcome::Stopped) {
             info("stopped: checkpoint written to " + fc.run_dir + "/last.safetensors; continue with --resume");
             return kExitInterrupted;
