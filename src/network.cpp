@@ -51,15 +51,16 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     tokens_.resize(B_ * P_ * D_);
     if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
-    if (!bf16_ || per_block_) att_.resize(A * BHTT);  // bf16 without maps: the attention's own scratch
+    // bf16 attention (bf16 and int8) without maps: the attention's own scratch.
+    if (!(bf16_ || int8_) || per_block_) att_.resize(A * BHTT);
     if (bf16_) {
         ln16_.resize(M_ * D_);
         qkv16_.resize(M_ * 3 * D_);
         ctx16_.resize(M_ * D_);
         h16_.resize(M_ * Hm_);
     } else if (int8_) {
-        qkv_.resize(M_ * 3 * D_);
-        ctx_.resize(M_ * D_);
+        qkv16_.resize(M_ * 3 * D_);
+        ctx16_.resize(M_ * D_);
         xq_ = layers::QuantizedRows(M_, D_);
         hq_ = layers::QuantizedRows(M_, Hm_);
         acc_.resize(size_t(M_ * std::max(3 * D_, Hm_)));
@@ -112,10 +113,13 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // f32 residual stream.
     const layers::dt low = bf16_ ? layers::dt::bf16 : layers::dt::f32;
     const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
+    // int8 runs the attention in bf16 too: the qkv product writes bf16, the attention output is
+    // quantised from bf16.
+    const layers::dt attention_type = bf16_ || int8_ ? layers::dt::bf16 : layers::dt::f32;
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
     if (int8_) {  // fc1 applies the activation and quantises the hidden layer for fc2
-        qkv8_ = layers::Int8Linear(M_, D_, 3 * D_);
+        qkv8_ = layers::Int8Linear(M_, D_, 3 * D_, Epilogue::None, cfg.act, attention_type);
         proj8_ = layers::Int8Linear(M_, D_, D_, residual);
         fc1_8_ = layers::Int8Linear(M_, D_, Hm_, Epilogue::Activate, cfg.act);
         fc2_8_ = layers::Int8Linear(M_, Hm_, D_, residual);
@@ -131,7 +135,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
-    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, attention_type);
     if (cfg.global_pool == GlobalPool::Map)
         attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
@@ -323,15 +327,15 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
 
 // As the f32 block, with the four Linear layers in int8: their inputs quantised per token (norm1 and
 // norm2 by the LayerNorm, the attention output here, the hidden layer by fc1), the attention itself
-// in f32 on the f32 qkv.
+// in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32).
 void Network::int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att) {
     const BlockParams& o = off_.blocks[size_t(i)];
     const Int8Block& w = int8_weights_[size_t(i)];
     const int64_t MD = M_ * D_;
     ln_to_u8_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), xq_);
-    qkv8_.forward(xq_, w.qkv, acc_.data(), qkv_.data());
-    attn_.forward(qkv_.data(), att, ctx_.data(), key(Site::Attention, i), att_drop_.data());
-    layers::quantize_rows(ctx_.data(), M_, D_, xq_);
+    qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
+    attn_.forward(qkv16_.data(), att, ctx16_.data(), key(Site::Attention, i), att_drop_.data());
+    layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
     if (branched_) {
         float* br = branch(2 * i);
         proj8_.forward(xq_, w.proj, acc_.data(), br);

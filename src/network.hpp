@@ -127,8 +127,9 @@ private:
     std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
     std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
     uint64_t noise_seed_ = 0;
+
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
-    // (B*T, width) as their f32 twins above, which bf16 does not allocate.
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate; int8 uses qkv16_ and ctx16_.
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
     struct PackedBlock {
         dnnl::memory qkv, proj, fc1, fc2;
@@ -136,7 +137,8 @@ private:
     std::vector<PackedBlock> packed_;           // per block, from pack_weights
     // int8: the blocks' Linear weights quantised (pack_weights), their quantised inputs (norm1 / norm2
     // output and the attention output share xq_, (B*T, D); the MLP hidden layer hq_, (B*T, Hm)), and
-    // the int32 products, (B*T, max(3D, Hm)), shared by the four layers. qkv_ and ctx_ stay f32.
+    // the int32 products, (B*T, max(3D, Hm)), shared by the four layers. The attention's qkv16_ and
+    // ctx16_ are bf16, as in a bf16 network.
     struct Int8Block {
         layers::Int8Weights qkv, proj, fc1, fc2;
     };

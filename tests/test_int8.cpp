@@ -5,7 +5,7 @@
 // (0.2% of the range), a weight by half a step of 127 (0.4% of its channel's largest magnitude). A
 // product over K terms adds those errors with random signs, so its error grows like √K steps, and a
 // model stacks a few dozen such products with LayerNorms rescaling in between. Measured on the fixture
-// models (the figures lines) the logits' largest error is 0.05% to 1.9% of their largest magnitude;
+// models (the figures lines) the logits' largest error is 0.04% to 1.7% of their largest magnitude;
 // the tests allow 5% (kLogitTolerance), and on the fixtures with a classifier the top class must agree.
 #include <gtest/gtest.h>
 

@@ -24,6 +24,13 @@ VIT_ROW_KERNEL void rescale_row(const std::int32_t* acc, int64_t n, float a, flo
     }
 }
 
+// The same, written rounded to bf16.
+VIT_ROW_KERNEL void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, Bf16* y) {
+    const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) y[c] = to_bf16(a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]));
+}
+
 VIT_ROW_KERNEL void activate_row(Activation act, float* y, int64_t n) {
     switch (act) {
     case Activation::Gelu:
@@ -42,10 +49,11 @@ VIT_ROW_KERNEL void activate_row(Activation act, float* y, int64_t n) {
 }
 }  // namespace
 
-Int8Linear::Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep, Activation act)
+Int8Linear::Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep, Activation act, dt y_type)
     : mm_({{rows, in}, {}, dt::u8}, {{in, out}, {1, in}, dt::s8}, {{rows, out}, {}, dt::s32}, false, Epilogue::None,
           1.0f, act, true),
-      rows_(rows), in_(in), out_(out), ep_(ep), act_(act), threads_(omp_get_max_threads()) {
+      rows_(rows), in_(in), out_(out), ep_(ep), act_(act), y_type_(ep == Epilogue::None ? y_type : dt::f32),
+      threads_(omp_get_max_threads()) {
     if (ep == Epilogue::Activate) row_.resize(static_cast<size_t>(threads_ * out));
 }
 
@@ -75,14 +83,21 @@ Int8Weights Int8Linear::pack(const float* w, const float* b) const {
     return p;
 }
 
-void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, float* y) {
+void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, void* y) {
     if (ep_ == Epilogue::Activate) throw ConfigError("an int8 Linear with an activation writes quantised rows");
     mm_.run(x.q.data(), w.q.get_data_handle(), nullptr, acc);
     const bool accumulate = ep_ == Epilogue::Accumulate;
     const int64_t n = out_;
+    if (y_type_ == dt::bf16) {
+        Bf16* y16 = static_cast<Bf16*>(y);
+#pragma omp parallel for
+        for (int64_t r = 0; r < rows_; ++r) rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y16 + r * n);
+        return;
+    }
+    float* y32 = static_cast<float*>(y);
 #pragma omp parallel for
     for (int64_t r = 0; r < rows_; ++r)
-        rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y + r * n, accumulate);
+        rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y32 + r * n, accumulate);
 }
 
 void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, QuantizedRows& y) {

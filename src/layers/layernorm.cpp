@@ -14,13 +14,24 @@ namespace {
 struct RowStats {
     float mean, inv_std;
 };
-RowStats row_stats(const float* x, int64_t C, float eps) {
+VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
     float sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < C; ++c) sum += x[c];
     const float mu = sum / static_cast<float>(C);
     float sq = 0;
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < C; ++c) sq += (x[c] - mu) * (x[c] - mu);
     return {mu, 1.0f / std::sqrt(sq / static_cast<float>(C) + eps)};
+}
+
+// One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
+VIT_ROW_KERNEL void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                                           float* y, QuantizedRows& out, int64_t r) {
+    const RowStats st = row_stats(x, C, eps);
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
+    quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
 }
 }  // namespace
 
@@ -101,13 +112,8 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, Q
     if (out_ != dt::u8) throw ConfigError("a LayerNorm writes QuantizedRows only when planned for u8 output");
     const int64_t C = channels_;
 #pragma omp parallel for num_threads(threads_)
-    for (int64_t r = 0; r < rows_; ++r) {
-        const float* xr = x + r * C;
-        const RowStats st = row_stats(xr, C, eps_);
-        float* yr = row_.data() + int64_t(omp_get_thread_num()) * C;
-        for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
-        quantize_row(yr, C, y.q.data() + r * C, y.scale.data() + r, y.low.data() + r);
-    }
+    for (int64_t r = 0; r < rows_; ++r)
+        normalize_quantize_row(x + r * C, C, eps_, gamma, beta, row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
 }
 
 void LayerNorm::backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy,

@@ -12,7 +12,8 @@
 // column at most: run-time scales send the product to a slower kernel (gemm:jit) and per-row scales,
 // also as a per-row binary post-op, to the reference one (ref_int8), so the per-row factor cannot go in.
 //
-// Epilogues: None writes y (f32); Accumulate adds into y (the residual stream); Activate applies the
+// Epilogues: None writes y (f32, or bf16 for a product that only feeds bf16 attention); Accumulate adds
+// into y (f32, the residual stream); Activate applies the
 // MLP's activation and quantises each row for the next int8 Linear at once, so the MLP's hidden layer
 // never exists in f32 in memory (one f32 row per thread, in cache).
 #pragma once
@@ -34,13 +35,15 @@ struct Int8Weights {
 class Int8Linear {
 public:
     Int8Linear() = default;
-    Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep = Epilogue::None, Activation act = Activation::Gelu);
+    // y_type: the type of y with Epilogue::None, f32 or bf16 (f32 otherwise).
+    Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep = Epilogue::None, Activation act = Activation::Gelu,
+               dt y_type = dt::f32);
 
     // w (out, in) f32, b (out) or null -> the quantised weights, their scales and sums, the bias.
     Int8Weights pack(const float* w, const float* b) const;
-    // x (rows, in) quantised, acc an int32 scratch of (rows, out) -> y (rows, out) f32, written (None) or
-    // added to (Accumulate).
-    void forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, float* y);
+    // x (rows, in) quantised, acc an int32 scratch of (rows, out) -> y (rows, out) of the planned type,
+    // written (None) or added to (Accumulate).
+    void forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, void* y);
     // Activate: y = act(x · Wᵀ + b) quantised per row, (rows, out).
     void forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, QuantizedRows& y);
     const char* impl() const { return mm_.impl(); }
@@ -50,6 +53,7 @@ private:
     int64_t rows_ = 0, in_ = 0, out_ = 0;
     Epilogue ep_ = Epilogue::None;
     Activation act_ = Activation::Gelu;
+    dt y_type_ = dt::f32;
     int threads_ = 1;
     std::vector<float> row_;  // Activate: one f32 row per thread
 };

@@ -33,12 +33,14 @@ struct QuantizedRows {
     std::vector<float> low;       // (rows)
 };
 
-// Quantises one row of n values: writes q[0, n), *scale and *low. A constant row gets scale 0 and
-// q = 0, which reproduces it exactly.
+// Quantises one row of n values, f32 or bf16: writes q[0, n), *scale and *low. A constant row gets
+// scale 0 and q = 0, which reproduces it exactly.
 void quantize_row(const float* x, int64_t n, std::uint8_t* q, float* scale, float* low);
+void quantize_row(const Bf16* x, int64_t n, std::uint8_t* q, float* scale, float* low);
 
 // Every row of x (rows, cols) into y, in parallel over rows.
 void quantize_rows(const float* x, int64_t rows, int64_t cols, QuantizedRows& y);
+void quantize_rows(const Bf16* x, int64_t rows, int64_t cols, QuantizedRows& y);
 
 // y (rows, cols) f32 from its quantised form (tests and diagnostics).
 void dequantize_rows(const QuantizedRows& x, int64_t rows, int64_t cols, float* y);
