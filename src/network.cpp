@@ -150,6 +150,8 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     // In floats, following the constructor's buffers that grow with the batch: M = B*T token rows of
     // width D or Hm, and (B, H, T, T) attention maps; those per image or per parameter are negligible.
     // Computed in double: a hostile batch or configuration must not overflow the estimate itself.
+    // bf16 and int8 allocate less than the f32 figure (int8, per row: qkv and ctx in bf16, the int32
+    // products max(3D, Hm) and u8 copies of D and Hm, against f32's 6D + Hm), which stays their bound.
     const double B = batch, T = static_cast<double>(cfg.num_tokens()), D = cfg.embed_dim,
                  Hm = static_cast<double>(cfg.mlp_hidden()), depth = cfg.depth;
     const double M = B * T, maps = B * cfg.num_heads * T * T;
