@@ -104,7 +104,7 @@ void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int3
     if (ep_ != Epilogue::Activate) throw ConfigError("an int8 Linear writes quantised rows only after its activation");
     mm_.run(x.q.data(), w.q.get_data_handle(), nullptr, acc);
     const int64_t n = out_;
-#pragma omp parallel for num_threads(threads_)
+#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
     for (int64_t r = 0; r < rows_; ++r) {
         float* row = row_.data() + int64_t(omp_get_thread_num()) * n;
         rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, row, false);

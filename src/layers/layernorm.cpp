@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "vit/error.hpp"
@@ -111,7 +112,7 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
 void LayerNorm::forward(const float* x, const float* gamma, const float* beta, QuantizedRows& y) {
     if (out_ != dt::u8) throw ConfigError("a LayerNorm writes QuantizedRows only when planned for u8 output");
     const int64_t C = channels_;
-#pragma omp parallel for num_threads(threads_)
+#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
     for (int64_t r = 0; r < rows_; ++r)
         normalize_quantize_row(x + r * C, C, eps_, gamma, beta, row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
 }

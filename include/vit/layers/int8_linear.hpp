@@ -54,6 +54,7 @@ private:
     Epilogue ep_ = Epilogue::None;
     Activation act_ = Activation::Gelu;
     dt y_type_ = dt::f32;
+    // Threads the row scratch is sized for (OpenMP's count when planned); the loops use at most these.
     int threads_ = 1;
     std::vector<float> row_;  // Activate: one f32 row per thread
 };

@@ -38,6 +38,7 @@ private:
     int64_t rows_ = 0, channels_ = 0;
     float eps_ = 0;
     dt out_ = dt::f32;
+    // Threads the row scratch is sized for (OpenMP's count when planned); the loops use at most these.
     int threads_ = 1;
     std::vector<float> row_;  // u8 output: one f32 row per thread
 };
