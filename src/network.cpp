@@ -227,8 +227,10 @@ void Network::pack_weights(const Parameters& p) {
     if (int8_) {
         int8_weights_.clear();
         for (const BlockParams& o : off_.blocks)
-            int8_weights_.push_back({qkv8_.pack(at(p, o.qkv_w), at(p, o.qkv_b)), proj8_.pack(at(p, o.proj_w), at(p, o.proj_b)),
-                                     fc1_8_.pack(at(p, o.fc1_w), at(p, o.fc1_b)), fc2_8_.pack(at(p, o.fc2_w), at(p, o.fc2_b))});
+            int8_weights_.push_back({qkv8_.pack(at(p, o.qkv_w), at(p, o.qkv_b)),
+                                     proj8_.pack(at(p, o.proj_w), at(p, o.proj_b)),
+                                     fc1_8_.pack(at(p, o.fc1_w), at(p, o.fc1_b)),
+                                     fc2_8_.pack(at(p, o.fc2_w), at(p, o.fc2_b))});
         packed_from_ = &p;
         return;
     }
@@ -331,32 +333,26 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
 // norm2 by the LayerNorm, the attention output here, the hidden layer by fc1), the attention itself
 // in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32).
 void Network::int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att) {
+    // Inference only: one residual slot (x_in, x_mid and x_out are the same rows) and no dropout; with
+    // LayerScale the branches go through branch_ and add_branch.
     const BlockParams& o = off_.blocks[size_t(i)];
     const Int8Block& w = int8_weights_[size_t(i)];
-    const int64_t MD = M_ * D_;
     ln_to_u8_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), xq_);
     qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
-    attn_.forward(qkv16_.data(), att, ctx16_.data(), key(Site::Attention, i), att_drop_.data());
+    attn_.forward(qkv16_.data(), att, ctx16_.data());
     layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
     if (branched_) {
-        float* br = branch(2 * i);
-        proj8_.forward(xq_, w.proj, acc_.data(), br);
-        drop_.apply(br, br, MD, key(Site::Proj, i));
-        add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
+        proj8_.forward(xq_, w.proj, acc_.data(), branch(0));
+        add_branch(x_in, nullptr, at(p, o.ls1), branch(0), x_mid);
     } else {
-        if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
         proj8_.forward(xq_, w.proj, acc_.data(), x_mid);
     }
     ln_to_u8_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), xq_);
     fc1_8_.forward(xq_, w.fc1, acc_.data(), hq_);
     if (branched_) {
-        float* br = branch(2 * i + 1);
-        fc2_8_.forward(hq_, w.fc2, acc_.data(), br);
-        drop_.apply(br, br, MD, key(Site::Mlp, i));
-        add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
-                   x_out);
+        fc2_8_.forward(hq_, w.fc2, acc_.data(), branch(0));
+        add_branch(x_mid, nullptr, at(p, o.ls2), branch(0), x_out);
     } else {
-        if (x_out != x_mid) std::copy(x_mid, x_mid + MD, x_out);
         fc2_8_.forward(hq_, w.fc2, acc_.data(), x_out);
     }
 }

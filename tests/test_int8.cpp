@@ -52,7 +52,10 @@ TEST(Int8Quantize, RowsComeBackWithinHalfAStepOfTheirRange) {
         const float range = *std::max_element(first, last) - *std::min_element(first, last);
         EXPECT_FLOAT_EQ(q.scale[size_t(r)], range / 255.0f) << "row " << r;
         float worst = 0;
-        for (int64_t c = 0; c < cols; ++c) worst = std::max(worst, std::fabs(back[size_t(r * cols + c)] - x[size_t(r * cols + c)]));
+        for (int64_t c = 0; c < cols; ++c) {
+            const size_t k = size_t(r * cols + c);
+            worst = std::max(worst, std::fabs(back[k] - x[k]));
+        }
         if (r < 4) {
             EXPECT_LE(worst, 0.5001f * q.scale[size_t(r)]) << "row " << r;
             EXPECT_GT(worst, 0.25f * q.scale[size_t(r)]) << "row " << r << ": rounding should show";
@@ -248,8 +251,8 @@ TEST_F(Cli, BenchRunsInt8AndSaysSo) {
 // The shipped model on the sample images: int8 names the same class as f32 for each (the lines'
 // probabilities may differ).
 TEST_F(Cli, ClassifyInt8NamesTheSameTopClassAsF32OnTheSamples) {
-    const std::string args = " --top-k 1 --model " + quote(std::string(VIT_SOURCE_DIR) + "/models/cifar-t.safetensors") +
-                             " " + quote(vit_test::kSamples + "/cifar10");
+    const std::string model = std::string(VIT_SOURCE_DIR) + "/models/cifar-t.safetensors";
+    const std::string args = " --top-k 1 --model " + quote(model) + " " + quote(vit_test::kSamples + "/cifar10");
     const vit_test::Result f32 = run("classify --dtype f32" + args), int8 = run("classify --dtype int8" + args);
     EXPECT_CLEAN_EXIT(f32, 0);
     EXPECT_CLEAN_EXIT(int8, 0);

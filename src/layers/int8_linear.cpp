@@ -91,7 +91,8 @@ void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int3
     if (y_type_ == dt::bf16) {
         Bf16* y16 = static_cast<Bf16*>(y);
 #pragma omp parallel for
-        for (int64_t r = 0; r < rows_; ++r) rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y16 + r * n);
+        for (int64_t r = 0; r < rows_; ++r)
+            rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y16 + r * n);
         return;
     }
     float* y32 = static_cast<float*>(y);
