@@ -30,7 +30,8 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       per_block_(opts.training || opts.capture_attention), keep_att_grad_(opts.training && opts.keep_attention_grad),
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
-      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16), B_(batch),
+      per_branch_(opts.training && cfg.layer_scale()), bf16_(opts.dtype == Dtype::BF16),
+      int8_(opts.dtype == Dtype::Int8), B_(batch),
       P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
       K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
@@ -56,12 +57,19 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     tokens_.resize(B_ * P_ * D_);
     if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
-    if (!bf16_ || per_block_) att_.resize(A * BHTT);  // bf16 without maps: the attention's own scratch
+    // bf16 attention (bf16 and int8) without maps: the attention's own scratch.
+    if (!(bf16_ || int8_) || per_block_) att_.resize(A * BHTT);
     if (bf16_) {
         ln16_.resize(M_ * D_);
         qkv16_.resize(M_ * 3 * D_);
         ctx16_.resize(M_ * D_);
         h16_.resize(M_ * Hm_);
+    } else if (int8_) {
+        qkv16_.resize(M_ * 3 * D_);
+        ctx16_.resize(M_ * D_);
+        xq_ = layers::QuantizedRows(M_, D_);
+        hq_ = layers::QuantizedRows(M_, Hm_);
+        acc_.resize(size_t(M_ * std::max(3 * D_, Hm_)));
     } else {
         ln1_.resize(L * M_ * D_);
         ln2_.resize(L * M_ * D_);
@@ -111,18 +119,29 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // f32 residual stream.
     const layers::dt low = bf16_ ? layers::dt::bf16 : layers::dt::f32;
     const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
-    qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
+    // int8 runs the attention in bf16 too: the qkv product writes bf16, the attention output is
+    // quantised from bf16.
+    const layers::dt attention_type = bf16_ || int8_ ? layers::dt::bf16 : layers::dt::f32;
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
-    proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
-    fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
-                          to_low);
-    fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
+    if (int8_) {  // fc1 applies the activation and quantises the hidden layer for fc2
+        qkv8_ = layers::Int8Linear(M_, D_, 3 * D_, Epilogue::None, cfg.act, attention_type);
+        proj8_ = layers::Int8Linear(M_, D_, D_, residual);
+        fc1_8_ = layers::Int8Linear(M_, D_, Hm_, Epilogue::Activate, cfg.act);
+        fc2_8_ = layers::Int8Linear(M_, Hm_, D_, residual);
+        ln_to_u8_ = layers::LayerNorm(M_, D_, cfg.ln_eps, false, layers::dt::u8);
+    } else {
+        qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
+        proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
+        fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
+                              to_low);
+        fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
+    }
     if (K_ > 0) {
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
-    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low, first_image_);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, attention_type, first_image_);
     if (cfg.global_pool == GlobalPool::Map)
         attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
@@ -137,6 +156,8 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     // In floats, following the constructor's buffers that grow with the batch: M = B*T token rows of
     // width D or Hm, and (B, H, T, T) attention maps; those per image or per parameter are negligible.
     // Computed in double: a hostile batch or configuration must not overflow the estimate itself.
+    // bf16 and int8 allocate less than the f32 figure (int8, per row: qkv and ctx in bf16, the int32
+    // products max(3D, Hm) and u8 copies of D and Hm, against f32's 6D + Hm), which stays their bound.
     const double B = batch, T = static_cast<double>(cfg.num_tokens()), D = cfg.embed_dim,
                  Hm = static_cast<double>(cfg.mlp_hidden()), depth = cfg.depth;
     const double M = B * T, maps = B * cfg.num_heads * T * T;
@@ -209,6 +230,16 @@ void Network::embed_forward(const Parameters& p) {
 }
 
 void Network::pack_weights(const Parameters& p) {
+    if (int8_) {
+        int8_weights_.clear();
+        for (const BlockParams& o : off_.blocks)
+            int8_weights_.push_back({qkv8_.pack(at(p, o.qkv_w), at(p, o.qkv_b)),
+                                     proj8_.pack(at(p, o.proj_w), at(p, o.proj_b)),
+                                     fc1_8_.pack(at(p, o.fc1_w), at(p, o.fc1_b)),
+                                     fc2_8_.pack(at(p, o.fc2_w), at(p, o.fc2_b))});
+        packed_from_ = &p;
+        return;
+    }
     if (!bf16_) return;
     packed_.clear();
     for (const BlockParams& o : off_.blocks)
@@ -225,8 +256,9 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     if (n <= 0 || n > B_)
         throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
                           std::to_string(B_));
-    if (bf16_ && packed_from_ != &p)
-        throw ConfigError("a bf16 network runs the parameters its weights were packed from (call pack_weights)");
+    if ((bf16_ || int8_) && packed_from_ != &p)
+        throw ConfigError(std::string("a ") + (int8_ ? "int8" : "bf16") +
+                          " network runs the parameters its weights were packed from (call pack_weights)");
     im2col(img, n);
     patch_.forward(patches_.data(), at(p, off_.patch_w), at(p, off_.patch_b), tokens_.data());
     embed_forward(p);
@@ -247,6 +279,10 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
         float* m2 = training_ ? at(mean2_, i, M_, true) : nullptr;
         float* v2 = training_ ? at(var2_, i, M_, true) : nullptr;
+        if (int8_) {
+            int8_block(p, i, x_in, x_mid, x_out, att);
+            continue;
+        }
 
         block_norm.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, weight(p, o.qkv_w, i, &PackedBlock::qkv), at(p, o.qkv_b), qkv);
@@ -297,6 +333,34 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         for (int64_t i = 0; i < B_ * K_; ++i) logits_[size_t(i)] = 0.5f * (logits_[size_t(i)] + logits_dist_[size_t(i)]);
     }
     return logits_.data();
+}
+
+// As the f32 block, with the four Linear layers in int8: their inputs quantised per token (norm1 and
+// norm2 by the LayerNorm, the attention output here, the hidden layer by fc1), the attention itself
+// in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32).
+void Network::int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att) {
+    // Inference only: one residual slot (x_in, x_mid and x_out are the same rows) and no dropout; with
+    // LayerScale the branches go through branch_ and add_branch.
+    const BlockParams& o = off_.blocks[size_t(i)];
+    const Int8Block& w = int8_weights_[size_t(i)];
+    ln_to_u8_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), xq_);
+    qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
+    attn_.forward(qkv16_.data(), att, ctx16_.data());
+    layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
+    if (branched_) {
+        proj8_.forward(xq_, w.proj, acc_.data(), branch(0));
+        add_branch(x_in, nullptr, at(p, o.ls1), branch(0), x_mid);
+    } else {
+        proj8_.forward(xq_, w.proj, acc_.data(), x_mid);
+    }
+    ln_to_u8_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), xq_);
+    fc1_8_.forward(xq_, w.fc1, acc_.data(), hq_);
+    if (branched_) {
+        fc2_8_.forward(hq_, w.fc2, acc_.data(), branch(0));
+        add_branch(x_mid, nullptr, at(p, o.ls2), branch(0), x_out);
+    } else {
+        fc2_8_.forward(hq_, w.fc2, acc_.data(), x_out);
+    }
 }
 
 // The attention pool's tensors in a flat buffer: the parameters (const) or their gradients.

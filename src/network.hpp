@@ -11,6 +11,7 @@
 #include "vit/layers/attention_pool.hpp"
 #include "vit/layers/dropout.hpp"
 #include "vit/layers/gelu.hpp"
+#include "vit/layers/int8_linear.hpp"
 #include "vit/layers/layernorm.hpp"
 #include "vit/layers/linear.hpp"
 #include "vit/model.hpp"
@@ -27,8 +28,8 @@ struct NetworkOptions {
     // and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by 1 / (1 - p). The
     // masks are drawn from set_noise_seed's seed.
     Regularization reg{};
-    // Inference only: the number format of the blocks' matrix products (vit/dtype.hpp). BF16 needs
-    // pack_weights() before forward().
+    // Inference only: the number format of the blocks' matrix products (vit/dtype.hpp). BF16 and Int8
+    // need pack_weights() before forward().
     Dtype dtype = Dtype::F32;
     // Training only: which images of a global batch, split across processes, this network computes
     // (BatchSlice's total 0: the network's batch is the whole batch). Dropout and drop-path masks are
@@ -54,7 +55,8 @@ public:
 
     int batch() const { return static_cast<int>(B_); }
     // BF16: converts the blocks' Linear weights of p, once, into the bf16 blocked layouts their kernels
-    // read. forward() must then be given the same p (ConfigError otherwise). Nothing to do in f32.
+    // read; Int8: quantises them per output channel into the kernels' s8 layouts. forward() must then be
+    // given the same p (ConfigError otherwise). Nothing to do in f32.
     void pack_weights(const Parameters& p);
     // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns the output (batch, outputs):
     // logits, or the pooled features of a model without a classifier.
@@ -104,6 +106,7 @@ private:
     const bool branched_;
     const bool per_branch_;  // training with LayerScale: every branch output is kept for dgamma
     const bool bf16_;        // inference in bf16 (NetworkOptions::dtype)
+    const bool int8_;        // inference with int8 Linear layers in the blocks
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
@@ -135,14 +138,29 @@ private:
     std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
     std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
     uint64_t noise_seed_ = 0;
+
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
-    // (B*T, width) as their f32 twins above, which bf16 does not allocate.
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate; int8 uses qkv16_ and ctx16_.
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
     struct PackedBlock {
         dnnl::memory qkv, proj, fc1, fc2;
     };
     std::vector<PackedBlock> packed_;           // per block, from pack_weights
-    const Parameters* packed_from_ = nullptr;  // the parameters packed_ holds
+    // int8: the blocks' Linear weights quantised (pack_weights), their quantised inputs (norm1 / norm2
+    // output and the attention output share xq_, (B*T, D); the MLP hidden layer hq_, (B*T, Hm)), and
+    // the int32 products, (B*T, max(3D, Hm)), shared by the four layers. The attention's qkv16_ and
+    // ctx16_ are bf16, as in a bf16 network.
+    struct Int8Block {
+        layers::Int8Weights qkv, proj, fc1, fc2;
+    };
+    std::vector<Int8Block> int8_weights_;
+    layers::QuantizedRows xq_, hq_;
+    std::vector<std::int32_t> acc_;
+    layers::Int8Linear qkv8_, proj8_, fc1_8_, fc2_8_;
+    layers::LayerNorm ln_to_u8_;  // int8: norm1 and norm2, quantising their output
+    // One block's forward in int8; the residual stream slots as in forward().
+    void int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att);
+    const Parameters* packed_from_ = nullptr;  // the parameters packed_ / int8_weights_ hold
     // A block Linear's weight as its forward reads it: the f32 tensor at offset in p, or the packed copy.
     const void* weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const;
     std::vector<float> dx_, dtmp_, dqkv_, datt_, dctx_, dh_, dpre_, dpooled_, dpooled_ln_, dtokens_, dfin_, dhalf_;

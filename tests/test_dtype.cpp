@@ -38,7 +38,7 @@ std::vector<float> random_vector(size_t n, uint32_t seed) {
 }
 
 TEST(Dtype, NamesParseBackAndOthersAreRefused) {
-    for (vit::Dtype d : {vit::Dtype::F32, vit::Dtype::BF16}) EXPECT_EQ(vit::parse_dtype(vit::to_string(d)), d);
+    for (vit::Dtype d : {vit::Dtype::F32, vit::Dtype::BF16, vit::Dtype::Int8}) EXPECT_EQ(vit::parse_dtype(vit::to_string(d)), d);
     EXPECT_THROW(vit::parse_dtype("fp16"), vit::ConfigError);
     EXPECT_THROW(vit::parse_dtype("BF16"), vit::ConfigError);
 }

@@ -1,15 +1,46 @@
 #include "vit/layers/layernorm.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "vit/error.hpp"
 
 namespace vit::layers {
 
+namespace {
+// A row's mean and 1 / sqrt(biased variance + eps): the mean, then the variance about it (two passes,
+// as oneDNN).
+struct RowStats {
+    float mean, inv_std;
+};
+VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < C; ++c) sum += x[c];
+    const float mu = sum / static_cast<float>(C);
+    float sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t c = 0; c < C; ++c) sq += (x[c] - mu) * (x[c] - mu);
+    return {mu, 1.0f / std::sqrt(sq / static_cast<float>(C) + eps)};
+}
+
+// One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
+VIT_ROW_KERNEL void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                                           float* y, QuantizedRows& out, int64_t r) {
+    const RowStats st = row_stats(x, C, eps);
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
+    quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
+}
+}  // namespace
+
 LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, dt out)
-    : training_(training), rows_(rows), channels_(channels), eps_(eps), to_bf16_(out == dt::bf16) {
-    if (to_bf16_) {
-        if (training) throw ConfigError("a LayerNorm with bf16 output is for inference only");
+    : training_(training), rows_(rows), channels_(channels), eps_(eps), out_(out), threads_(omp_get_max_threads()) {
+    if (out != dt::f32) {
+        if (training) throw ConfigError("a LayerNorm with bf16 or quantised output is for inference only");
+        if (out == dt::u8) row_.resize(static_cast<size_t>(threads_ * channels));
         return;
     }
     const auto data_md = f32_desc({rows, channels}, tag::ab);
@@ -53,21 +84,16 @@ LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, d
 }
 
 void LayerNorm::forward(const float* x, const float* gamma, const float* beta, void* y, float* mean, float* var) {
-    if (to_bf16_) {
-        // Per row: mean, then the biased variance about it (two passes, as oneDNN), then y rounded.
+    if (out_ == dt::u8) throw ConfigError("a LayerNorm planned for quantised output writes QuantizedRows");
+    if (out_ == dt::bf16) {
         const int64_t C = channels_;
         Bf16* out = static_cast<Bf16*>(y);
 #pragma omp parallel for
         for (int64_t r = 0; r < rows_; ++r) {
             const float* xr = x + r * C;
-            float sum = 0;
-            for (int64_t c = 0; c < C; ++c) sum += xr[c];
-            const float mu = sum / static_cast<float>(C);
-            float sq = 0;
-            for (int64_t c = 0; c < C; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
-            const float inv = 1.0f / std::sqrt(sq / static_cast<float>(C) + eps_);
+            const RowStats st = row_stats(xr, C, eps_);
             Bf16* yr = out + r * C;
-            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - mu) * inv * gamma[c] + beta[c]);
+            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
         }
         return;
     }
@@ -81,6 +107,14 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
     }
     prim_.execute(cpu_stream(), args_);
     cpu_stream().wait();
+}
+
+void LayerNorm::forward(const float* x, const float* gamma, const float* beta, QuantizedRows& y) {
+    if (out_ != dt::u8) throw ConfigError("a LayerNorm writes QuantizedRows only when planned for u8 output");
+    const int64_t C = channels_;
+#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
+    for (int64_t r = 0; r < rows_; ++r)
+        normalize_quantize_row(x + r * C, C, eps_, gamma, beta, row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
 }
 
 void LayerNorm::backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy,

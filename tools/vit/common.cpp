@@ -122,8 +122,10 @@ void add_threads_flag(po::options_description& options) {
 
 void add_dtype_flag(po::options_description& options) {
     options.add_options()("dtype", po::value<std::string>()->default_value("f32"),
-                          "number format of the matrix products: f32 or bf16 (bf16 inputs and weights, f32 "
-                          "accumulation, LayerNorm, softmax and residual stream)");
+                          "number format of the matrix products: f32, bf16 (bf16 inputs and weights, f32 "
+                          "accumulation, LayerNorm, softmax and residual stream) or int8 (the blocks' Linear "
+                          "layers: weights 8-bit per output channel, activations 8-bit per token, int32 "
+                          "accumulation; attention, norms and residual stream in f32)");
 }
 
 vit::Dtype dtype_flag(const po::variables_map& vm) {

@@ -3,22 +3,26 @@
 // backward gives dx and accumulates dgamma, dbeta. For bf16 inference the output may be bf16: then one
 // pass of our own computes in f32 and rounds y for the next matmul (oneDNN 2.6's LayerNorm writes its
 // input's type only, and an f32 result plus a conversion would cost two more passes over memory).
+// For int8 inference the output is quantised per row (quantize.hpp) in the same pass, each row
+// normalised into a per-thread f32 row in cache first.
 #pragma once
 #include <unordered_map>
 #include <vector>
 
-#include "vit/layers/dnn.hpp"
+#include "vit/layers/quantize.hpp"
 
 namespace vit::layers {
 
 class LayerNorm {
 public:
     LayerNorm() = default;
-    // out: the type of y, f32 or (inference only) bf16.
+    // out: the type of y, f32 or (inference only) bf16 or u8 (quantised rows).
     LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false, dt out = dt::f32);
     // x, y: (rows, C), y of the planned type; gamma, beta: (C); mean, var: (rows), written only in training.
     void forward(const float* x, const float* gamma, const float* beta, void* y, float* mean = nullptr,
                  float* var = nullptr);
+    // Planned with out = u8: y (rows, C) quantised per row.
+    void forward(const float* x, const float* gamma, const float* beta, QuantizedRows& y);
     // dy (rows, C) -> dx (rows, C) written; dgamma, dbeta (C) accumulated.
     void backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy, float* dx,
                   float* dgamma, float* dbeta);
@@ -33,7 +37,10 @@ private:
     bool training_ = false;
     int64_t rows_ = 0, channels_ = 0;
     float eps_ = 0;
-    bool to_bf16_ = false;
+    dt out_ = dt::f32;
+    // Threads the row scratch is sized for (OpenMP's count when planned); the loops use at most these.
+    int threads_ = 1;
+    std::vector<float> row_;  // u8 output: one f32 row per thread
 };
 
 }  // namespace vit::layers
