@@ -14,7 +14,8 @@ NetworkOptions training_network() {
 }
 
 const ViTConfig& checked(const ViTConfig& c) {
-    if (c.num_classes <= 0) throw ConfigError("attnlrp explains a class, and this model has no classifier (num_classes 0)");
+    if (c.num_classes <= 0)
+        throw ConfigError("attnlrp explains a class, and this model has no classifier (num_classes 0)");
     if (c.global_pool == GlobalPool::Map)
         throw ConfigError("attnlrp: the attention pool (global_pool map) has no LRP rules here");
     return c;
@@ -22,20 +23,24 @@ const ViTConfig& checked(const ViTConfig& c) {
 }  // namespace
 
 AttnLrp::AttnLrp(const Model& model, int batch)
-    : model_(model), net_(checked(model.config()), batch, training_network()), grads_(model.config()),
+    : model_(model),
+      net_(checked(model.config()), batch, training_network()),
+      grads_(model.config()),
       dlogits_(size_t(batch) * size_t(model.config().num_classes)) {}
 
 Tensor AttnLrp::map(const float* x, int n, const std::vector<int>& classes) {
     const ViTConfig& c = model_.config();
     const int64_t K = c.num_classes, T = c.num_tokens(), D = c.embed_dim, pre = c.num_prefix(), P = c.num_patches();
     if (static_cast<int>(classes.size()) != n)
-        throw ConfigError("attnlrp: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) + " images");
+        throw ConfigError("attnlrp: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
+                          " images");
     net_.forward(model_.params(), x, n);
     // The relevance of logit c starts as the logit itself: gradient one at c, zero elsewhere.
     std::fill(dlogits_.begin(), dlogits_.end(), 0.0f);
     for (int b = 0; b < n; ++b) {
         const int k = classes[size_t(b)];
-        if (k < 0 || k >= K) throw ConfigError("attnlrp: class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
+        if (k < 0 || k >= K)
+            throw ConfigError("attnlrp: class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
         dlogits_[size_t(b) * K + size_t(k)] = 1.0f;
     }
     net_.backward(model_.params(), dlogits_.data(), grads_, BackwardRule::AttnLrp);

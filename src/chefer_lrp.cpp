@@ -35,11 +35,15 @@ const ViTConfig& checked(const ViTConfig& c) {
 }  // namespace
 
 AlphaBetaLinear::AlphaBetaLinear(int64_t rows, int64_t in, int64_t out)
-    : rows_(rows), in_(in), out_(out),
+    : rows_(rows),
+      in_(in),
+      out_(out),
       // Z = X2 · W2ᵀ: W2 (out, 2 in) row-major read as (2 in, out) through strides (1, 2 in).
       z_({{rows, 2 * in}, {}}, {{2 * in, out}, {1, 2 * in}}, {{rows, out}, {}}, false),
-      c_({{rows, out}, {}}, {{out, 2 * in}, {}}, {{rows, 2 * in}, {}}, false), x2_(size_t(rows * 2 * in)),
-      z_buf_(size_t(rows * out)), c_buf_(size_t(rows * 2 * in)) {}
+      c_({{rows, out}, {}}, {{out, 2 * in}, {}}, {{rows, 2 * in}, {}}, false),
+      x2_(size_t(rows * 2 * in)),
+      z_buf_(size_t(rows * out)),
+      c_buf_(size_t(rows * 2 * in)) {}
 
 std::vector<float> AlphaBetaLinear::split(const float* w) const {
     std::vector<float> w2(size_t(out_ * 2 * in_));

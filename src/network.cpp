@@ -395,7 +395,8 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx, B
                 for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = davg[j] * inv_p;
         }
     }
-    if (!c_.fc_norm) norm_backward(rule, ln_tokens_, x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
+    if (!c_.fc_norm)
+        norm_backward(rule, ln_tokens_, x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
 }
 
 void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads, BackwardRule rule) {
@@ -438,8 +439,8 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
             gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
-        norm_backward(rule, ln_tokens_, x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
+        norm_backward(rule, ln_tokens_, x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + ls1 ⊙ proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
@@ -461,13 +462,13 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         }
         qkv_l_.backward(at(ln1_, i, MD, true), at(p, o.qkv_w), dqkv_.data(), dctx_.data(),
                         at(grads, o.qkv_w), at(grads, o.qkv_b));
-        norm_backward(rule, ln_tokens_, x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
+        norm_backward(rule, ln_tokens_, x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
     if (c_.pre_norm) {  // x_in of block 0 = norm_pre(emb)
-        norm_backward(rule, ln_tokens_, emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx, dtmp_.data(),
-                            at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
+        norm_backward(rule, ln_tokens_, emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx,
+                      dtmp_.data(), at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
         std::copy_n(dtmp_.data(), MD, dx);
     }
     embed_backward(grads, dx);

@@ -240,7 +240,8 @@ SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySp
             throw ConfigError(describe(s) + " needs a backward pass, which runs in f32 only, not " + to_string(dtype));
         if (s.method == SaliencyMethod::Chefer2021Lrp && !impl_->chefer_lrp)
             impl_->chefer_lrp = std::make_unique<CheferLrp>(model, batch);
-        if (s.method == SaliencyMethod::AttnLrp && !impl_->attn_lrp) impl_->attn_lrp = std::make_unique<AttnLrp>(model, batch);
+        if (s.method == SaliencyMethod::AttnLrp && !impl_->attn_lrp)
+            impl_->attn_lrp = std::make_unique<AttnLrp>(model, batch);
     }
     bool needs_baseline = occlusion;
     for (const SaliencySpec& s : impl_->specs) {

@@ -7,7 +7,7 @@
 //   Chefer2021           Chefer et al. ICCV 2021's relevance rule (explain.hpp)            F + B
 //   Chefer2021Lrp        Chefer et al. CVPR 2021: the LRP relevance of every attention map (their
 //                        code's rules, src/chefer_lrp.hpp) times its gradient, positive part, mean
-//                        of the heads, rolled out as Chefer2021 (R <- R + Ā R)      F + B + an LRP pass
+//                        of the heads, rolled out as Chefer2021 (R <- R + Ā R)  F + B + LRP pass (~2F)
 //   AttnLrp              Achtibat et al. ICML 2024: AttnLRP's rules in one modified backward pass,
 //                        the relevance summed per patch token at the input embeddings     F + B
 //   LastAttention        the last block's class-token attention, mean of heads or one (DINO)  F
