@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vit/error.hpp"
+#include "vit/logits.hpp"
 
 namespace vit {
 
@@ -34,15 +35,9 @@ Tensor AttnLrp::map(const float* x, int n, const std::vector<int>& classes) {
     if (static_cast<int>(classes.size()) != n)
         throw ConfigError("attnlrp: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
                           " images");
-    net_.forward(model_.params(), x, n);
     // The relevance of logit c starts as the logit itself: gradient one at c, zero elsewhere.
-    std::fill(dlogits_.begin(), dlogits_.end(), 0.0f);
-    for (int b = 0; b < n; ++b) {
-        const int k = classes[size_t(b)];
-        if (k < 0 || k >= K)
-            throw ConfigError("attnlrp: class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
-        dlogits_[size_t(b) * K + size_t(k)] = 1.0f;
-    }
+    one_hot_rows(classes, static_cast<int>(K), net_.batch(), dlogits_, "attnlrp");
+    net_.forward(model_.params(), x, n);
     net_.backward(model_.params(), dlogits_.data(), grads_, BackwardRule::AttnLrp);
     // After backward, dx_ holds the modified gradient at the input embedding: emb_ (before norm_pre)
     // with pre_norm, else the first residual stream slot.

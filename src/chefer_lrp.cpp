@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "vit/error.hpp"
+#include "vit/logits.hpp"
 
 namespace vit {
 
@@ -222,15 +223,8 @@ void CheferLrp::run(const float* x, int n, const std::vector<int>& classes, std:
     if (static_cast<int>(classes.size()) != n)
         throw ConfigError("chefer2021-lrp: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
                           " images");
+    one_hot_rows(classes, static_cast<int>(K), static_cast<int>(B), dlogits_, "chefer2021-lrp");
     N.forward(p, x, n);
-    std::fill(dlogits_.begin(), dlogits_.end(), 0.0f);
-    for (int b = 0; b < n; ++b) {
-        const int k = classes[size_t(b)];
-        if (k < 0 || k >= K)
-            throw ConfigError("chefer2021-lrp: class " + std::to_string(k) + " out of range [0, " + std::to_string(K) +
-                              ")");
-        dlogits_[size_t(b * K + k)] = 1.0f;
-    }
     N.backward(p, dlogits_.data(), grads_);  // the exact gradients d logit_c / dA
     relevance.clear();
     grad.clear();

@@ -622,4 +622,16 @@ TEST(PatchBaseline, CopyPatchMovesOnlyThatPatchInEveryChannel) {
             }
 }
 
+TEST(Logits, OneHotRowsMarksEachImagesClassAndRefusesOneOutOfRange) {
+    std::vector<float> dz(2, 7.0f);
+    vit::one_hot_rows({2, 0}, 3, 3, dz, "test");
+    EXPECT_EQ(dz, (std::vector<float>{0, 0, 1, 1, 0, 0, 0, 0, 0}));  // the third (absent) row stays zero
+    try {
+        vit::one_hot_rows({3}, 3, 1, dz, "test");
+        ADD_FAILURE() << "class 3 of 3 accepted";
+    } catch (const vit::ConfigError& e) {
+        EXPECT_STREQ(e.what(), "test: class 3 out of range [0, 3)");
+    }
+}
+
 }  // namespace
