@@ -419,13 +419,23 @@ void Network::pool_forward(const Parameters& p) {
 }
 
 // Mirror of pool_forward: dpooled_ln (R*B, F) -> dx (B*T, D), written.
-void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
+void Network::norm_backward(BackwardRule rule, layers::LayerNorm& ln, const float* x, const float* mean,
+                            const float* var, const float* gamma, const float* dy, float* dx, float* dgamma,
+                            float* dbeta) {
+    if (rule == BackwardRule::AttnLrp)
+        ln.backward_fixed_scale(var, gamma, dy, dx);
+    else
+        ln.backward(x, mean, var, gamma, dy, dx, dgamma, dbeta);
+}
+
+void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx, BackwardRule rule) {
     const float* g = at(p, off_.norm_w);
     float *dg = at(grads, off_.norm_w), *db = at(grads, off_.norm_b);
     const float* x = stream(2 * c_.depth);
     std::fill(dx, dx + M_ * D_, 0.0f);
     if (c_.global_pool == GlobalPool::Token) {
-        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        norm_backward(rule, ln_rows_, pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(),
+                      dpooled_.data(), dg, db);
         for (int64_t r = 0; r < R_; ++r)
             for (int64_t b = 0; b < B_; ++b) std::copy_n(dpooled_.data() + (r * B_ + b) * D_, D_, dx + (b * T_ + r) * D_);
         return;
@@ -433,7 +443,8 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     // d pooled features: after fc_norm's backward, or straight from the head.
     const float* dpool = dpooled_ln_.data();
     if (c_.fc_norm) {
-        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        norm_backward(rule, ln_rows_, pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(),
+                      dpooled_.data(), dg, db);
         dpool = dpooled_.data();
     }
     // d pool input (B*T, D): into dx directly with fc_norm, else into dfin_ for the final norm's backward.
@@ -454,11 +465,14 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
                 for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = davg[j] * inv_p;
         }
     }
-    if (!c_.fc_norm) ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
+    if (!c_.fc_norm)
+        norm_backward(rule, ln_tokens_, x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
 }
 
-void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads) {
+void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads, BackwardRule rule) {
     if (!training_) throw ConfigError("backward needs a network planned for training");
+    if (rule == BackwardRule::AttnLrp && c_.global_pool == GlobalPool::Map)
+        throw ConfigError("AttnLRP's rules are not implemented for the attention pool (global_pool map)");
     if (K_ == 0) throw ConfigError("backward needs a classifier head (the model has num_classes 0)");
     if (R_ == 2) {  // logits = (head + head_dist) / 2: each head sees half the gradient
         for (int64_t i = 0; i < B_ * K_; ++i) dhalf_[size_t(i)] = 0.5f * dlogits[i];
@@ -472,7 +486,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
     }
     head_dropout(dpooled_ln_.data());
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
-    pool_backward(p, grads, dx);
+    pool_backward(p, grads, dx, rule);
 
     const int64_t MD = M_ * D_;
     for (int i = c_.depth - 1; i >= 0; --i) {
@@ -488,11 +502,15 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         fc2_.backward(at(hact_, i, M_ * Hm_, true), at(p, o.fc2_w), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
         drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i), mask_first(T_ * Hm_));
-        gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
+        if (rule == BackwardRule::AttnLrp)
+            layers::Gelu::identity_rule(at(hpre_, i, M_ * Hm_, true), at(hact_, i, M_ * Hm_, true), dh_.data(),
+                                        dpre_.data(), M_ * Hm_);
+        else
+            gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
         fc1_.backward(at(ln2_, i, MD, true), at(p, o.fc1_w), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
-        ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
+        norm_backward(rule, ln_tokens_, x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + ls1 ⊙ proj(attn(qkv(norm1(x_in))))
         const float* qkv = at(qkv_, i, 3 * MD, true);
@@ -505,15 +523,22 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
         attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data(),
                        key(Site::Attention, i), att_drop_.data());
+        if (rule == BackwardRule::AttnLrp) {  // the uniform rule: a quarter of dQ and dK, half of dV
+#pragma omp parallel for
+            for (int64_t r = 0; r < M_; ++r) {
+                float* row = dqkv_.data() + r * 3 * D_;
+                for (int64_t j = 0; j < 3 * D_; ++j) row[j] *= j < 2 * D_ ? 0.25f : 0.5f;
+            }
+        }
         qkv_l_.backward(at(ln1_, i, MD, true), at(p, o.qkv_w), dqkv_.data(), dctx_.data(),
                         at(grads, o.qkv_w), at(grads, o.qkv_b));
-        ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
+        norm_backward(rule, ln_tokens_, x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
     if (c_.pre_norm) {  // x_in of block 0 = norm_pre(emb)
-        ln_tokens_.backward(emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx, dtmp_.data(),
-                            at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
+        norm_backward(rule, ln_tokens_, emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx,
+                      dtmp_.data(), at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
         std::copy_n(dtmp_.data(), MD, dx);
     }
     embed_backward(grads, dx);

@@ -38,6 +38,15 @@ struct NetworkOptions {
     BatchSlice slice{};
 };
 
+// What backward() propagates. Gradient: the exact gradient. AttnLrp: AttnLRP's relevance as a
+// modified gradient (Achtibat et al., ICML 2024), so that gradient x input at any layer is that layer's
+// relevance: every LayerNorm's normalisation scale held constant, the MLP activation as a constant
+// per-element gain (identity rule), and the uniform rule on both attention products (Q Kᵀ and A V):
+// each operand of a product gets half its gradient, so dQ and dK are a quarter of the exact ones and
+// dV a half. The softmax and the Linears (epsilon rule with a vanishing epsilon) keep their exact
+// gradients. Parameter gradients are then meaningless.
+enum class BackwardRule { Gradient, AttnLrp };
+
 class Network {
 public:
     // Throws MemoryError, before allocating, when estimate_bytes exceeds the memory available.
@@ -63,7 +72,8 @@ public:
     const float* forward(const Parameters& p, const float* img, int n);
     // dlogits (batch, classes) -> gradients accumulated into grads (same layout as the parameters).
     // Needs training = true, a classifier, and a preceding forward with the same parameters.
-    void backward(const Parameters& p, const float* dlogits, Parameters& grads);
+    void backward(const Parameters& p, const float* dlogits, Parameters& grads,
+                  BackwardRule rule = BackwardRule::Gradient);
     // (batch, heads, T, T) softmax probabilities of block i (training, or capture_attention).
     const float* attention(int block) const;
     // (batch, heads, T, T) gradient of the backward's objective with respect to block i's attention.
@@ -72,6 +82,14 @@ public:
     const float* pool_attention() const;
 
 private:
+    // The relevance passes read the activations a training forward keeps (chefer_lrp.cpp, attn_lrp.cpp).
+    friend class CheferLrp;
+    friend class AttnLrp;
+    // A LayerNorm's backward under the rule: the exact one (accumulating dgamma, dbeta) or with the
+    // normalisation scale held constant (parameter gradients left alone).
+    static void norm_backward(BackwardRule rule, layers::LayerNorm& ln, const float* x, const float* mean,
+                              const float* var, const float* gamma, const float* dy, float* dx, float* dgamma,
+                              float* dbeta);
     float* stream(int k) { return xs_.data() + (training_ ? k * M_ * D_ : 0); }  // residual stream slot k
     const float* stream(int k) const { return xs_.data() + (training_ ? k * M_ * D_ : 0); }
     void im2col(const float* img, int n);
@@ -92,7 +110,7 @@ private:
     int64_t mask_first(int64_t per_image) const { return first_image_ * per_image; }
     void head_dropout(float* rows) const;
     void pool_forward(const Parameters& p);
-    void pool_backward(const Parameters& p, Parameters& g, float* dx);
+    void pool_backward(const Parameters& p, Parameters& g, float* dx, BackwardRule rule);
     // Where prefix token t's row (class, distillation, then registers) sits in the flat parameter and
     // gradient buffers.
     size_t prefix_offset(int64_t t) const;

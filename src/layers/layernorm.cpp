@@ -133,4 +133,18 @@ void LayerNorm::backward(const float* x, const float* mean, const float* var, co
     }
 }
 
+void LayerNorm::backward_fixed_scale(const float* var, const float* gamma, const float* dy, float* dx) const {
+    const int64_t C = channels_;
+#pragma omp parallel for
+    for (int64_t r = 0; r < rows_; ++r) {
+        const float* d = dy + r * C;
+        float* out = dx + r * C;
+        const float inv = 1.0f / std::sqrt(var[r] + eps_);
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += double(gamma[c]) * d[c];
+        const float mean = static_cast<float>(sum / double(C));
+        for (int64_t c = 0; c < C; ++c) out[c] = inv * (gamma[c] * d[c] - mean);
+    }
+}
+
 }  // namespace vit::layers

@@ -26,6 +26,10 @@ public:
     // dy (rows, C) -> dx (rows, C) written; dgamma, dbeta (C) accumulated.
     void backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy, float* dx,
                   float* dgamma, float* dbeta);
+    // The backward with the normalisation scale held constant (AttnLRP's identity rule for LayerNorm):
+    // y = (x - mean) · r · gamma + beta with r = 1/sqrt(var + eps) frozen is linear in x, so
+    // dx = r · (g - mean(g)), g = gamma ⊙ dy. var (rows) from a training forward; dx written.
+    void backward_fixed_scale(const float* var, const float* gamma, const float* dy, float* dx) const;
 
 private:
     dnnl::layer_normalization_forward prim_;
