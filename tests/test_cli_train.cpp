@@ -83,10 +83,12 @@ TEST_F(CliTrain, TrainThenEvaluate) {
 
 TEST_F(CliTrain, InterruptWritesCheckpointAndResumeFinishes) {
     const fs::path run = tmp_ / "run";
-    // More epochs than any machine finishes in 3 s (a quiet one does ~1000 of these tiny epochs a
-    // second), stopped by SIGINT: the run must save and exit with 130.
-    const std::string cmd = "timeout --preserve-status -s INT 3 " + quote(kBinary) + " " + train_args(run, 10000000) +
-                            " 2>" + quote((tmp_ / "err.txt").string());
+    // More epochs than any machine finishes, stopped by SIGINT once the first epoch is written (not
+    // after a fixed time: a slow start, under a sanitizer on a loaded machine, could otherwise be
+    // interrupted before the handler exists): the run must save and exit with 130.
+    const std::string cmd = quote(kBinary) + " " + train_args(run, 10000000) + " 2>" + quote((tmp_ / "err.txt").string()) +
+                            " & pid=$!; i=0; while [ ! -f " + quote((run / "metrics.csv").string()) +
+                            " ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; kill -INT $pid; wait $pid";
     const int status = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(tmp_ / "err.txt");
