@@ -1,6 +1,7 @@
 // End-to-end runs of `vit train`, `vit eval`, `vit train-step` and `vit bench` on small real files:
 // a PNG image folder written here, the PyTorch train-step fixture, and broken inputs.
 #include <csignal>
+#include <fstream>
 #include <cstdlib>
 #include <cmath>
 
@@ -102,6 +103,21 @@ TEST_F(CliTrain, InterruptWritesCheckpointAndResumeFinishes) {
     EXPECT_FALSE(ck.train_state.empty());
     const Result r = this->run(train_args(run, 1) + " --resume");
     EXPECT_CLEAN_EXIT(r, 0);
+}
+
+TEST_F(CliTrain, AMetricsFileThatCannotBeDrawnOnlyWarnsAndTheTrainingFinishes) {
+    // A metrics.csv left in the run folder by something else: the rows are appended under its header,
+    // which has none of the columns the curves need. The picture is skipped with a warning that names
+    // the file and the missing column; the run itself completes.
+    const fs::path run = tmp_ / "run";
+    fs::create_directories(run);
+    std::ofstream(run / "metrics.csv") << "step,value\n1,2\n";
+    const Result r = this->run(train_args(run, 1));
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.err.find("curves.png not updated"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("metrics.csv: no column 'epoch'"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(run / "curves.png"));
+    EXPECT_TRUE(fs::exists(run / "best.safetensors"));
 }
 
 TEST_F(CliTrain, MaxPixelsBelowTheImagesSkipsEveryOne) {
