@@ -232,21 +232,8 @@ TEST(Int8Cifar, ShippedModelKeepsItsAccuracyOnTestImages) {
               << "; correct " << right32 << " (f32), " << right8 << " (int8)\n";
 }
 
-TEST(Int8Capture, AttentionGradientsAreRefusedOutsideF32) {
-    const vit::Model model(vit::load_checkpoint(std::string(VIT_TEST_DATA) + "/timm-vit-small32"));
-    const vit::ViTConfig& c = model.config();
-    const vit::Tensor x({1, c.in_chans, c.img_h, c.img_w});
-    EXPECT_THROW(vit::capture_attention(model, x, {0}, 1, true, vit::Dtype::Int8), vit::ConfigError);
-}
-
 using vit_test::Cli;
 using vit_test::quote;
-
-TEST_F(Cli, BenchRunsInt8AndSaysSo) {
-    const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --dtype int8");
-    EXPECT_CLEAN_EXIT(r, 0);
-    EXPECT_NE(r.out.find("\"dtype\":\"int8\""), std::string::npos) << r.out;
-}
 
 // The shipped model on the sample images: int8 names the same class as f32 for each (the lines'
 // probabilities may differ).
