@@ -63,15 +63,15 @@ def evaluate(model):
     model.train(); return c / len(yte)
 log = open(os.path.join(outdir, name + ".jsonl"), "w"); t0 = time.time(); st = 0; best = 0
 for ep in range(epochs):
-    tl = 0.0
+    tl = torch.zeros((), device=dev)  # summed on the device: a .item() per step would wait for the GPU
     for x, y in dl:
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         for g in opt.param_groups: g["lr"] = lr_at(st)
         if mix is not None: x, yt = mix(x, y); loss = SoftTargetCrossEntropy()(m(x), yt)
         else: loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); st += 1; tl += loss.item()
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); st += 1; tl += loss.detach()
         if ema is not None: ema.update(m)
-    r = dict(run=name, epoch=ep + 1, loss=round(tl / steps_per, 4), test=evaluate(m), t=round(time.time() - t0))
+    r = dict(run=name, epoch=ep + 1, loss=round(tl.item() / steps_per, 4), test=evaluate(m), t=round(time.time() - t0))
     if ema is not None: r["ema"] = evaluate(ema.module)
     line = json.dumps(r); print(line, flush=True); log.write(line + "\n"); log.flush()
     if time.time() > deadline: print(json.dumps(dict(run=name, stopped="deadline", epoch=ep + 1)), flush=True); break
