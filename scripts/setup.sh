@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libonnx-dev (with libprotobuf-dev): ONNX export; python3-onnx: the tests' second checker of the files.
+# libopenmpi-dev, openmpi-bin: data-parallel runs under mpirun and their tests (docs/DISTRIBUTED.md).
 packages=(build-essential cmake libdnnl-dev libopencv-dev libboost-program-options-dev
-          nlohmann-json3-dev libgtest-dev zlib1g-dev libonnx-dev libprotobuf-dev python3-onnx)
+          nlohmann-json3-dev libgtest-dev zlib1g-dev libonnx-dev libprotobuf-dev python3-onnx
+          libopenmpi-dev openmpi-bin)
 # Extra packages from the caller: scripts/test.sh adds chromium (the explain gallery's test).
 read -r -a extra_packages <<< "${VIT_EXTRA_PACKAGES:-}"
 packages+=("${extra_packages[@]}")

@@ -5,6 +5,7 @@
 #include "network.hpp"
 #include "vit/error.hpp"
 #include "vit/explain.hpp"
+#include "vit/logits.hpp"
 #include "vit/memory.hpp"
 #include "vit/shape_check.hpp"
 
@@ -56,9 +57,8 @@ AttentionCapture AttentionCapturer::run(const float* x, int n, const std::vector
     if (m.gradients && static_cast<int64_t>(classes.size()) != n)
         throw ConfigError("attention gradients need one class per image: " + std::to_string(classes.size()) +
                           " classes for " + std::to_string(n) + " images");
-    for (int k : classes)
-        if (k < 0 || k >= K)
-            throw ConfigError("class " + std::to_string(k) + " out of range [0, " + std::to_string(K) + ")");
+    // d(Σ_i logit_{c_i}) / d logits is one-hot per row; absent rows get zero.
+    if (m.gradients) one_hot_rows(classes, static_cast<int>(K), m.batch, m.dlogits, "attention gradients");
     AttentionCapture out;
     const float* logits = m.net.forward(m.model.params(), x, n);
     out.logits = Tensor({n, K}, std::vector<float>(logits, logits + n * K));
@@ -68,9 +68,6 @@ AttentionCapture AttentionCapturer::run(const float* x, int n, const std::vector
         out.attn.emplace_back(Shape{n, H, T, T}, std::vector<float>(a, a + n * map));
     }
     if (!m.gradients) return out;
-    // d(Σ_i logit_{c_i}) / d logits is one-hot per row; absent rows get zero.
-    std::fill(m.dlogits.begin(), m.dlogits.end(), 0.0f);
-    for (int b = 0; b < n; ++b) m.dlogits[size_t(b) * K + size_t(classes[size_t(b)])] = 1.0f;
     m.net.backward(m.model.params(), m.dlogits.data(), m.grads);
     for (int i = 0; i < c.depth; ++i) {
         const float* g = m.net.attention_grad(i);

@@ -173,7 +173,7 @@ private:
     // curve point, the intact and baseline images' probabilities standing for the full and empty ends.
     void add_curve_areas(const float* x, int n, const float* map, const std::vector<int>& pred,
                          const std::vector<double>& p0, const std::vector<double>& pb, MapTotals& totals) {
-        const int P = c_.num_patches(), K = c_.num_classes, gw = c_.grid_w(), ps = c_.patch_size;
+        const int P = c_.num_patches(), K = c_.num_classes;
         const size_t floats = image_floats();
         std::vector<std::vector<int>> ranks(static_cast<size_t>(n), std::vector<int>(static_cast<size_t>(P)));
         for (int i = 0; i < n; ++i) {
@@ -193,13 +193,10 @@ private:
         for (int s = 1; s < steps; ++s) {
             for (int i = 0; i < n; ++i)
                 for (int r = (s - 1) * step; r < s * step; ++r) {
-                    const int patch = ranks[size_t(i)][size_t(r)], py = patch / gw * ps, px = patch % gw * ps;
-                    for (int c = 0; c < c_.in_chans; ++c)
-                        for (int y = py; y < py + ps; ++y) {
-                            const size_t off = size_t(i) * floats + (size_t(c) * c_.img_h + y) * c_.img_w + px;
-                            std::copy_n(&blank_[off], ps, &del[off]);
-                            std::copy_n(&x[off], ps, &ins[off]);
-                        }
+                    const int patch = ranks[size_t(i)][size_t(r)];
+                    const size_t at = size_t(i) * floats;
+                    copy_patch(c_, patch, blank_.data() + at, del.data() + at);
+                    copy_patch(c_, patch, x + at, ins.data() + at);
                 }
             probabilities(del.data(), n, probs);
             for (int i = 0; i < n; ++i) dcurve[size_t(i)].push_back(probs[size_t(i) * K + pred[size_t(i)]]);
@@ -243,7 +240,8 @@ std::vector<ScoredMap> default_scored_maps() {
 
 std::vector<ScoredMap> all_scored_maps() {
     std::vector<ScoredMap> maps = default_scored_maps();
-    for (const ScoredMap& m : {saliency(SaliencyMethod::Chefer2021), saliency(SaliencyMethod::LastAttention),
+    for (const ScoredMap& m : {saliency(SaliencyMethod::Chefer2021), saliency(SaliencyMethod::Chefer2021Lrp),
+                               saliency(SaliencyMethod::AttnLrp), saliency(SaliencyMethod::LastAttention),
                                saliency(SaliencyMethod::Occlusion),
                                saliency(SaliencyMethod::GradRolloutOcclusion, HeadFusion::Mean, 0.9f),
                                saliency(SaliencyMethod::Rise)})

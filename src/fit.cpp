@@ -131,6 +131,11 @@ void append_metrics(const fs::path& path, const EpochMetrics& m, bool with_ema, 
 }  // namespace
 
 FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb) {
+    SingleProcess one;
+    return fit(model, data, cfg, cb, one);
+}
+
+FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb, Communicator& comm) {
     if (cfg.epochs <= 0 || cfg.batch <= 0) throw ConfigError("epochs and batch must be positive");
     if (cfg.recipe.find_first_of(",\"\r\n") != std::string::npos)
         throw ConfigError("FitConfig::recipe '" + cfg.recipe + "' cannot be a CSV cell: no commas, quotes or line breaks");
@@ -142,10 +147,18 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     if (data.train.size() < size_t(cfg.batch))
         throw ConfigError("the training set has " + std::to_string(data.train.size()) + " images, fewer than one batch of " +
                           std::to_string(cfg.batch));
+    // Rank 0 alone touches the run folder: it reads the state to resume from and writes checkpoints and
+    // metrics; the others receive the state from it, so no folder needs to be shared between hosts.
+    const bool lead = comm.rank() == 0;
+    if (cfg.batch < comm.size())
+        throw ConfigError("a batch of " + std::to_string(cfg.batch) + " images cannot be split across " +
+                          std::to_string(comm.size()) + " processes (each needs at least one image)");
+    const BatchSlice slice = batch_slice(cfg.batch, comm.rank(), comm.size());
     const fs::path dir(cfg.run_dir);
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir)) throw IoError("cannot create the run folder " + dir.string() + ": " + ec.message());
+    if (lead) fs::create_directories(dir, ec);
+    if (lead && (ec || !fs::is_directory(dir)))
+        throw IoError("cannot create the run folder " + dir.string() + ": " + ec.message());
     const fs::path last = dir / "last.safetensors", best = dir / "best.safetensors", metrics = dir / "metrics.csv",
                    ema_file = dir / "ema.safetensors";
 
@@ -156,6 +169,9 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     lo.drop_last = true;
     lo.seed = cfg.seed;
     lo.workers = cfg.workers;
+    lo.repeats = cfg.aug_repeats;
+    lo.rank = comm.rank();
+    lo.ranks = comm.size();
     // Mixup's targets carry the label smoothing (timm's Mixup(label_smoothing=...)).
     Augment aug = cfg.augment;
     aug.mixup.label_smoothing = cfg.optim.label_smoothing;
@@ -164,16 +180,35 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     const int warm = cfg.warmup_epochs >= 0 ? cfg.warmup_epochs : std::max(1, cfg.epochs / 10);
     const Schedule sched{int64_t(warm) * int64_t(steps), int64_t(cfg.epochs) * int64_t(steps), cfg.lr, cfg.min_lr};
 
-    Trainer trainer(model, cfg.batch, cfg.optim);
-    std::unique_ptr<ModelEma> ema;
-    if (cfg.model_ema_decay > 0) ema = std::make_unique<ModelEma>(model, cfg.model_ema_decay);
+    Trainer trainer(model, slice.count, cfg.optim, DataParallel{&comm, slice});
+    std::unique_ptr<ModelEma> ema;  // rank 0's: it evaluates and saves it
+    if (lead && cfg.model_ema_decay > 0) ema = std::make_unique<ModelEma>(model, cfg.model_ema_decay);
     Progress p;
-    if (cfg.resume) p = load_state(last, model, trainer.optimizer(), ema.get(), cfg);
+    if (lead && cfg.resume) p = load_state(last, model, trainer.optimizer(), ema.get(), cfg);
+    if (comm.size() > 1) {
+        // Every process starts from rank 0's weights, moments and place in the run (fresh runs agree
+        // already, being seeded alike; a resumed one has them from the checkpoint).
+        AdamW& adam = trainer.optimizer();
+        int64_t adam_steps = adam.steps();
+        comm.broadcast(model.params().data(), model.params().size() * sizeof(float));
+        comm.broadcast(adam.m().data(), adam.m().size() * sizeof(float));
+        comm.broadcast(adam.v().data(), adam.v().size() * sizeof(float));
+        comm.broadcast(&adam_steps, sizeof adam_steps);
+        comm.broadcast(&p, sizeof p);
+        adam.set_steps(adam_steps);
+    }
+    // Whether any process was asked to stop: all of them must leave at the same step.
+    const auto stop_asked = [&] {
+        double stop = cb.stop_requested && cb.stop_requested() ? 1.0 : 0.0;
+        comm.allreduce_sum(&stop, 1);
+        return stop > 0;
+    };
 
     using clock = std::chrono::steady_clock;
     for (; p.epoch < cfg.epochs; ++p.epoch, p.next_batch = 0, p.loss_sum = 0, p.correct = 0, p.seen = 0) {
         const auto t0 = clock::now();
         const double wait0 = loader.wait_seconds();
+        double sync_wait = 0, reduce = 0;
         const size_t first = p.next_batch;
         loader.start_epoch(p.epoch, first);
         Batch b;
@@ -186,26 +221,38 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
             if (ema) ema->update(model.params());
             ++p.global_step;
             ++p.next_batch;
-            p.loss_sum += double(r.loss) * b.n;
+            // The loss and the count are the global batch's (Trainer::step sums them over the processes).
+            p.loss_sum += double(r.loss) * cfg.batch;
             p.correct += r.correct;
-            p.seen += b.n;
-            if (cb.on_step) {
+            p.seen += cfg.batch;
+            sync_wait += r.wait_s;
+            reduce += r.reduce_s;
+            if (lead && cb.on_step) {
                 const double dt = std::chrono::duration<double>(clock::now() - t0).count();
                 const double ips = double((p.next_batch - first) * size_t(cfg.batch)) / std::max(dt, 1e-9);
                 const double left = double((cfg.epochs - p.epoch) * steps - p.next_batch) * cfg.batch;
                 cb.on_step({p.epoch + 1, cfg.epochs, p.next_batch, steps, r.loss, lr, ips, left / std::max(ips, 1e-9)});
             }
-            if (cb.stop_requested && cb.stop_requested() && p.next_batch < steps) {
+            if (stop_asked() && p.next_batch < steps) {
+                if (!lead) return FitOutcome::Stopped;
                 save_state(last, model, trainer.optimizer(), ema.get(), p, cfg);
                 if (cb.on_checkpoint) cb.on_checkpoint(last.string());
                 return FitOutcome::Stopped;
             }
+        }
+        // The processes other than rank 0 neither evaluate nor write: they wait for it in the epoch's
+        // stop vote below, which rank 0 casts after its evaluation and checkpoint.
+        if (!lead) {
+            if (stop_asked() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
+            continue;
         }
         EpochMetrics m;
         m.epoch = p.epoch + 1;
         m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
         m.images_per_s = double((steps - first) * size_t(cfg.batch)) / std::max(m.seconds, 1e-9);
         m.data_wait_s = loader.wait_seconds() - wait0;
+        m.sync_wait_s = sync_wait;
+        m.allreduce_s = reduce;
         m.train_loss = p.seen ? p.loss_sum / double(p.seen) : 0;
         m.train_acc = p.seen ? double(p.correct) / double(p.seen) : 0;
         m.lr = lr;
@@ -232,7 +279,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         if (cb.on_checkpoint) cb.on_checkpoint(last.string());
         append_metrics(metrics, m, ema != nullptr, cfg.recipe);
         if (cb.on_epoch) cb.on_epoch(m);
-        if (cb.stop_requested && cb.stop_requested() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
+        if (stop_asked() && p.epoch + 1 < cfg.epochs) return FitOutcome::Stopped;
     }
     return FitOutcome::Completed;
 }

@@ -31,15 +31,23 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
       per_branch_(opts.training && cfg.layer_scale()), bf16_(!opts.training && opts.dtype == Dtype::BF16),
-      mixed_(opts.training && opts.dtype == Dtype::BF16), B_(batch),
+      mixed_(opts.training && opts.dtype == Dtype::BF16), int8_(opts.dtype == Dtype::Int8), B_(batch),
       P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
       K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
       patch_len_(int64_t(cfg.in_chans) * cfg.patch_size * cfg.patch_size), prefix_(cfg.num_prefix()),
-      F_(cfg.num_features()) {
+      F_(cfg.num_features()), first_image_(opts.slice.total > 0 ? opts.slice.first : 0),
+      global_batch_(opts.slice.total > 0 ? opts.slice.total : batch) {
     if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
     if (opts.keep_attention_grad && opts.dtype != Dtype::F32)
         throw ConfigError(std::string("attention gradients are computed in f32 only, not ") + to_string(opts.dtype));
+    if (opts.slice.total > 0 && (opts.slice.first < 0 || opts.slice.count != batch ||
+                                 int64_t(opts.slice.first) + batch > opts.slice.total))
+        throw ConfigError("a network for a batch of " + std::to_string(batch) + " cannot compute images [" +
+                          std::to_string(opts.slice.first) + ", " + std::to_string(opts.slice.first + opts.slice.count) +
+                          ") of a global batch of " + std::to_string(opts.slice.total));
+    if (opts.training && opts.dtype == Dtype::Int8)
+        throw ConfigError("training runs in f32 or bf16, not int8");
     require_memory(estimate_bytes(cfg, batch, opts),
                    std::string("a network for a batch of ") + std::to_string(batch) + " (" +
                        (opts.training ? "training" : opts.capture_attention ? "inference, attention kept" : "inference") +
@@ -51,7 +59,8 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     tokens_.resize(B_ * P_ * D_);
     if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
-    if (!bf16_ || per_block_) att_.resize(A * BHTT);  // bf16 without maps: the attention's own scratch
+    // bf16 attention (bf16 and int8) without maps: the attention's own scratch.
+    if (!(bf16_ || int8_) || per_block_) att_.resize(A * BHTT);
     if (bf16_) {
         ln16_.resize(M_ * D_);
         qkv16_.resize(M_ * 3 * D_);
@@ -66,6 +75,12 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         params16_.resize(param_layout(cfg).size);
         params_to_bf16_ = layers::Convert(static_cast<int64_t>(params16_.size()), layers::dt::f32, layers::dt::bf16);
         h_to_bf16_ = layers::Convert(M_ * Hm_, layers::dt::f32, layers::dt::bf16);
+    } else if (int8_) {
+        qkv16_.resize(M_ * 3 * D_);
+        ctx16_.resize(M_ * D_);
+        xq_ = layers::QuantizedRows(M_, D_);
+        hq_ = layers::QuantizedRows(M_, Hm_);
+        acc_.resize(size_t(M_ * std::max(3 * D_, Hm_)));
     } else {
         ln1_.resize(L * M_ * D_);
         ln2_.resize(L * M_ * D_);
@@ -116,18 +131,29 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     // f32 GELU and its backward read.
     const layers::dt low = bf16_ || mixed_ ? layers::dt::bf16 : layers::dt::f32;
     const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
-    qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
+    // The attention products take bf16 operands in bf16 inference, mixed-precision training and int8
+    // (there the qkv product writes bf16 and the attention output is quantised from bf16).
+    const layers::dt attention_type = bf16_ || mixed_ || int8_ ? layers::dt::bf16 : layers::dt::f32;
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
-    proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
-    fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
-                          training ? to_f32 : to_low);
-    fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
+    if (int8_) {  // fc1 applies the activation and quantises the hidden layer for fc2
+        qkv8_ = layers::Int8Linear(M_, D_, 3 * D_, Epilogue::None, cfg.act, attention_type);
+        proj8_ = layers::Int8Linear(M_, D_, D_, residual);
+        fc1_8_ = layers::Int8Linear(M_, D_, Hm_, Epilogue::Activate, cfg.act);
+        fc2_8_ = layers::Int8Linear(M_, Hm_, D_, residual);
+        ln_to_u8_ = layers::LayerNorm(M_, D_, cfg.ln_eps, false, layers::dt::u8);
+    } else {
+        qkv_l_ = layers::Linear(M_, D_, 3 * D_, cfg.qkv_bias, Epilogue::None, training, cfg.act, to_low);
+        proj_ = layers::Linear(M_, D_, D_, true, residual, training, cfg.act, to_f32);  // x += proj(ctx)
+        fc1_ = layers::Linear(M_, D_, Hm_, true, training ? Epilogue::None : Epilogue::Activate, training, cfg.act,
+                              training ? to_f32 : to_low);
+        fc2_ = layers::Linear(M_, Hm_, D_, true, residual, training, cfg.act, to_f32);  // x += fc2(h)
+    }
     if (K_ > 0) {
         head_ = layers::Linear(B_, F_, K_, true, Epilogue::None, training);
         if (cfg.distilled) head_dist_ = layers::Linear(B_, D_, K_, true, Epilogue::None, training);
     }
-    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, low);
+    attn_ = layers::Attention(B_, T_, D_, H_, training, reg_.attn_drop, attention_type, first_image_);
     if (cfg.global_pool == GlobalPool::Map)
         attn_pool_ = layers::AttentionPool(B_, T_, prefix_, D_, H_, Hm_, cfg.ln_eps, cfg.act, training);
     drop_ = layers::Dropout(reg_.dropout);
@@ -143,7 +169,9 @@ double Network::estimate_bytes(const ViTConfig& cfg, int batch, const NetworkOpt
     // width D or Hm, and (B, H, T, T) attention maps; those per image or per parameter are negligible.
     // Computed in double: a hostile batch or configuration must not overflow the estimate itself.
     // Mixed-precision training keeps norm1/norm2, qkv, ctx and the MLP hidden activations in bf16 (half
-    // of these f32 figures) plus one f32 hidden scratch: the f32 estimate bounds it.
+    // of these f32 figures) plus one f32 hidden scratch; bf16 and int8 inference allocate less than the
+    // f32 figure too (int8, per row: qkv and ctx in bf16, the int32 products max(3D, Hm) and u8 copies of
+    // D and Hm, against f32's 6D + Hm). The f32 estimate bounds them all.
     const double B = batch, T = static_cast<double>(cfg.num_tokens()), D = cfg.embed_dim,
                  Hm = static_cast<double>(cfg.mlp_hidden()), depth = cfg.depth;
     const double M = B * T, maps = B * cfg.num_heads * T * T;
@@ -209,13 +237,23 @@ void Network::embed_forward(const Parameters& p) {
                 for (int64_t j = 0; j < D_; ++j) dst[j] = src[j] + pe[j];
             }
         }
-    drop_.apply(x, x, M_ * D_, key(Site::Pos, 0));
+    drop_.apply(x, x, M_ * D_, key(Site::Pos, 0), mask_first(T_ * D_));
     if (c_.pre_norm)
         ln_tokens_.forward(x, at(p, off_.norm_pre_w), at(p, off_.norm_pre_b), stream(0),
                            training_ ? emb_mean_.data() : nullptr, training_ ? emb_var_.data() : nullptr);
 }
 
 void Network::pack_weights(const Parameters& p) {
+    if (int8_) {
+        int8_weights_.clear();
+        for (const BlockParams& o : off_.blocks)
+            int8_weights_.push_back({qkv8_.pack(at(p, o.qkv_w), at(p, o.qkv_b)),
+                                     proj8_.pack(at(p, o.proj_w), at(p, o.proj_b)),
+                                     fc1_8_.pack(at(p, o.fc1_w), at(p, o.fc1_b)),
+                                     fc2_8_.pack(at(p, o.fc2_w), at(p, o.fc2_b))});
+        packed_from_ = &p;
+        return;
+    }
     if (!bf16_) return;
     packed_.clear();
     for (const BlockParams& o : off_.blocks)
@@ -233,8 +271,9 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
     if (n <= 0 || n > B_)
         throw ConfigError("forward of " + std::to_string(n) + " images on a network planned for batch " +
                           std::to_string(B_));
-    if (bf16_ && packed_from_ != &p)
-        throw ConfigError("a bf16 network runs the parameters its weights were packed from (call pack_weights)");
+    if ((bf16_ || int8_) && packed_from_ != &p)
+        throw ConfigError(std::string("a ") + (int8_ ? "int8" : "bf16") +
+                          " network runs the parameters its weights were packed from (call pack_weights)");
     // Mixed precision: the bf16 copy of the current (just updated) f32 weights, once per step.
     if (mixed_) params_to_bf16_.run(p.data(), params16_.data());
     im2col(img, n);
@@ -260,6 +299,10 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         float* v1 = training_ ? at(var1_, i, M_, true) : nullptr;
         float* m2 = training_ ? at(mean2_, i, M_, true) : nullptr;
         float* v2 = training_ ? at(var2_, i, M_, true) : nullptr;
+        if (int8_) {
+            int8_block(p, i, x_in, x_mid, x_out, att);
+            continue;
+        }
 
         block_norm.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), ln1, m1, v1);
         qkv_l_.forward(ln1, weight(p, o.qkv_w, i, &PackedBlock::qkv), at(p, o.qkv_b), qkv);
@@ -267,7 +310,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         if (branched_) {
             float* br = branch(2 * i);
             proj_.forward(ctx, weight(p, o.proj_w, i, &PackedBlock::proj), at(p, o.proj_b), br);
-            drop_.apply(br, br, MD, key(Site::Proj, i));
+            drop_.apply(br, br, MD, key(Site::Proj, i), mask_first(T_ * D_));
             add_branch(x_in, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_, at(p, o.ls1), br, x_mid);
         } else {
             if (x_mid != x_in) std::copy(x_in, x_in + MD, x_mid);
@@ -279,7 +322,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
             float* h = static_cast<float*>(hact);
             fc1_.forward(ln2, weight(p, o.fc1_w, i, &PackedBlock::fc1), at(p, o.fc1_b), hpre);
             gelu_.forward(hpre, h);
-            drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i));
+            drop_.apply(h, h, M_ * Hm_, key(Site::Hidden, i), mask_first(T_ * Hm_));
             if (mixed_) h_to_bf16_.run(h, hact_in);
         } else {
             // the activation fused
@@ -288,7 +331,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         if (branched_) {
             float* br = branch(2 * i + 1);
             fc2_.forward(hact_in, weight(p, o.fc2_w, i, &PackedBlock::fc2), at(p, o.fc2_b), br);
-            drop_.apply(br, br, MD, key(Site::Mlp, i));
+            drop_.apply(br, br, MD, key(Site::Mlp, i), mask_first(T_ * D_));
             add_branch(x_mid, drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i + 1) * B_, at(p, o.ls2), br,
                        x_out);
         } else {
@@ -297,7 +340,7 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         }
     }
     pool_forward(p);
-    head_drop_.apply(pooled_ln_.data(), pooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
+    head_dropout(pooled_ln_.data());
     if (K_ == 0) {
         if (R_ == 1) return pooled_ln_.data();
         // Distilled without heads: timm returns the mean of the class and distillation features.
@@ -311,6 +354,34 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
         for (int64_t i = 0; i < B_ * K_; ++i) logits_[size_t(i)] = 0.5f * (logits_[size_t(i)] + logits_dist_[size_t(i)]);
     }
     return logits_.data();
+}
+
+// As the f32 block, with the four Linear layers in int8: their inputs quantised per token (norm1 and
+// norm2 by the LayerNorm, the attention output here, the hidden layer by fc1), the attention itself
+// in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32).
+void Network::int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att) {
+    // Inference only: one residual slot (x_in, x_mid and x_out are the same rows) and no dropout; with
+    // LayerScale the branches go through branch_ and add_branch.
+    const BlockParams& o = off_.blocks[size_t(i)];
+    const Int8Block& w = int8_weights_[size_t(i)];
+    ln_to_u8_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), xq_);
+    qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
+    attn_.forward(qkv16_.data(), att, ctx16_.data());
+    layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
+    if (branched_) {
+        proj8_.forward(xq_, w.proj, acc_.data(), branch(0));
+        add_branch(x_in, nullptr, at(p, o.ls1), branch(0), x_mid);
+    } else {
+        proj8_.forward(xq_, w.proj, acc_.data(), x_mid);
+    }
+    ln_to_u8_.forward(x_mid, at(p, o.norm2_w), at(p, o.norm2_b), xq_);
+    fc1_8_.forward(xq_, w.fc1, acc_.data(), hq_);
+    if (branched_) {
+        fc2_8_.forward(hq_, w.fc2, acc_.data(), branch(0));
+        add_branch(x_mid, nullptr, at(p, o.ls2), branch(0), x_out);
+    } else {
+        fc2_8_.forward(hq_, w.fc2, acc_.data(), x_out);
+    }
 }
 
 // The attention pool's tensors in a flat buffer: the parameters (const) or their gradients.
@@ -369,13 +440,23 @@ void Network::pool_forward(const Parameters& p) {
 }
 
 // Mirror of pool_forward: dpooled_ln (R*B, F) -> dx (B*T, D), written.
-void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
+void Network::norm_backward(BackwardRule rule, layers::LayerNorm& ln, const float* x, const float* mean,
+                            const float* var, const float* gamma, const float* dy, float* dx, float* dgamma,
+                            float* dbeta) {
+    if (rule == BackwardRule::AttnLrp)
+        ln.backward_fixed_scale(var, gamma, dy, dx);
+    else
+        ln.backward(x, mean, var, gamma, dy, dx, dgamma, dbeta);
+}
+
+void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx, BackwardRule rule) {
     const float* g = at(p, off_.norm_w);
     float *dg = at(grads, off_.norm_w), *db = at(grads, off_.norm_b);
     const float* x = stream(2 * c_.depth);
     std::fill(dx, dx + M_ * D_, 0.0f);
     if (c_.global_pool == GlobalPool::Token) {
-        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        norm_backward(rule, ln_rows_, pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(),
+                      dpooled_.data(), dg, db);
         for (int64_t r = 0; r < R_; ++r)
             for (int64_t b = 0; b < B_; ++b) std::copy_n(dpooled_.data() + (r * B_ + b) * D_, D_, dx + (b * T_ + r) * D_);
         return;
@@ -383,7 +464,8 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
     // d pooled features: after fc_norm's backward, or straight from the head.
     const float* dpool = dpooled_ln_.data();
     if (c_.fc_norm) {
-        ln_rows_.backward(pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(), dpooled_.data(), dg, db);
+        norm_backward(rule, ln_rows_, pooled_.data(), fin_mean_.data(), fin_var_.data(), g, dpooled_ln_.data(),
+                      dpooled_.data(), dg, db);
         dpool = dpooled_.data();
     }
     // d pool input (B*T, D): into dx directly with fc_norm, else into dfin_ for the final norm's backward.
@@ -404,11 +486,16 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx) {
                 for (int64_t j = 0; j < D_; ++j) dsrc[(b * T_ + t) * D_ + j] = davg[j] * inv_p;
         }
     }
-    if (!c_.fc_norm) ln_tokens_.backward(x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
+    if (!c_.fc_norm)
+        norm_backward(rule, ln_tokens_, x, fin_mean_.data(), fin_var_.data(), g, dfin_.data(), dx, dg, db);
 }
 
-void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads) {
+void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads, BackwardRule rule) {
     if (!training_) throw ConfigError("backward needs a network planned for training");
+    if (rule == BackwardRule::AttnLrp && c_.global_pool == GlobalPool::Map)
+        throw ConfigError("AttnLRP's rules are not implemented for the attention pool (global_pool map)");
+    if (rule == BackwardRule::AttnLrp && mixed_)
+        throw ConfigError("AttnLRP's backward runs in f32 only, not in mixed-precision bf16");
     if (K_ == 0) throw ConfigError("backward needs a classifier head (the model has num_classes 0)");
     if (R_ == 2) {  // logits = (head + head_dist) / 2: each head sees half the gradient
         for (int64_t i = 0; i < B_ * K_; ++i) dhalf_[size_t(i)] = 0.5f * dlogits[i];
@@ -420,9 +507,9 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
                        at(grads, off_.head_b));
     }
-    head_drop_.apply(dpooled_ln_.data(), dpooled_ln_.data(), R_ * B_ * F_, key(Site::Head, 0));
+    head_dropout(dpooled_ln_.data());
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
-    pool_backward(p, grads, dx);
+    pool_backward(p, grads, dx, rule);
 
     const int64_t MD = M_ * D_;
     for (int i = c_.depth - 1; i >= 0; --i) {
@@ -442,12 +529,16 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         const void* ln1_in = mixed_ ? static_cast<const void*>(norm16(i, 0)) : at(ln1_, i, MD, true);
         fc2_.backward(h_in, weight(p, o.fc2_w, i, &PackedBlock::fc2), d_mlp, dh_.data(), at(grads, o.fc2_w),
                       at(grads, o.fc2_b));
-        drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i));
-        gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
+        drop_.apply(dh_.data(), dh_.data(), M_ * Hm_, key(Site::Hidden, i), mask_first(T_ * Hm_));
+        if (rule == BackwardRule::AttnLrp)
+            layers::Gelu::identity_rule(at(hpre_, i, M_ * Hm_, true), at(hact_, i, M_ * Hm_, true), dh_.data(),
+                                        dpre_.data(), M_ * Hm_);
+        else
+            gelu_.backward(at(hpre_, i, M_ * Hm_, true), dh_.data(), dpre_.data());
         fc1_.backward(ln2_in, weight(p, o.fc1_w, i, &PackedBlock::fc1), dpre_.data(), dctx_.data(),
                       at(grads, o.fc1_w), at(grads, o.fc1_b));
-        ln_tokens_.backward(x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
+        norm_backward(rule, ln_tokens_, x_mid, at(mean2_, i, M_, true), at(var2_, i, M_, true), at(p, o.norm2_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm2_w), at(grads, o.norm2_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_mid
         // Attention: x_mid = x_in + ls1 ⊙ proj(attn(qkv(norm1(x_in))))
         const void* qkv = mixed_ ? static_cast<const void*>(qkv16(i)) : at(qkv_, i, 3 * MD, true);
@@ -460,15 +551,22 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         float* datt = keep_att_grad_ ? at(datt_all_, i, BHTT, true) : datt_.data();
         attn_.backward(qkv, at(att_, i, BHTT, true), dctx_.data(), datt, datt_.data(), dqkv_.data(),
                        key(Site::Attention, i), att_drop_.data());
+        if (rule == BackwardRule::AttnLrp) {  // the uniform rule: a quarter of dQ and dK, half of dV
+#pragma omp parallel for
+            for (int64_t r = 0; r < M_; ++r) {
+                float* row = dqkv_.data() + r * 3 * D_;
+                for (int64_t j = 0; j < 3 * D_; ++j) row[j] *= j < 2 * D_ ? 0.25f : 0.5f;
+            }
+        }
         qkv_l_.backward(ln1_in, weight(p, o.qkv_w, i, &PackedBlock::qkv), dqkv_.data(), dctx_.data(),
                         at(grads, o.qkv_w), at(grads, o.qkv_b));
-        ln_tokens_.backward(x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w), dctx_.data(),
-                            dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
+        norm_backward(rule, ln_tokens_, x_in, at(mean1_, i, M_, true), at(var1_, i, M_, true), at(p, o.norm1_w),
+                      dctx_.data(), dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
     if (c_.pre_norm) {  // x_in of block 0 = norm_pre(emb)
-        ln_tokens_.backward(emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx, dtmp_.data(),
-                            at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
+        norm_backward(rule, ln_tokens_, emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx,
+                      dtmp_.data(), at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));
         std::copy_n(dtmp_.data(), MD, dx);
     }
     embed_backward(grads, dx);
@@ -479,7 +577,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
 // Mirror of embed_forward (before norm_pre): dx (B*T, D) -> the prefix tokens' and the position
 // embedding's gradients (accumulated) and dtokens_ (B*P, D), the patch embedding's output gradient.
 void Network::embed_backward(Parameters& grads, float* dx) {
-    drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0));
+    drop_.apply(dx, dx, M_ * D_, key(Site::Pos, 0), mask_first(T_ * D_));
     float* dpos = at(grads, off_.pos);
     const int64_t pos_first = c_.no_embed_class ? prefix_ : 0;
     for (int64_t b = 0; b < B_; ++b)
@@ -498,6 +596,8 @@ void Network::embed_backward(Parameters& grads, float* dx) {
         }
 }
 
+// The draws for the global batch, in order: per block with a non-zero rate, one per image for the
+// attention branch, then one per image for the MLP branch; this network keeps its images' draws.
 void Network::set_noise_seed(uint64_t seed) {
     noise_seed_ = seed;
     if (reg_.drop_path <= 0) return;
@@ -506,9 +606,21 @@ void Network::set_noise_seed(uint64_t seed) {
     for (int i = 0; i < c_.depth; ++i) {
         const float rate = reg_.drop_path * static_cast<float>(i) / static_cast<float>(std::max(1, c_.depth - 1));
         const float keep = 1.0f - rate;
-        for (int64_t k = 0; k < 2 * B_; ++k)
-            drop_scale_[size_t(2 * i * B_ + k)] = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
+        for (int64_t branch = 0; branch < 2; ++branch)
+            for (int64_t g = 0; g < global_batch_; ++g) {
+                const float scale = rate == 0.0f ? 1.0f : u(rng) < keep ? 1.0f / keep : 0.0f;
+                const int64_t b = g - first_image_;
+                if (b >= 0 && b < B_) drop_scale_[size_t((2 * i + branch) * B_ + b)] = scale;
+            }
     }
+}
+
+// Head dropout over the (R*B, F) rows (r, b): row r of image b draws as row r of the global batch's
+// image first_image_ + b.
+void Network::head_dropout(float* rows) const {
+    for (int64_t r = 0; r < R_; ++r)
+        head_drop_.apply(rows + r * B_ * F_, rows + r * B_ * F_, B_ * F_, key(Site::Head, 0),
+                         (r * global_batch_ + first_image_) * F_);
 }
 
 void Network::add_branch(const float* x_in, const float* scale, const float* gamma, const float* br,
@@ -544,7 +656,7 @@ const float* Network::branch_grad(const float* dy, const float* scale, const flo
             for (int64_t j = 0; j < D_; ++j) dbranch_[size_t(row + j)] = s * (gamma ? gamma[j] : 1.0f) * dy[row + j];
         }
     }
-    drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key);
+    drop_.apply(dbranch_.data(), dbranch_.data(), M_ * D_, key, mask_first(T_ * D_));
     return dbranch_.data();
 }
 

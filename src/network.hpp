@@ -6,10 +6,12 @@
 #include <vector>
 
 #include "vit/layers/attention.hpp"
+#include "vit/distributed.hpp"
 #include "vit/dtype.hpp"
 #include "vit/layers/attention_pool.hpp"
 #include "vit/layers/dropout.hpp"
 #include "vit/layers/gelu.hpp"
+#include "vit/layers/int8_linear.hpp"
 #include "vit/layers/layernorm.hpp"
 #include "vit/layers/linear.hpp"
 #include "vit/model.hpp"
@@ -26,15 +28,29 @@ struct NetworkOptions {
     // and MLP branch with probability drop_path * i / (depth - 1), scaling kept ones by 1 / (1 - p). The
     // masks are drawn from set_noise_seed's seed.
     Regularization reg{};
-    // The number format of the blocks' Linear products (vit/dtype.hpp). Inference in BF16 needs
+    // The number format of the blocks' Linear products (vit/dtype.hpp). Inference in BF16 or Int8 needs
     // pack_weights() before forward(). Training in BF16 is mixed precision, as PyTorch's autocast: the
     // parameters (and the optimizer) stay f32, forward() rounds them into a bf16 copy once per step, and
     // qkv, proj, fc1 and fc2 run their forward, dx and dW products on bf16 inputs with f32 accumulation.
     // The attention's two products and their four backward products take bf16 operands too. LayerNorm,
     // the softmax, GELU, the residual stream, the patch embedding, pooling, the head and the loss stay
-    // f32. Attention gradients (keep_attention_grad) are f32 only.
+    // f32. Attention gradients (keep_attention_grad) are f32 only. Int8 is for inference only.
     Dtype dtype = Dtype::F32;
+    // Training only: which images of a global batch, split across processes, this network computes
+    // (BatchSlice's total 0: the network's batch is the whole batch). Dropout and drop-path masks are
+    // drawn per image from its place in the global batch, so the processes together draw exactly the
+    // masks of one process computing the whole batch.
+    BatchSlice slice{};
 };
+
+// What backward() propagates. Gradient: the exact gradient. AttnLrp: AttnLRP's relevance as a
+// modified gradient (Achtibat et al., ICML 2024), so that gradient x input at any layer is that layer's
+// relevance: every LayerNorm's normalisation scale held constant, the MLP activation as a constant
+// per-element gain (identity rule), and the uniform rule on both attention products (Q Kᵀ and A V):
+// each operand of a product gets half its gradient, so dQ and dK are a quarter of the exact ones and
+// dV a half. The softmax and the Linears (epsilon rule with a vanishing epsilon) keep their exact
+// gradients. Parameter gradients are then meaningless.
+enum class BackwardRule { Gradient, AttnLrp };
 
 class Network {
 public:
@@ -53,14 +69,16 @@ public:
 
     int batch() const { return static_cast<int>(B_); }
     // BF16: converts the blocks' Linear weights of p, once, into the bf16 blocked layouts their kernels
-    // read. forward() must then be given the same p (ConfigError otherwise). Nothing to do in f32.
+    // read; Int8: quantises them per output channel into the kernels' s8 layouts. forward() must then be
+    // given the same p (ConfigError otherwise). Nothing to do in f32.
     void pack_weights(const Parameters& p);
     // img (n, C, H, W), n <= batch; rows of absent images are zero. Returns the output (batch, outputs):
     // logits, or the pooled features of a model without a classifier.
     const float* forward(const Parameters& p, const float* img, int n);
     // dlogits (batch, classes) -> gradients accumulated into grads (same layout as the parameters).
     // Needs training = true, a classifier, and a preceding forward with the same parameters.
-    void backward(const Parameters& p, const float* dlogits, Parameters& grads);
+    void backward(const Parameters& p, const float* dlogits, Parameters& grads,
+                  BackwardRule rule = BackwardRule::Gradient);
     // (batch, heads, T, T) softmax probabilities of block i (training, or capture_attention).
     const float* attention(int block) const;
     // (batch, heads, T, T) gradient of the backward's objective with respect to block i's attention.
@@ -69,6 +87,14 @@ public:
     const float* pool_attention() const;
 
 private:
+    // The relevance passes read the activations a training forward keeps (chefer_lrp.cpp, attn_lrp.cpp).
+    friend class CheferLrp;
+    friend class AttnLrp;
+    // A LayerNorm's backward under the rule: the exact one (accumulating dgamma, dbeta) or with the
+    // normalisation scale held constant (parameter gradients left alone).
+    static void norm_backward(BackwardRule rule, layers::LayerNorm& ln, const float* x, const float* mean,
+                              const float* var, const float* gamma, const float* dy, float* dx, float* dgamma,
+                              float* dbeta);
     float* stream(int k) { return xs_.data() + (training_ ? k * M_ * D_ : 0); }  // residual stream slot k
     const float* stream(int k) const { return xs_.data() + (training_ ? k * M_ * D_ : 0); }
     void im2col(const float* img, int n);
@@ -85,8 +111,11 @@ private:
     // Where a mask is drawn; each (step, site, block) has its own dropout key.
     enum class Site : uint64_t { Pos, Attention, Proj, Hidden, Mlp, Head };
     uint64_t key(Site site, int block) const;
+    // The mask entry of element 0 of a (batch, per_image) tensor: its place in the global batch.
+    int64_t mask_first(int64_t per_image) const { return first_image_ * per_image; }
+    void head_dropout(float* rows) const;
     void pool_forward(const Parameters& p);
-    void pool_backward(const Parameters& p, Parameters& g, float* dx);
+    void pool_backward(const Parameters& p, Parameters& g, float* dx, BackwardRule rule);
     // Where prefix token t's row (class, distillation, then registers) sits in the flat parameter and
     // gradient buffers.
     size_t prefix_offset(int64_t t) const;
@@ -101,10 +130,13 @@ private:
     const bool per_branch_;  // training with LayerScale: every branch output is kept for dgamma
     const bool bf16_;        // inference in bf16 (NetworkOptions::dtype)
     const bool mixed_;       // training in bf16: mixed precision (NetworkOptions::dtype)
+    const bool int8_;        // inference with int8 Linear layers in the blocks
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
     const int64_t B_, P_, T_, D_, H_, Hm_, K_, O_, M_, R_, patch_len_, prefix_, F_;
+    // This network's images in the global batch of the masks: [first_image_, first_image_ + B) of global_batch_.
+    const int64_t first_image_, global_batch_;
 
     // Activations, (rows, channels) row-major with rows (image, token). Slots per block in training.
     std::vector<float> patches_;  // (B*P, C*p*p): im2col of the non-overlapping patches
@@ -130,10 +162,11 @@ private:
     std::vector<float> drop_scale_;        // depth x 2 x B: per block, branch and image, 0 or 1/keep
     std::vector<float> att_drop_;          // (B, H, T, T) dropped attention probabilities
     uint64_t noise_seed_ = 0;
+
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
-    // (B*T, width) as their f32 twins above, which bf16 does not allocate. Mixed-precision training
-    // keeps them per block for the backward (ln16_: norm1 of block i in slot 2i, norm2 in 2i + 1), and
-    // hact_ as one f32 scratch slot (the GELU's output, then rounded into h16_).
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate; int8 uses qkv16_ and ctx16_.
+    // Mixed-precision training keeps them per block for the backward (ln16_: norm1 of block i in slot
+    // 2i, norm2 in 2i + 1), and hact_ as one f32 scratch slot (the GELU's output, then rounded into h16_).
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
     // Mixed-precision training: the whole parameter buffer rounded to bf16 (same offsets), refreshed by
     // every forward from the f32 master weights, and the conversion of the MLP hidden activations.
@@ -143,7 +176,21 @@ private:
         dnnl::memory qkv, proj, fc1, fc2;
     };
     std::vector<PackedBlock> packed_;           // per block, from pack_weights
-    const Parameters* packed_from_ = nullptr;  // the parameters packed_ holds
+    // int8: the blocks' Linear weights quantised (pack_weights), their quantised inputs (norm1 / norm2
+    // output and the attention output share xq_, (B*T, D); the MLP hidden layer hq_, (B*T, Hm)), and
+    // the int32 products, (B*T, max(3D, Hm)), shared by the four layers. The attention's qkv16_ and
+    // ctx16_ are bf16, as in a bf16 network.
+    struct Int8Block {
+        layers::Int8Weights qkv, proj, fc1, fc2;
+    };
+    std::vector<Int8Block> int8_weights_;
+    layers::QuantizedRows xq_, hq_;
+    std::vector<std::int32_t> acc_;
+    layers::Int8Linear qkv8_, proj8_, fc1_8_, fc2_8_;
+    layers::LayerNorm ln_to_u8_;  // int8: norm1 and norm2, quantising their output
+    // One block's forward in int8; the residual stream slots as in forward().
+    void int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att);
+    const Parameters* packed_from_ = nullptr;  // the parameters packed_ / int8_weights_ hold
     // A block Linear's weight as its products read it: the f32 tensor at offset in p, the packed copy
     // (bf16 inference) or the bf16 copy at the same offset (mixed-precision training).
     const void* weight(const Parameters& p, size_t offset, int block, dnnl::memory PackedBlock::*packed) const;

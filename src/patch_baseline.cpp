@@ -42,4 +42,13 @@ void baseline_images(const ViTConfig& cfg, Baseline b, const float* x, int n, fl
     }
 }
 
+void copy_patch(const ViTConfig& cfg, int patch, const float* src, float* dst) {
+    const int ps = cfg.patch_size, py = patch / cfg.grid_w() * ps, px = patch % cfg.grid_w() * ps;
+    for (int ch = 0; ch < cfg.in_chans; ++ch)
+        for (int y = py; y < py + ps; ++y) {
+            const size_t off = (size_t(ch) * cfg.img_h + y) * cfg.img_w + px;
+            std::copy_n(src + off, ps, dst + off);
+        }
+}
+
 }  // namespace vit

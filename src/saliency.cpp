@@ -9,6 +9,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "attn_lrp.hpp"
+#include "chefer_lrp.hpp"
 #include "vit/error.hpp"
 #include "vit/logits.hpp"
 
@@ -20,6 +22,7 @@ bool needs_class(SaliencyMethod method) {
 
 bool uses_gradients(SaliencyMethod method) {
     return method == SaliencyMethod::GradRollout || method == SaliencyMethod::Chefer2021 ||
+           method == SaliencyMethod::Chefer2021Lrp || method == SaliencyMethod::AttnLrp ||
            method == SaliencyMethod::GradRolloutOcclusion;
 }
 
@@ -31,7 +34,11 @@ std::string ratio(float r) {
     return buf;
 }
 
-bool uses_attention(SaliencyMethod m) { return m != SaliencyMethod::Occlusion && m != SaliencyMethod::Rise; }
+// Whether the method reads the shared attention capture (the LRP methods run their own networks).
+bool uses_attention(SaliencyMethod m) {
+    return m != SaliencyMethod::Occlusion && m != SaliencyMethod::Rise && m != SaliencyMethod::Chefer2021Lrp &&
+           m != SaliencyMethod::AttnLrp;
+}
 bool uses_occlusion(SaliencyMethod m) {
     return m == SaliencyMethod::Occlusion || m == SaliencyMethod::GradRolloutOcclusion;
 }
@@ -44,7 +51,7 @@ public:
         : c_(model.config()), runner_(model, batch, RunOptions{false, 0, dtype}) {}
 
     Tensor map(const float* x, const float* blank, int n, const std::vector<int>& classes) {
-        const int P = c_.num_patches(), K = c_.num_classes, gw = c_.grid_w(), ps = c_.patch_size;
+        const int P = c_.num_patches(), K = c_.num_classes;
         const size_t floats = size_t(c_.in_chans) * c_.img_h * c_.img_w;
         const int B = runner_.batch();
         Tensor out({n, P});
@@ -63,12 +70,7 @@ public:
                 const int64_t i = (s + k) / P, j = (s + k) % P;
                 float* dst = occluded.data() + size_t(k) * floats;
                 std::memcpy(dst, x + size_t(i) * floats, floats * sizeof(float));
-                const int py = static_cast<int>(j / gw) * ps, px = static_cast<int>(j % gw) * ps;
-                for (int ch = 0; ch < c_.in_chans; ++ch)
-                    for (int y = py; y < py + ps; ++y) {
-                        const size_t off = (size_t(ch) * c_.img_h + y) * c_.img_w + px;
-                        std::memcpy(dst + off, blank + size_t(i) * floats + off, size_t(ps) * sizeof(float));
-                    }
+                copy_patch(c_, static_cast<int>(j), blank + size_t(i) * floats, dst);
             }
             softmax_rows(runner_.forward(occluded.data(), m), m, K, probs.data());
             for (int k = 0; k < m; ++k) {
@@ -175,6 +177,8 @@ std::string describe(const SaliencySpec& spec) {
             return std::string("rollout ") + to_string(r.fusion) + " d" + ratio(r.discard_ratio);
         case SaliencyMethod::GradRollout: return "gradient rollout d" + ratio(r.discard_ratio);
         case SaliencyMethod::Chefer2021: return "chefer2021";
+        case SaliencyMethod::Chefer2021Lrp: return "chefer2021-lrp";
+        case SaliencyMethod::AttnLrp: return "attnlrp";
         case SaliencyMethod::LastAttention:
             return spec.head < 0 ? "last-block attention" : "last-block attention, head " + std::to_string(spec.head);
         case SaliencyMethod::Occlusion: return "occlusion";
@@ -204,6 +208,8 @@ struct SaliencyMaps::Impl {
     PrefixTokens prefix;
     bool gradients;  // whether the capture includes attention gradients (of `classes`)
     std::unique_ptr<AttentionCapturer> capturer;
+    std::unique_ptr<CheferLrp> chefer_lrp;
+    std::unique_ptr<AttnLrp> attn_lrp;
     std::unique_ptr<Occlusion> occlusion;
     std::vector<std::unique_ptr<Rise>> rise;  // one per spec (empty for the others)
     AttentionCapture capture;
@@ -213,7 +219,7 @@ struct SaliencyMaps::Impl {
 SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySpec> specs, Baseline baseline,
                            Dtype dtype)
     : impl_(std::make_unique<Impl>(Impl{model, std::move(specs), baseline, prefix_tokens(model.config()), false,
-                                        nullptr, nullptr, {}, {}, {}})) {
+                                        nullptr, nullptr, nullptr, nullptr, {}, {}, {}})) {
     if (batch < 1) throw ConfigError("saliency maps: batch must be >= 1, got " + std::to_string(batch));
     bool attention = false, gradients = false, occlusion = false;
     for (const SaliencySpec& s : impl_->specs) {
@@ -223,12 +229,20 @@ SaliencyMaps::SaliencyMaps(const Model& model, int batch, std::vector<SaliencySp
         if (needs_class(s.method) && model.config().num_classes <= 0)
             throw ConfigError(describe(s) + " explains a class, and this model has no classifier (num_classes 0)");
         attention |= uses_attention(s.method);
-        gradients |= uses_gradients(s.method);
+        gradients |= uses_attention(s.method) && uses_gradients(s.method);
         occlusion |= uses_occlusion(s.method);
     }
     impl_->gradients = gradients;
     if (attention) impl_->capturer = std::make_unique<AttentionCapturer>(model, batch, gradients, dtype);
     if (occlusion) impl_->occlusion = std::make_unique<Occlusion>(model, batch, dtype);
+    for (const SaliencySpec& s : impl_->specs) {
+        if (uses_gradients(s.method) && dtype != Dtype::F32)
+            throw ConfigError(describe(s) + " needs a backward pass, which runs in f32 only, not " + to_string(dtype));
+        if (s.method == SaliencyMethod::Chefer2021Lrp && !impl_->chefer_lrp)
+            impl_->chefer_lrp = std::make_unique<CheferLrp>(model, batch);
+        if (s.method == SaliencyMethod::AttnLrp && !impl_->attn_lrp)
+            impl_->attn_lrp = std::make_unique<AttnLrp>(model, batch);
+    }
     bool needs_baseline = occlusion;
     for (const SaliencySpec& s : impl_->specs) {
         impl_->rise.push_back(s.method == SaliencyMethod::Rise ? std::make_unique<Rise>(model, batch, s.rise, dtype) : nullptr);
@@ -262,6 +276,14 @@ std::vector<Tensor> SaliencyMaps::compute(const float* x, int n, const std::vect
                 maps.push_back(gradient_rollout(cap.attn, cap.grad, m.prefix, s.rollout));
                 break;
             case SaliencyMethod::Chefer2021: maps.push_back(chefer_relevance(cap.attn, cap.grad, m.prefix, s.rollout)); break;
+            case SaliencyMethod::Chefer2021Lrp: {
+                // The same roll-out as Chefer2021, with the attention's LRP relevance in place of A.
+                std::vector<Tensor> relevance, grad;
+                m.chefer_lrp->run(x, n, classes, relevance, grad);
+                maps.push_back(chefer_relevance(relevance, grad, m.prefix, s.rollout));
+                break;
+            }
+            case SaliencyMethod::AttnLrp: maps.push_back(m.attn_lrp->map(x, n, classes)); break;
             case SaliencyMethod::LastAttention: maps.push_back(last_block_attention(cap.attn, m.prefix, s.head)); break;
             case SaliencyMethod::Occlusion: maps.push_back(occluded); break;
             case SaliencyMethod::Rise: maps.push_back(m.rise[k]->map(x, m.blank.data(), n, classes)); break;

@@ -1,6 +1,7 @@
 #include "vit/train.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -107,29 +108,64 @@ void AdamW::step(Parameters& params, const Parameters& grads, float lr) {
 }
 
 namespace {
-NetworkOptions training_options(const ViTConfig& cfg, const OptimConfig& c) {
+NetworkOptions training_options(const ViTConfig& cfg, const OptimConfig& c, const DataParallel& dp) {
     if (cfg.num_classes == 0) throw ConfigError("training needs a classifier head, but the model has num_classes 0");
     NetworkOptions o;
     o.training = true;
     o.reg = c.regularization;
     o.dtype = c.dtype;
+    o.slice = dp.slice;
     return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
 
 struct Trainer::Impl {
     Model& model;
     OptimConfig cfg;
+    DataParallel dp;
     Network net;
     Parameters grads;
     AdamW adam;
     std::vector<float> dlogits;
-    Impl(Model& m, int batch, const OptimConfig& c)
-        : model(m), cfg(c), net(m.config(), batch, training_options(m.config(), c)), grads(m.config()), adam(m.params(), c),
-          dlogits(size_t(batch) * m.config().num_classes, 0.0f) {}
+    Impl(Model& m, int batch, const OptimConfig& c, const DataParallel& d)
+        : model(m), cfg(c), dp(d), net(m.config(), batch, training_options(m.config(), c, d)), grads(m.config()),
+          adam(m.params(), c), dlogits(size_t(batch) * m.config().num_classes, 0.0f) {
+        if (shared() && dp.slice.total <= 0)
+            throw ConfigError("training shared by " + std::to_string(dp.comm->size()) +
+                              " processes needs this process's slice of the batch (DataParallel::slice)");
+    }
+
+    bool shared() const { return dp.comm != nullptr && dp.comm->size() > 1; }
+
+    // This process's gradient of its mean loss over n images becomes its share (n / N) of the global
+    // mean's gradient; the allreduce sums the shares. A barrier first, so that the time spent waiting
+    // for the slowest process is told apart from the reduction itself.
+    void reduce(StepResult& r, int n) {
+        const int64_t N = dp.slice.total;
+        const float share = static_cast<float>(double(n) / double(N));
+        float* g = grads.data();
+        const int64_t size = static_cast<int64_t>(grads.size());
+#pragma omp parallel for simd
+        for (int64_t i = 0; i < size; ++i) g[i] *= share;
+        auto t0 = std::chrono::steady_clock::now();
+        dp.comm->barrier();
+        r.wait_s = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        dp.comm->allreduce_sum(g, grads.size());
+        r.reduce_s = seconds_since(t0);
+        double totals[2] = {double(r.loss) * n, double(r.correct)};
+        dp.comm->allreduce_sum(totals, 2);
+        r.loss = static_cast<float>(totals[0] / double(N));
+        r.correct = static_cast<int>(totals[1]);
+    }
 };
 
-Trainer::Trainer(Model& model, int batch, const OptimConfig& cfg) : impl_(std::make_unique<Impl>(model, batch, cfg)) {}
+Trainer::Trainer(Model& model, int batch, const OptimConfig& cfg, const DataParallel& dp)
+    : impl_(std::make_unique<Impl>(model, batch, cfg, dp)) {}
 Trainer::~Trainer() = default;
 
 StepResult Trainer::compute_gradients(const float* x, const int* labels, int n) {
@@ -157,6 +193,7 @@ StepResult Trainer::step(const float* x, const int* labels, int n, float lr) { r
 
 StepResult Trainer::step(const float* x, const int* labels, const float* targets, int n, float lr) {
     StepResult r = compute_gradients(x, labels, targets, n);
+    if (impl_->shared()) impl_->reduce(r, n);
     r.grad_norm = clip_grad_norm(impl_->grads, impl_->cfg.clip_grad_norm);
     impl_->adam.step(impl_->model.params(), impl_->grads, lr);
     return r;

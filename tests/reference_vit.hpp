@@ -95,13 +95,13 @@ inline Mat attention_pool(const Parameters& P, const ViTConfig& c, const Mat& x,
     return y;
 }
 
-// Logits (1, K) of one image (C, H, W); attention maps (H, T, T) per block appended to attn.
-inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn = nullptr) {
+// The input embedding (T, D) of one image (C, H, W): prefix tokens and patch embeddings plus the
+// position embedding, before norm_pre.
+inline Mat embed(const Model& model, const float* img) {
     const ViTConfig& c = model.config();
     const Parameters& P = model.params();
     auto p = [&](const std::string& n) { return P.get(n); };
     const int D = c.embed_dim, T = c.num_tokens(), NP = c.num_patches(), ps = c.patch_size, pre = c.num_prefix();
-    const int H = c.num_heads, hd = c.head_dim(), Hd = c.mlp_hidden();
     Mat x(size_t(T) * D);
     const float* w = p("patch_embed.proj.weight");
     for (int pi = 0; pi < NP; ++pi) {
@@ -128,6 +128,17 @@ inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn 
         for (int d = 0; d < D; ++d) x[size_t((t0 + r) * D + d)] = p("reg_token")[r * D + d];
     const size_t pos_first = c.no_embed_class ? size_t(pre) * D : 0;  // no_embed_class: patches only
     for (size_t i = pos_first; i < x.size(); ++i) x[i] += p("pos_embed")[i - pos_first];
+    return x;
+}
+
+// Logits (1, K) of one image (C, H, W); attention maps (H, T, T) per block appended to attn.
+inline Mat forward(const Model& model, const float* img, std::vector<Mat>* attn = nullptr) {
+    const ViTConfig& c = model.config();
+    const Parameters& P = model.params();
+    auto p = [&](const std::string& n) { return P.get(n); };
+    const int D = c.embed_dim, T = c.num_tokens(), NP = c.num_patches(), pre = c.num_prefix();
+    const int H = c.num_heads, hd = c.head_dim(), Hd = c.mlp_hidden();
+    Mat x = embed(model, img);
     if (c.pre_norm) x = layernorm(x, T, D, p("norm_pre.weight"), p("norm_pre.bias"), c.ln_eps);
     for (int blk = 0; blk < c.depth; ++blk) {
         const std::string b = "blocks." + std::to_string(blk) + ".";

@@ -283,3 +283,45 @@ TEST(BatchLoader, ErasedAndMixedBatchesArePureFunctionsOfSeedEpochAndBatch) {
     EXPECT_EQ(bp.x, bq.x);
     EXPECT_TRUE(bp.targets.empty());
 }
+
+TEST(BatchLoader, RepeatedAugmentationTakesEachImageThriceInARowDifferentlyAugmented) {
+    // 12 images, repeats 3, batch 6: the epoch keeps its 12 positions (2 batches), holding 4 distinct
+    // images of the permutation, each at 3 consecutive positions with its own crop and flip.
+    const vit::Dataset data = ramp_dataset(12, 12, 8);  // label == image index
+    vit::Augment aug;
+    aug.random_crop = true;
+    aug.padding = 2;
+    aug.hflip = true;
+    const std::vector<float> mean(3, 0.5f), sd(3, 0.25f);
+    vit::LoaderOptions lo;
+    lo.shuffle = true;
+    lo.seed = 5;
+    lo.workers = 1;
+    vit::LoaderOptions rep = lo;
+    rep.repeats = 3;
+    vit::BatchLoader plain(data, 6, aug, mean, sd, lo), repeated(data, 6, aug, mean, sd, rep);
+    EXPECT_EQ(repeated.batches_per_epoch(), 2u);
+    plain.start_epoch(0);
+    repeated.start_epoch(0);
+    std::vector<int> order, labels;
+    std::vector<std::vector<float>> images;
+    vit::Batch b;
+    while (plain.next(b)) order.insert(order.end(), b.y.begin(), b.y.end());
+    const size_t px = 3 * 8 * 8;
+    while (repeated.next(b)) {
+        labels.insert(labels.end(), b.y.begin(), b.y.end());
+        for (int i = 0; i < b.n; ++i) images.emplace_back(b.x.begin() + long(i * px), b.x.begin() + long((i + 1) * px));
+    }
+    ASSERT_EQ(labels.size(), 12u);
+    for (size_t i = 0; i < 12; ++i) EXPECT_EQ(labels[i], order[i / 3]) << i;  // the same permutation, repeated
+    int differing = 0;
+    for (size_t i = 0; i < 12; i += 3) differing += (images[i] != images[i + 1]) + (images[i + 1] != images[i + 2]);
+    EXPECT_GE(differing, 6) << "the copies of an image should mostly be augmented differently";
+
+    vit::LoaderOptions bad = rep;
+    bad.shuffle = false;
+    EXPECT_THROW(vit::BatchLoader(data, 6, aug, mean, sd, bad), vit::ConfigError);
+    bad = rep;
+    bad.repeats = 0;
+    EXPECT_THROW(vit::BatchLoader(data, 6, aug, mean, sd, bad), vit::ConfigError);
+}

@@ -38,7 +38,7 @@ std::vector<float> random_vector(size_t n, uint32_t seed) {
 }
 
 TEST(Dtype, NamesParseBackAndOthersAreRefused) {
-    for (vit::Dtype d : {vit::Dtype::F32, vit::Dtype::BF16}) EXPECT_EQ(vit::parse_dtype(vit::to_string(d)), d);
+    for (vit::Dtype d : {vit::Dtype::F32, vit::Dtype::BF16, vit::Dtype::Int8}) EXPECT_EQ(vit::parse_dtype(vit::to_string(d)), d);
     EXPECT_THROW(vit::parse_dtype("fp16"), vit::ConfigError);
     EXPECT_THROW(vit::parse_dtype("BF16"), vit::ConfigError);
 }
@@ -169,20 +169,23 @@ TEST(Bf16Cifar, ShippedModelAgreesWithF32OnTheTestImages) {
               << right32 << " (f32), " << right16 << " (bf16)\n";
 }
 
-TEST(Bf16Capture, AttentionGradientsAreRefusedOutsideF32) {
+TEST(DtypeCapture, AttentionGradientsAreRefusedOutsideF32) {
     const vit::Model model(vit::load_checkpoint(std::string(VIT_TEST_DATA) + "/timm-vit-small32"));
     const vit::ViTConfig& c = model.config();
     const vit::Tensor x({1, c.in_chans, c.img_h, c.img_w});
-    EXPECT_THROW(vit::capture_attention(model, x, {0}, 1, true, vit::Dtype::BF16), vit::ConfigError);
+    for (vit::Dtype d : {vit::Dtype::BF16, vit::Dtype::Int8})
+        EXPECT_THROW(vit::capture_attention(model, x, {0}, 1, true, d), vit::ConfigError) << vit::to_string(d);
 }
 
 using vit_test::Cli;
 using vit_test::quote;
 
 TEST_F(Cli, BenchReportsTheDtypeItRan) {
-    const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --dtype bf16");
-    EXPECT_CLEAN_EXIT(r, 0);
-    EXPECT_NE(r.out.find("\"dtype\":\"bf16\""), std::string::npos) << r.out;
+    for (const std::string d : {"bf16", "int8"}) {
+        const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --dtype " + d);
+        EXPECT_CLEAN_EXIT(r, 0);
+        EXPECT_NE(r.out.find("\"dtype\":\"" + d + "\""), std::string::npos) << r.out;
+    }
 }
 
 TEST_F(Cli, UnknownDtypeIsAUsageError) {

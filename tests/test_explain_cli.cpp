@@ -295,7 +295,8 @@ TEST_F(ExplainCli, LastAttentionShowsOneHeadOnRequest) {
 // Every method writes a panel per image, for a model it was not trained with (random weights).
 TEST_F(ExplainCli, EveryMethodWritesPanels) {
     for (const char* method :
-         {"rollout", "grad-rollout", "chefer2021", "last-attention", "occlusion", "grad-rollout-x-occlusion", "rise"}) {
+         {"rollout", "grad-rollout", "chefer2021", "chefer2021-lrp", "attnlrp", "last-attention", "occlusion",
+          "grad-rollout-x-occlusion", "rise"}) {
         const fs::path out = tmp_ / method;
         const Result r = run("explain --model " + quote(kModel) + " --method " + method +
                              " --samples 50 --batch 4 --save-mask --output " +

@@ -103,8 +103,8 @@ TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
     TempDir a("vit-fit-a"), b("vit-fit-b");
     // Dropout and drop-path on, so that their masks must be replayed too, RandAugment, random erasing,
-    // mixup and cutmix, whose draws must be replayed, and the weight EMA, which must come back from the
-    // checkpoint.
+    // mixup and cutmix, whose draws must be replayed, repeated augmentation, whose order must be, and
+    // the weight EMA, which must come back from the checkpoint.
     auto small_fit = [](const fs::path& dir) {
         vit::FitConfig f = ::small_fit(dir);
         f.model_ema_decay = 0.9f;
@@ -112,6 +112,7 @@ TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
         f.augment.erasing.prob = 0.5f;
         f.augment.mixup.mixup_alpha = 0.8f;
         f.augment.mixup.cutmix_alpha = 1.0f;
+        f.aug_repeats = 3;
         f.optim.regularization.drop_path = 0.3f;
         f.optim.regularization.dropout = 0.1f;
         f.optim.regularization.attn_drop = 0.1f;

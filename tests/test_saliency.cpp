@@ -256,4 +256,382 @@ TEST(PatchBaseline, ZeroMeanAndBlurAreWhatTheirNamesSay) {
     EXPECT_GT(out[0], x[0] + 1.0f) << "blur pulls the ramp's dark edge towards its mean";
 }
 
+// ---- The LRP methods against double-precision computations of their own definitions ----
+
+using vit::reference::Mat;
+
+// Two tiny models: a class token with a register token (token pooling), and no class token with mean
+// pooling and fc_norm.
+vit::ViTConfig tiny_config(bool class_token) {
+    vit::ViTConfig c;
+    c.img_h = c.img_w = 8;
+    c.patch_size = 4;
+    c.num_classes = 3;
+    c.embed_dim = 8;
+    c.depth = 2;
+    c.num_heads = 2;
+    c.mlp_ratio = 2.0;
+    if (class_token) {
+        c.reg_tokens = 1;
+    } else {
+        c.class_token = false;
+        c.global_pool = vit::GlobalPool::Avg;
+        c.fc_norm = true;
+    }
+    return c;
+}
+
+double gelu(double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }
+
+// Every activation of one image's forward from its input embedding, in double. With `frozen` (a
+// trace of the same model), the forward AttnLRP linearises: each LayerNorm divides by frozen's
+// standard deviations, GELU multiplies by frozen's gain act(x)/x, and both attention products are the
+// mean of the two one-sided products with one operand frozen (s = (q k̄ + q̄ k) / 2 · scale,
+// ctx = (A v̄ + Ā v) / 2). Its value at frozen's input is the model's; its gradient is AttnLRP's.
+struct Trace {
+    struct Block {
+        Mat x_in, ln1, qkv, A, ctx, x_mid, ln2, hpre, hact, x_out;
+        std::vector<double> sd1, sd2;
+    };
+    std::vector<Block> blocks;
+    Mat pooled, pooled_ln, logits;
+    std::vector<double> sd_fin;
+};
+
+Mat norm_rows(const Mat& x, int M, int C, const float* g, const float* b, double eps, std::vector<double>& sd,
+              const std::vector<double>* frozen) {
+    Mat y(x.size());
+    sd.assign(size_t(M), 0.0);
+    for (int m = 0; m < M; ++m) {
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; ++c) mean += x[size_t(m * C + c)] / C;
+        for (int c = 0; c < C; ++c) var += (x[size_t(m * C + c)] - mean) * (x[size_t(m * C + c)] - mean) / C;
+        sd[size_t(m)] = std::sqrt(var + eps);
+        const double s = frozen ? (*frozen)[size_t(m)] : sd[size_t(m)];
+        for (int c = 0; c < C; ++c) y[size_t(m * C + c)] = (x[size_t(m * C + c)] - mean) / s * g[c] + b[c];
+    }
+    return y;
+}
+
+Trace trace_forward(const vit::Model& model, const Mat& e, const Trace* frozen = nullptr) {
+    const vit::ViTConfig& c = model.config();
+    auto p = [&](const std::string& n) { return model.params().get(n); };
+    const int D = c.embed_dim, T = c.num_tokens(), H = c.num_heads, hd = c.head_dim(), Hm = c.mlp_hidden();
+    const double eps = c.ln_eps;
+    Trace t;
+    Mat x = e;
+    for (int i = 0; i < c.depth; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        const Trace::Block* f = frozen ? &frozen->blocks[size_t(i)] : nullptr;
+        Trace::Block k;
+        k.x_in = x;
+        k.ln1 = norm_rows(x, T, D, p(b + "norm1.weight"), p(b + "norm1.bias"), eps, k.sd1, f ? &f->sd1 : nullptr);
+        k.qkv = vit::reference::linear(k.ln1, T, D, p(b + "attn.qkv.weight"), p(b + "attn.qkv.bias"), 3 * D);
+        k.A.assign(size_t(H * T * T), 0.0);
+        k.ctx.assign(size_t(T * D), 0.0);
+        const Mat& fq = f ? f->qkv : k.qkv;
+        auto at = [&](const Mat& m, int tok, int part, int h, int d) { return m[size_t(tok * 3 * D + part * D + h * hd + d)]; };
+        for (int h = 0; h < H; ++h)
+            for (int r = 0; r < T; ++r) {
+                std::vector<double> s(static_cast<size_t>(T));
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < T; ++j) {
+                    double v = 0;
+                    for (int d = 0; d < hd; ++d)
+                        v += f ? 0.5 * (at(k.qkv, r, 0, h, d) * at(fq, j, 1, h, d) + at(fq, r, 0, h, d) * at(k.qkv, j, 1, h, d))
+                               : at(k.qkv, r, 0, h, d) * at(k.qkv, j, 1, h, d);
+                    s[size_t(j)] = v / std::sqrt(double(hd));
+                    mx = std::max(mx, s[size_t(j)]);
+                }
+                for (double& v : s) sum += v = std::exp(v - mx);
+                for (int j = 0; j < T; ++j) k.A[size_t((h * T + r) * T + j)] = s[size_t(j)] / sum;
+            }
+        for (int h = 0; h < H; ++h)
+            for (int r = 0; r < T; ++r)
+                for (int j = 0; j < T; ++j) {
+                    const double a = k.A[size_t((h * T + r) * T + j)];
+                    for (int d = 0; d < hd; ++d)
+                        k.ctx[size_t(r * D + h * hd + d)] +=
+                            f ? 0.5 * (a * at(fq, j, 2, h, d) + f->A[size_t((h * T + r) * T + j)] * at(k.qkv, j, 2, h, d))
+                              : a * at(k.qkv, j, 2, h, d);
+                }
+        const Mat o = vit::reference::linear(k.ctx, T, D, p(b + "attn.proj.weight"), p(b + "attn.proj.bias"), D);
+        for (size_t q = 0; q < x.size(); ++q) x[q] += o[q];
+        k.x_mid = x;
+        k.ln2 = norm_rows(x, T, D, p(b + "norm2.weight"), p(b + "norm2.bias"), eps, k.sd2, f ? &f->sd2 : nullptr);
+        k.hpre = vit::reference::linear(k.ln2, T, D, p(b + "mlp.fc1.weight"), p(b + "mlp.fc1.bias"), Hm);
+        k.hact = k.hpre;
+        for (size_t q = 0; q < k.hact.size(); ++q) {
+            const double fp = f ? f->hpre[q] : 0.0;
+            k.hact[q] = f ? k.hpre[q] * (fp != 0.0 ? gelu(fp) / fp : 0.5) : gelu(k.hpre[q]);
+        }
+        const Mat m = vit::reference::linear(k.hact, T, Hm, p(b + "mlp.fc2.weight"), p(b + "mlp.fc2.bias"), D);
+        for (size_t q = 0; q < x.size(); ++q) x[q] += m[q];
+        k.x_out = x;
+        t.blocks.push_back(std::move(k));
+    }
+    const std::vector<double>* fsd = frozen ? &frozen->sd_fin : nullptr;
+    if (c.global_pool == vit::GlobalPool::Token) {
+        t.pooled = Mat(x.begin(), x.begin() + D);
+        t.pooled_ln = norm_rows(t.pooled, 1, D, p("norm.weight"), p("norm.bias"), eps, t.sd_fin, fsd);
+    } else {  // mean of the patch tokens, then fc_norm
+        t.pooled.assign(size_t(D), 0.0);
+        for (int tok = c.num_prefix(); tok < T; ++tok)
+            for (int d = 0; d < D; ++d) t.pooled[size_t(d)] += x[size_t(tok * D + d)] / c.num_patches();
+        t.pooled_ln = norm_rows(t.pooled, 1, D, p("fc_norm.weight"), p("fc_norm.bias"), eps, t.sd_fin, fsd);
+    }
+    t.logits = vit::reference::linear(t.pooled_ln, 1, D, p("head.weight"), p("head.bias"), c.num_classes);
+    return t;
+}
+
+// Transformer-Explainability's safe_divide.
+double sdiv(double a, double b) { return b == 0.0 ? 0.0 : a / (b + 1e-9); }
+
+// Alpha-beta (alpha 1, beta 0) relevance through y = x Wᵀ + b, x (M, K), W (N, K), R (M, N).
+Mat alpha_beta(const Mat& x, int M, int K, const float* W, int N, const Mat& R) {
+    Mat out(size_t(M * K), 0.0);
+    for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) {
+            double z = 0;
+            for (int k = 0; k < K; ++k) {
+                const double xv = x[size_t(m * K + k)], w = W[size_t(n * K + k)];
+                z += xv > 0 ? xv * std::max(w, 0.0) : xv * std::min(w, 0.0);
+            }
+            const double s = sdiv(R[size_t(m * N + n)], z);
+            for (int k = 0; k < K; ++k) {
+                const double xv = x[size_t(m * K + k)], w = W[size_t(n * K + k)];
+                out[size_t(m * K + k)] += (xv > 0 ? xv * std::max(w, 0.0) : xv * std::min(w, 0.0)) * s;
+            }
+        }
+    return out;
+}
+
+// The residual add z = a + b: R ⊙ a / z and R ⊙ b / z, each rescaled to its share of ΣR.
+void add_relevance(const Mat& a, const Mat& z, const Mat& R, Mat& ra, Mat& rb) {
+    ra.assign(a.size(), 0.0);
+    rb.assign(a.size(), 0.0);
+    double sa = 0, sb = 0, sr = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        ra[i] = a[i] * sdiv(R[i], z[i]);
+        rb[i] = (z[i] - a[i]) * sdiv(R[i], z[i]);
+        sa += ra[i];
+        sb += rb[i];
+        sr += R[i];
+    }
+    const double fa = sdiv(sdiv(std::abs(sa), std::abs(sa) + std::abs(sb)) * sr, sa);
+    const double fb = sdiv(sdiv(std::abs(sb), std::abs(sa) + std::abs(sb)) * sr, sb);
+    for (size_t i = 0; i < a.size(); ++i) {
+        ra[i] *= fa;
+        rb[i] *= fb;
+    }
+}
+
+// Chefer et al.'s LRP relevance of every block's attention (H, T, T), from a one-hot at class k, by
+// the rules of their code: alpha-beta Linears, LayerNorm, GELU and softmax passing relevance on, the
+// rescaled add rule, the gradient rule (halved) through both attention products.
+std::vector<Mat> chefer_lrp_reference(const vit::Model& model, const Trace& t, int k) {
+    const vit::ViTConfig& c = model.config();
+    auto p = [&](const std::string& n) { return model.params().get(n); };
+    const int D = c.embed_dim, T = c.num_tokens(), H = c.num_heads, hd = c.head_dim(), Hm = c.mlp_hidden();
+    Mat onehot(size_t(c.num_classes), 0.0);
+    onehot[size_t(k)] = 1.0;
+    const Mat r_feat = alpha_beta(t.pooled_ln, 1, D, p("head.weight"), c.num_classes, onehot);
+    const Mat& r_pool = r_feat;  // the final norm passes it on
+    Mat R(size_t(T * D), 0.0);
+    const Mat& x_last = t.blocks.back().x_out;
+    if (c.global_pool == vit::GlobalPool::Token) {
+        std::copy(r_pool.begin(), r_pool.end(), R.begin());
+    } else {
+        for (int tok = c.num_prefix(); tok < T; ++tok)
+            for (int d = 0; d < D; ++d)
+                R[size_t(tok * D + d)] = x_last[size_t(tok * D + d)] * sdiv(r_pool[size_t(d)], t.pooled[size_t(d)]) / c.num_patches();
+    }
+    std::vector<Mat> out(size_t(c.depth));
+    for (int i = c.depth - 1; i >= 0; --i) {
+        const Trace::Block& k2 = t.blocks[size_t(i)];
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        Mat ra, rb;
+        add_relevance(k2.x_mid, k2.x_out, R, ra, rb);
+        const Mat rh = alpha_beta(k2.hact, T, Hm, p(b + "mlp.fc2.weight"), D, rb);
+        Mat rn = alpha_beta(k2.ln2, T, D, p(b + "mlp.fc1.weight"), Hm, rh);
+        for (size_t q = 0; q < R.size(); ++q) R[q] = ra[q] + rn[q];
+        add_relevance(k2.x_in, k2.x_mid, R, ra, rb);
+        const Mat rctx = alpha_beta(k2.ctx, T, D, p(b + "attn.proj.weight"), D, rb);
+        Mat RA(size_t(H * T * T)), rqkv(size_t(T * 3 * D), 0.0);
+        auto at = [&](int tok, int part, int h, int d) { return k2.qkv[size_t(tok * 3 * D + part * D + h * hd + d)]; };
+        for (int h = 0; h < H; ++h) {
+            auto A = [&](int r, int j) { return k2.A[size_t((h * T + r) * T + j)]; };
+            for (int r = 0; r < T; ++r)
+                for (int j = 0; j < T; ++j) {
+                    double s = 0;
+                    for (int d = 0; d < hd; ++d)
+                        s += sdiv(rctx[size_t(r * D + h * hd + d)], k2.ctx[size_t(r * D + h * hd + d)]) * at(j, 2, h, d);
+                    RA[size_t((h * T + r) * T + j)] = 0.5 * A(r, j) * s;
+                }
+            for (int j = 0; j < T; ++j)
+                for (int d = 0; d < hd; ++d) {
+                    double s = 0;
+                    for (int r = 0; r < T; ++r)
+                        s += A(r, j) * sdiv(rctx[size_t(r * D + h * hd + d)], k2.ctx[size_t(r * D + h * hd + d)]);
+                    rqkv[size_t(j * 3 * D + 2 * D + h * hd + d)] = 0.5 * at(j, 2, h, d) * s;
+                }
+            // The softmax passes R_A on; then Q Kᵀ (unscaled).
+            Mat s3(size_t(T * T));
+            for (int r = 0; r < T; ++r)
+                for (int j = 0; j < T; ++j) {
+                    double z = 0;
+                    for (int d = 0; d < hd; ++d) z += at(r, 0, h, d) * at(j, 1, h, d);
+                    s3[size_t(r * T + j)] = sdiv(RA[size_t((h * T + r) * T + j)], z);
+                }
+            for (int r = 0; r < T; ++r)
+                for (int d = 0; d < hd; ++d) {
+                    double tq = 0, tk = 0;
+                    for (int j = 0; j < T; ++j) {
+                        tq += s3[size_t(r * T + j)] * at(j, 1, h, d);
+                        tk += s3[size_t(j * T + r)] * at(j, 0, h, d);
+                    }
+                    rqkv[size_t(r * 3 * D + h * hd + d)] = 0.5 * at(r, 0, h, d) * tq;
+                    rqkv[size_t(r * 3 * D + D + h * hd + d)] = 0.5 * at(r, 1, h, d) * tk;
+                }
+        }
+        out[size_t(i)] = RA;
+        rn = alpha_beta(k2.ln1, T, D, p(b + "attn.qkv.weight"), 3 * D, rqkv);
+        for (size_t q = 0; q < R.size(); ++q) R[q] = ra[q] + rn[q];
+    }
+    return out;
+}
+
+std::vector<float> random_images(const vit::ViTConfig& c, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(size_t(n) * c.in_chans * c.img_h * c.img_w);
+    for (float& v : x) v = g(rng);
+    return x;
+}
+
+class LrpOnTinyModels : public testing::TestWithParam<bool> {};
+
+// The gradient d logit_k / dA comes from the library's capture (checked against PyTorch elsewhere);
+// the LRP relevance it multiplies is computed here from the rules alone, in double.
+TEST_P(LrpOnTinyModels, CheferLrpMatchesADoublePrecisionRelevancePass) {
+    const vit::ViTConfig c = tiny_config(GetParam());
+    const vit::Model model = vit::reference::random_model(c, 7);
+    const int n = 2, T = c.num_tokens(), H = c.num_heads, P = c.num_patches(), pre = c.num_prefix();
+    const std::vector<float> x = random_images(c, n, 11);
+    const std::vector<int> classes{0, 2};
+    vit::SaliencySpec spec;
+    spec.method = vit::SaliencyMethod::Chefer2021Lrp;
+    vit::SaliencyMaps maps(model, 3, {spec});  // a batch larger than n: absent rows must not matter
+    const vit::Tensor got = maps.compute(x.data(), n, classes)[0];
+    ASSERT_EQ(got.shape, (vit::Shape{n, P}));
+    vit::Tensor xt({n, c.in_chans, c.img_h, c.img_w}, x);
+    const vit::AttentionCapture cap = vit::capture_attention(model, xt, classes, n, true);
+    const size_t image = size_t(c.in_chans) * c.img_h * c.img_w;
+    for (int i = 0; i < n; ++i) {
+        const Trace t = trace_forward(model, vit::reference::embed(model, x.data() + i * image));
+        const std::vector<Mat> RA = chefer_lrp_reference(model, t, classes[size_t(i)]);
+        // One image's relevance and gradient tensors, for chefer_reference's rollout.
+        std::vector<vit::Tensor> rel, grad;
+        for (int b = 0; b < c.depth; ++b) {
+            rel.emplace_back(vit::Shape{1, H, T, T}, std::vector<float>(RA[size_t(b)].begin(), RA[size_t(b)].end()));
+            const float* g = cap.grad[size_t(b)].ptr() + size_t(i) * H * T * T;
+            grad.emplace_back(vit::Shape{1, H, T, T}, std::vector<float>(g, g + H * T * T));
+        }
+        const std::vector<double> R = chefer_reference(rel, grad, 0, H, T);
+        std::vector<double> want(size_t(P), 0.0);
+        for (int j = 0; j < P; ++j)
+            for (int r = 0; r < (c.class_token ? 1 : T); ++r) want[size_t(j)] += R[size_t(r * T + pre + j)] / (c.class_token ? 1 : T);
+        // Without a class token the mean of the rows carries the identity's 1/T on every patch: the
+        // tolerance is a share of the map's range, which must be well above float resolution.
+        const auto [lo, hi] = std::minmax_element(want.begin(), want.end());
+        ASSERT_GT(*hi - *lo, 1e-5 * std::abs(*hi)) << "a map without contrast would not test the rules";
+        for (int j = 0; j < P; ++j)
+            EXPECT_NEAR(got.data[size_t(i * P + j)], want[size_t(j)], 1e-3 * (*hi - *lo)) << "image " << i << " patch " << j;
+    }
+}
+
+// AttnLRP's relevance is gradient x input of the forward it linearises (Trace's frozen forward), here
+// differentiated by central differences at the input embedding.
+TEST_P(LrpOnTinyModels, AttnLrpIsGradientTimesInputOfTheLinearisedForward) {
+    const vit::ViTConfig c = tiny_config(GetParam());
+    const vit::Model model = vit::reference::random_model(c, 5);
+    const int n = 2, T = c.num_tokens(), D = c.embed_dim, P = c.num_patches(), pre = c.num_prefix();
+    const std::vector<float> x = random_images(c, n, 13);
+    const std::vector<int> classes{1, 2};
+    vit::SaliencySpec spec;
+    spec.method = vit::SaliencyMethod::AttnLrp;
+    vit::SaliencyMaps maps(model, 3, {spec});
+    const vit::Tensor got = maps.compute(x.data(), n, classes)[0];
+    ASSERT_EQ(got.shape, (vit::Shape{n, P}));
+    const size_t image = size_t(c.in_chans) * c.img_h * c.img_w;
+    for (int i = 0; i < n; ++i) {
+        const Mat e = vit::reference::embed(model, x.data() + i * image);
+        const Trace clean = trace_forward(model, e);
+        const int k = classes[size_t(i)];
+        EXPECT_NEAR(trace_forward(model, e, &clean).logits[size_t(k)], clean.logits[size_t(k)], 1e-12);
+        std::vector<double> want(size_t(P), 0.0);
+        double scale = 0;
+        for (int tok = pre; tok < T; ++tok) {
+            for (int d = 0; d < D; ++d) {
+                const double h = 1e-5;
+                Mat up = e, down = e;
+                up[size_t(tok * D + d)] += h;
+                down[size_t(tok * D + d)] -= h;
+                const double g = (trace_forward(model, up, &clean).logits[size_t(k)] -
+                                  trace_forward(model, down, &clean).logits[size_t(k)]) / (2 * h);
+                want[size_t(tok - pre)] += e[size_t(tok * D + d)] * g;
+            }
+            scale = std::max(scale, std::abs(want[size_t(tok - pre)]));
+        }
+        for (int j = 0; j < P; ++j)
+            EXPECT_NEAR(got.data[size_t(i * P + j)], want[size_t(j)], 1e-4 * scale) << "image " << i << " patch " << j;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(ClassTokenAndMeanPooling, LrpOnTinyModels, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& p) { return p.param ? "ClassToken" : "MeanPooling"; });
+
+TEST(Saliency, LrpMethodsRefuseAttentionPoolModelsAndBf16) {
+    vit::ViTConfig c = tiny_config(true);
+    const vit::Model model = vit::reference::random_model(c, 3);
+    vit::SaliencySpec spec;
+    spec.method = vit::SaliencyMethod::AttnLrp;
+    EXPECT_THROW(vit::SaliencyMaps(model, 1, {spec}, vit::Baseline::Zero, vit::Dtype::BF16), vit::ConfigError);
+    c.class_token = false;
+    c.global_pool = vit::GlobalPool::Map;
+    const vit::Model pooled = vit::reference::random_model(c, 3);
+    for (vit::SaliencyMethod m : {vit::SaliencyMethod::AttnLrp, vit::SaliencyMethod::Chefer2021Lrp}) {
+        spec.method = m;
+        EXPECT_THROW(vit::SaliencyMaps(pooled, 1, {spec}), vit::ConfigError) << vit::describe(spec);
+    }
+}
+
+TEST(PatchBaseline, CopyPatchMovesOnlyThatPatchInEveryChannel) {
+    vit::ViTConfig c;
+    c.img_h = 8;
+    c.img_w = 12;
+    c.patch_size = 4;
+    c.in_chans = 2;
+    std::vector<float> src(2 * 8 * 12, 1.0f), dst(src.size(), 0.0f);
+    vit::copy_patch(c, 4, src.data(), dst.data());  // grid 2 x 3: patch 4 is row 1, column 1
+    for (int ch = 0; ch < 2; ++ch)
+        for (int y = 0; y < 8; ++y)
+            for (int x = 0; x < 12; ++x) {
+                const bool inside = y >= 4 && x >= 4 && x < 8;
+                EXPECT_EQ(dst[size_t((ch * 8 + y) * 12 + x)], inside ? 1.0f : 0.0f) << ch << " " << y << " " << x;
+            }
+}
+
+TEST(Logits, OneHotRowsMarksEachImagesClassAndRefusesOneOutOfRange) {
+    std::vector<float> dz(2, 7.0f);
+    vit::one_hot_rows({2, 0}, 3, 3, dz, "test");
+    EXPECT_EQ(dz, (std::vector<float>{0, 0, 1, 1, 0, 0, 0, 0, 0}));  // the third (absent) row stays zero
+    try {
+        vit::one_hot_rows({3}, 3, 1, dz, "test");
+        ADD_FAILURE() << "class 3 of 3 accepted";
+    } catch (const vit::ConfigError& e) {
+        EXPECT_STREQ(e.what(), "test: class 3 out of range [0, 3)");
+    }
+}
+
 }  // namespace

@@ -79,6 +79,7 @@ struct Augment {
     MixupConfig mixup;      // per batch, last (off unless an alpha is > 0)
 };
 
+// A batch, or this process's slice of it (LoaderOptions::ranks).
 struct Batch {
     int n = 0;
     std::vector<float> x;        // (n, C, H, W), normalised
@@ -94,8 +95,17 @@ struct LoaderOptions {
     bool shuffle = false;    // a new seeded permutation every epoch; otherwise the dataset's order
     bool drop_last = false;  // leave out the last batch of an epoch when it would be smaller than `batch`
     uint64_t seed = 0;       // of the permutations and the augmentation
+    // Repeated augmentation (Hoffer et al. 2020; timm's --aug-repeats, RepeatAugSampler): with
+    // shuffle, every image of the epoch's permutation is taken `repeats` times in a row and the
+    // sequence is cut to the dataset's length, so an epoch keeps its length but sees 1/repeats of the
+    // images, each in `repeats` differently augmented copies (the augmentation draws per position in
+    // the batch, not per image). 1: off.
+    int repeats = 1;
     int workers = 2;         // threads building batches (at least 1 is used)
     int prefetch = 4;        // batches built ahead of next() (at least 1)
+    // Data-parallel training: this process builds only its slice, batch_slice(batch, rank, ranks), of
+    // every batch (which needs drop_last). The epoch's order is the same on every process (one seed).
+    int rank = 0, ranks = 1;
 };
 
 class BatchLoader {

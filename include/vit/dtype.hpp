@@ -9,14 +9,20 @@
 //         under 1% of the work of a ViT and carry the values rounding would hurt most.
 //         In training (OptimConfig::dtype) BF16 is mixed precision: f32 master weights and optimizer
 //         state, the block Linears' forward, dx and dW products on bf16 inputs (docs/ARCHITECTURE.md).
+//   INT8  dynamic quantisation of the blocks' Linear layers (as ONNX Runtime's quantize_dynamic, but
+//         finer): weights signed 8-bit, symmetric, one scale per output channel, quantised once when
+//         the Runner is built; activations unsigned 8-bit with one scale and offset per token (row of
+//         the (B*T, C) input), quantised at run time; products accumulated in int32 and rescaled to
+//         f32 (layers/int8_linear.hpp). The attention products (Q Kᵀ, A V), LayerNorm, softmax, GELU
+//         and the residual stream stay in f32, as do the embedding, pooling and the classifier.
 #pragma once
 #include <string>
 
 namespace vit {
 
-enum class Dtype { F32, BF16 };
+enum class Dtype { F32, BF16, Int8 };
 
 const char* to_string(Dtype d);
-Dtype parse_dtype(const std::string& s);  // "f32" | "bf16"; ConfigError otherwise
+Dtype parse_dtype(const std::string& s);  // "f32" | "bf16" | "int8"; ConfigError otherwise
 
 }  // namespace vit

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "vit/data.hpp"
+#include "vit/distributed.hpp"
 #include "vit/model.hpp"
 #include "vit/train.hpp"
 
@@ -33,6 +34,7 @@ struct FitConfig {
     // average is evaluated every epoch and kept in last.safetensors' training state for resume.
     float model_ema_decay = 0.0f;
     uint64_t seed = 0;
+    int aug_repeats = 1;     // timm's --aug-repeats (LoaderOptions::repeats); 1: off
     int workers = 2;         // data loader threads
     int eval_batch = 256;
     std::string run_dir;
@@ -54,6 +56,9 @@ struct EpochMetrics {
     int epoch = 0;  // 1-based
     double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, lr = 0;
     double seconds = 0, images_per_s = 0, data_wait_s = 0;
+    // Data-parallel runs, summed over the epoch's steps (StepResult): waiting for the slowest process,
+    // and the allreduce of the gradients.
+    double sync_wait_s = 0, allreduce_s = 0;
     double ema_test_loss = 0, ema_test_acc = 0;  // with an EMA
 };
 
@@ -69,5 +74,14 @@ enum class FitOutcome { Completed, Stopped };
 // Throws IoError (run dir not writable), ConfigError (resume without a checkpoint, or with one from a
 // different batch size, seed or EMA decay), ShapeError (checkpoint shapes do not match the model).
 FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb = {});
+
+// Data-parallel training: every process of comm calls fit with the same model, data and settings.
+// Each computes its slice (batch_slice) of every global batch of cfg.batch images, the gradients are
+// averaged over the processes, and all take the same AdamW step, so the run ends with the weights one
+// process would reach (up to the order of float sums). Rank 0 alone reads and writes the run folder and
+// calls on_step, on_epoch and on_checkpoint; it also evaluates, while the others go on. stop_requested
+// is polled on every process, and all stop at the same step when any of them asks. A resumed run may
+// use another number of processes: the state counts global batches.
+FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb, Communicator& comm);
 
 }  // namespace vit

@@ -15,6 +15,8 @@
 #pragma once
 #include <cstdint>
 
+#include "vit/distributed.hpp"
+
 namespace vit {
 
 struct MixupConfig {
@@ -54,8 +56,18 @@ MixDraw draw_mix(const MixupConfig& cfg, uint64_t seed, int height, int width);
 // Mixes x (n, C, H, W) in place as d says, each image with its mirror in the batch.
 void mix_batch(const MixDraw& d, float* x, int n, int channels, int height, int width);
 
+// The same for the images [first, first + count) of an n-image batch that one process of several
+// holds (slice): x (count images) in place, partners (count images) the originals of their mirrors,
+// partner j being image n-1-(first+j) of the batch. The middle image of an odd batch, its own mirror,
+// stays as it is. Mixing every slice of a batch this way gives the rows mix_batch gives the batch.
+void mix_slice(const MixDraw& d, float* x, const float* partners, const BatchSlice& slice, int channels, int height,
+               int width);
+
 // The soft targets (n, classes) of a batch mixed with weight lam (timm's mixup_target). Throws
 // ConfigError for a label out of range.
 void mix_targets(const int* labels, int n, int classes, double lam, float smoothing, float* targets);
+// The same for n rows whose mirrors' labels are partner_labels (a slice of a batch, as mix_slice).
+void mix_targets(const int* labels, const int* partner_labels, int n, int classes, double lam, float smoothing,
+                 float* targets);
 
 }  // namespace vit

@@ -16,4 +16,9 @@ const char* to_string(Baseline b);
 // out (n, C, H, W) receives the baseline images of x (n, C, H, W) at the model's input size.
 void baseline_images(const ViTConfig& cfg, Baseline b, const float* x, int n, float* out);
 
+// Copies patch `patch` (row-major over the patch grid), every channel, from the image src into the
+// image dst, both (C, H, W) at the model's input size: how occlusion removes a patch and the curves
+// of faithfulness remove or insert one.
+void copy_patch(const ViTConfig& cfg, int patch, const float* src, float* dst);
+
 }  // namespace vit

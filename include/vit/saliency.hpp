@@ -5,6 +5,11 @@
 //   Rollout              attention rollout (explain.hpp)                                       F
 //   GradRollout          gradient rollout (explain.hpp)                                    F + B
 //   Chefer2021           Chefer et al. ICCV 2021's relevance rule (explain.hpp)            F + B
+//   Chefer2021Lrp        Chefer et al. CVPR 2021: the LRP relevance of every attention map (their
+//                        code's rules, src/chefer_lrp.hpp) times its gradient, positive part, mean
+//                        of the heads, rolled out as Chefer2021 (R <- R + Ā R)  F + B + LRP pass (~2F)
+//   AttnLrp              Achtibat et al. ICML 2024: AttnLRP's rules in one modified backward pass,
+//                        the relevance summed per patch token at the input embeddings     F + B
 //   LastAttention        the last block's class-token attention, mean of heads or one (DINO)  F
 //   Occlusion            p(c | x) - p(c | x with patch j replaced by the baseline), per j  P·F + F
 //   Rise                 Petsiuk et al. 2018: Σ_k p(c | x ⊙ M_k + b ⊙ (1 - M_k)) M_k / (S·p) over S
@@ -28,7 +33,17 @@
 
 namespace vit {
 
-enum class SaliencyMethod { Rollout, GradRollout, Chefer2021, LastAttention, Occlusion, GradRolloutOcclusion, Rise };
+enum class SaliencyMethod {
+    Rollout,
+    GradRollout,
+    Chefer2021,
+    Chefer2021Lrp,
+    AttnLrp,
+    LastAttention,
+    Occlusion,
+    GradRolloutOcclusion,
+    Rise
+};
 
 struct RiseOptions {
     int samples = 500;   // masks per image (the paper used 4000 for ResNet-50; 500 keeps most of the map)
@@ -49,8 +64,8 @@ struct SaliencySpec {
 // Whether the method explains a given class (and so needs a classifier): all but Rollout and
 // LastAttention.
 bool needs_class(SaliencyMethod method);
-// Whether it needs attention gradients (a backward pass, f32 only): GradRollout, Chefer2021 and
-// GradRolloutOcclusion.
+// Whether it needs a backward pass (f32 only): GradRollout, Chefer2021, Chefer2021Lrp, AttnLrp and
+// GradRolloutOcclusion. The LRP methods are not defined for attention-pool models (ConfigError).
 bool uses_gradients(SaliencyMethod method);
 
 // A short name for tables and panels: "rollout mean d0", "gradient rollout d0.9", "chefer2021", ...

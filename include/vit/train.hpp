@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vit/dtype.hpp"
+#include "vit/distributed.hpp"
 #include "vit/model.hpp"
 
 namespace vit {
@@ -90,11 +91,24 @@ struct StepResult {
     float loss = 0;
     float grad_norm = 0;
     int correct = 0;  // arg-max predictions equal to the label
+    // Data-parallel steps: seconds spent waiting for the slowest process to finish its gradients, then
+    // in the allreduce of the gradients itself.
+    double wait_s = 0, reduce_s = 0;
+};
+
+// Data-parallel training: the processes that share every step, and which images of the global batch
+// this one computes. Each process computes the gradient of its images' share of the global mean loss,
+// (n / N) * (its own mean), the allreduce sums them into the gradient of the mean over all N images,
+// and every process then takes the same clipped AdamW step from the same gradient.
+struct DataParallel {
+    Communicator* comm = nullptr;  // null: this process alone
+    BatchSlice slice;              // total 0: the whole batch
 };
 
 class Trainer {
 public:
-    Trainer(Model& model, int batch, const OptimConfig& cfg);
+    // batch: the images this process computes per step (dp.slice.count when the batch is shared).
+    Trainer(Model& model, int batch, const OptimConfig& cfg, const DataParallel& dp = {});
     ~Trainer();
 
     // Forward and backward on n <= batch images: gradients of the mean loss in grads().
@@ -102,7 +116,9 @@ public:
     // The same against soft targets (n, classes) when targets is not null (soft_cross_entropy, and no
     // further label smoothing: the targets carry it); labels then only count the correct predictions.
     StepResult compute_gradients(const float* x, const int* labels, const float* targets, int n);
-    // compute_gradients, clipping, then one AdamW step at learning rate lr.
+    // compute_gradients, clipping, then one AdamW step at learning rate lr. Data-parallel: n must be
+    // the slice's count; the gradients are averaged over the global batch before clipping, and the
+    // result's loss and correct count are those of the global batch.
     StepResult step(const float* x, const int* labels, int n, float lr);
     StepResult step(const float* x, const int* labels, const float* targets, int n, float lr);
 

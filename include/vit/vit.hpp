@@ -9,6 +9,7 @@
 //   vit::preprocess(vit::load_image("cat.jpg", 3), model.preprocess(), x.data());   // image 0
 //   const float* logits = runner.forward(x.data(), /*n=*/1);                     // (1, classes)
 //   vit::Runner fast(model, 8, vit::RunOptions{false, 0, vit::Dtype::BF16});     // bf16 products (dtype.hpp)
+//   vit::Runner int8(model, 8, vit::RunOptions{false, 0, vit::Dtype::Int8});     // int8 Linear layers
 //
 //   // Training (fit.hpp): a dataset in memory, the reference recipe, checkpoints in a run folder.
 //   vit::LoadOptions lo;

@@ -8,7 +8,10 @@
 // torchvision's RandomCrop.get_params) and then the flip coin. Auto-augmentation, random erasing and mixup draw from
 // generators of their own, seeded from the same hash with a stream tag (and the image's position for
 // erasing), so switching them on leaves the crops and flips as they were. Which worker builds a batch, and
-// when, therefore changes nothing, and resuming at (e, b) reproduces the uninterrupted run.
+// when, therefore changes nothing, and resuming at (e, b) reproduces the uninterrupted run. A process of a
+// data-parallel run builds only its slice of each batch from the same draws (the crops and flips of the
+// images before its slice are drawn and passed over), so the slices of all processes together are the
+// batch one process would build.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -139,21 +142,18 @@ struct BatchLoader::Impl {
         }
     }
 
-    void build(const EpochPlan& p, size_t b, Batch& out) const {
-        const int C = data.channels, H = data.height, W = data.width;
-        const size_t begin = b * size_t(batch);
-        const size_t count = std::min(size_t(batch), data.size() - begin);
-        const size_t plane = size_t(H) * W, img = plane * C;
-        out.n = static_cast<int>(count);
-        out.x.resize(count * img);
-        out.y.resize(count);
-        const uint64_t seed = data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b);
+    // Where image i of a batch is cut from: the crop's offset and the flip, drawn for every image of
+    // the batch in batch order (a process that builds a slice draws those before it too).
+    struct Placement {
+        int dy = 0, dx = 0;
+        bool flip = false;
+    };
+
+    std::vector<Placement> place(uint64_t seed, size_t count) const {
         std::mt19937_64 rng(seed);
-        std::vector<uint8_t> crop, scratch;  // the auto-augmentation's 8-bit images
         const int pad = aug.random_crop ? aug.padding : 0;
-        for (size_t i = 0; i < count; ++i) {
-            const uint32_t idx = p.order[begin + i];
-            out.y[i] = data.labels[idx];
+        std::vector<Placement> out(count);
+        for (Placement& pl : out) {
             // Crop window in the zero-padded (H + 2p) x (W + 2p) image at (top, left) in [0, 2p]^2:
             // output (y, x) reads padded (y + top, x + left), i.e. source (y + top - p, x + left - p),
             // which is padding outside the source. No crop is the centred window top = left = p.
@@ -162,42 +162,85 @@ struct BatchLoader::Impl {
                 top = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
                 left = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
             }
-            const bool flip = aug.hflip && (rng() >> 63) != 0;
-            const int dy = top - pad, dx = left - pad;
-            float* dst = out.x.data() + i * img;
-            if (aug.auto_augment.enabled()) {
-                // The 8-bit crop (output (y, x) reads source (y + dy, flipped x + dx), as below), the
-                // policy's operations on it, then the normalisation of every pixel.
-                const uint8_t* src = data.image(idx);
-                crop.resize(img);
-                for (int y = 0; y < H; ++y)
-                    for (int x = 0; x < W; ++x) {
-                        const int sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
-                        const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
-                        for (int c = 0; c < C; ++c)
-                            crop[(size_t(y) * W + x) * C + c] =
-                                inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_with_mean ? mean_u8[size_t(c)] : 0;
-                    }
-                // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
-                const std::vector<uint8_t>& fill =
-                    aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
-                for (const AugmentCall& call : draw_auto_augment(aug.auto_augment, stream_seed(seed, kAutoAugmentStream, i), H, W))
-                    apply_augment(call, crop.data(), H, W, C, fill.data(), scratch);
-                for (int c = 0; c < C; ++c)
-                    for (size_t k = 0; k < plane; ++k) dst[c * plane + k] = lut[size_t(c)][crop[k * C + c]];
-            } else {
-                normalise_crop(data.image(idx), dst, dy, dx, flip);
-            }
-            if (aug.erasing.prob > 0.0f) random_erase(aug.erasing, stream_seed(seed, kEraseStream, i), dst, C, H, W);
+            pl.flip = aug.hflip && (rng() >> 63) != 0;
+            pl.dy = top - pad;
+            pl.dx = left - pad;
+        }
+        return out;
+    }
+
+    // Image i of the batch (dataset image idx) cropped, flipped, auto-augmented, normalised and erased
+    // into dst; crop and scratch are the auto-augmentation's 8-bit buffers.
+    void make_image(size_t idx, size_t i, const Placement& pl, uint64_t seed, float* dst, std::vector<uint8_t>& crop,
+                    std::vector<uint8_t>& scratch) const {
+        const int C = data.channels, H = data.height, W = data.width;
+        const size_t plane = size_t(H) * W, img = plane * C;
+        if (aug.auto_augment.enabled()) {
+            // The 8-bit crop (output (y, x) reads source (y + dy, flipped x + dx), as below), the
+            // policy's operations on it, then the normalisation of every pixel.
+            const uint8_t* src = data.image(idx);
+            crop.resize(img);
+            for (int y = 0; y < H; ++y)
+                for (int x = 0; x < W; ++x) {
+                    const int sy = y + pl.dy, sx = (pl.flip ? W - 1 - x : x) + pl.dx;
+                    const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
+                    for (int c = 0; c < C; ++c)
+                        crop[(size_t(y) * W + x) * C + c] =
+                            inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_with_mean ? mean_u8[size_t(c)] : 0;
+                }
+            // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
+            const std::vector<uint8_t>& fill = aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
+            for (const AugmentCall& call : draw_auto_augment(aug.auto_augment, stream_seed(seed, kAutoAugmentStream, i), H, W))
+                apply_augment(call, crop.data(), H, W, C, fill.data(), scratch);
+            for (int c = 0; c < C; ++c)
+                for (size_t k = 0; k < plane; ++k) dst[c * plane + k] = lut[size_t(c)][crop[k * C + c]];
+        } else {
+            normalise_crop(data.image(idx), dst, pl.dy, pl.dx, pl.flip);
+        }
+        if (aug.erasing.prob > 0.0f) random_erase(aug.erasing, stream_seed(seed, kEraseStream, i), dst, C, H, W);
+    }
+
+    // This process's slice of batch b: all of it, or with several processes batch_slice's part. Mixup
+    // pairs image i with image n-1-i, which another process may hold: the slice's mirrors are built
+    // here too (their augmentation is as much a function of (seed, epoch, b, i) as the slice's own), so
+    // that every process mixes exactly the rows one process would give the whole batch.
+    void build(const EpochPlan& p, size_t b, Batch& out) const {
+        const int C = data.channels, H = data.height, W = data.width;
+        const size_t begin = b * size_t(batch);
+        const int n = static_cast<int>(std::min(size_t(batch), data.size() - begin));
+        const BatchSlice s = batch_slice(n, opts.rank, opts.ranks);
+        const size_t img = size_t(H) * W * C;
+        out.n = s.count;
+        out.x.resize(size_t(s.count) * img);
+        out.y.resize(size_t(s.count));
+        const uint64_t seed = data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b);
+        const std::vector<Placement> placements = place(seed, size_t(n));
+        std::vector<uint8_t> crop, scratch;
+        const auto image_of = [&](int i) { return p.order[begin + size_t(i)]; };
+        for (int j = 0; j < s.count; ++j) {
+            const int i = s.first + j;
+            out.y[size_t(j)] = data.labels[image_of(i)];
+            make_image(image_of(i), size_t(i), placements[size_t(i)], seed, out.x.data() + size_t(j) * img, crop, scratch);
         }
         out.targets.clear();
-        if (aug.mixup.enabled()) {
-            const MixDraw d = draw_mix(aug.mixup, stream_seed(seed, kMixStream, 0), H, W);
-            mix_batch(d, out.x.data(), out.n, C, H, W);
-            const int K = static_cast<int>(data.classes.size());
-            out.targets.resize(count * size_t(K));
-            mix_targets(out.y.data(), out.n, K, d.lam, aug.mixup.label_smoothing, out.targets.data());
+        if (!aug.mixup.enabled()) return;
+        const MixDraw d = draw_mix(aug.mixup, stream_seed(seed, kMixStream, 0), H, W);
+        std::vector<int> partner_labels(size_t(s.count));
+        std::vector<float> partners(d.lam == 1.0 ? 0 : size_t(s.count) * img);
+        for (int j = 0; j < s.count; ++j) {
+            const int mirror = n - 1 - (s.first + j);
+            partner_labels[size_t(j)] = data.labels[image_of(mirror)];
+            if (partners.empty()) continue;
+            float* dst = partners.data() + size_t(j) * img;
+            if (mirror >= s.first && mirror < s.first + s.count)
+                std::copy_n(out.x.data() + size_t(mirror - s.first) * img, img, dst);
+            else
+                make_image(image_of(mirror), size_t(mirror), placements[size_t(mirror)], seed, dst, crop, scratch);
         }
+        mix_slice(d, out.x.data(), partners.data(), s, C, H, W);
+        const int K = static_cast<int>(data.classes.size());
+        out.targets.resize(size_t(s.count) * size_t(K));
+        mix_targets(out.y.data(), partner_labels.data(), s.count, K, d.lam, aug.mixup.label_smoothing, out.targets.data());
     }
 
     void worker() {
@@ -235,6 +278,10 @@ struct BatchLoader::Impl {
         if (opts.shuffle) {
             std::mt19937_64 rng(data_detail::epoch_seed(opts.seed, static_cast<uint64_t>(epoch)));
             data_detail::shuffle(p->order.data(), n, rng);
+            // Repeated augmentation: position i takes the (i / repeats)-th image of the permutation.
+            // Walking backwards lets it happen in place (source index <= destination index).
+            const size_t r = size_t(opts.repeats);
+            for (size_t i = n; r > 1 && i-- > 0;) p->order[i] = p->order[i / r];
         }
         std::lock_guard<std::mutex> lk(mu);
         p->generation = ++generation;
@@ -254,11 +301,20 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
         throw ConfigError("BatchLoader: the dataset has no image shape");
     if (data.size() > 0xffffffffull) throw ConfigError("BatchLoader: more than 2^32 images");
+    if (opts.repeats < 1) throw ConfigError("BatchLoader: repeats must be >= 1, got " + std::to_string(opts.repeats));
+    if (opts.repeats > 1 && !opts.shuffle)
+        throw ConfigError("BatchLoader: repeated augmentation (repeats " + std::to_string(opts.repeats) +
+                          ") needs a shuffled order");
     if (aug.random_crop && aug.padding < 0)
         throw ConfigError("crop padding must be >= 0, got " + std::to_string(aug.padding));
     if (aug.erasing.prob > 0.0f) aug.erasing.validate();
     aug.mixup.validate();
     if (aug.mixup.enabled() && data.classes.empty()) throw ConfigError("BatchLoader: mixup needs the dataset's classes");
+    if (opts.ranks < 1 || opts.rank < 0 || opts.rank >= opts.ranks)
+        throw ConfigError("BatchLoader: process " + std::to_string(opts.rank) + " is not one of " + std::to_string(opts.ranks));
+    if (opts.ranks > 1 && (!opts.drop_last || batch < opts.ranks))
+        throw ConfigError("BatchLoader: a batch of " + std::to_string(batch) + " shared by " + std::to_string(opts.ranks) +
+                          " processes needs drop_last and at least one image per process");
     const size_t c = size_t(data.channels);
     if (mean.size() != c || std.size() != c)
         throw ConfigError("BatchLoader: mean/std have " + std::to_string(mean.size()) + "/" +

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,37 +53,46 @@ MixDraw draw_mix(const MixupConfig& cfg, uint64_t seed, int height, int width) {
 
 void mix_batch(const MixDraw& d, float* x, int n, int channels, int height, int width) {
     if (d.lam == 1.0) return;  // timm returns before touching the batch
+    const size_t img = size_t(height) * width * channels;
+    std::vector<float> mirrors(size_t(n) * img);
+    for (int i = 0; i < n; ++i) std::copy_n(x + size_t(n - 1 - i) * img, img, mirrors.data() + size_t(i) * img);
+    mix_slice(d, x, mirrors.data(), BatchSlice{0, n, n}, channels, height, width);
+}
+
+void mix_slice(const MixDraw& d, float* x, const float* partners, const BatchSlice& slice, int channels, int height,
+               int width) {
+    if (d.lam == 1.0) return;
     const size_t plane = size_t(height) * width, img = plane * channels;
-    // Pairs (i, n-1-i) are mixed together from the originals of both, so each pair needs one copy of
-    // image i while its partner is overwritten; the middle image of an odd batch mixes with itself.
-    std::vector<float> keep(img);
     const float lam = static_cast<float>(d.lam), rest = static_cast<float>(1.0 - d.lam);
-    for (int i = 0; i < n / 2; ++i) {
-        float* a = x + size_t(i) * img;
-        float* b = x + size_t(n - 1 - i) * img;
-        std::copy(a, a + img, keep.begin());
+    for (int j = 0; j < slice.count; ++j) {
+        const int i = slice.first + j;
+        if (i == slice.total - 1 - i) continue;  // the middle of an odd batch
+        float* a = x + size_t(j) * img;
+        const float* b = partners + size_t(j) * img;
         if (d.cutmix) {
             for (int c = 0; c < channels; ++c)
                 for (int y = d.box.top; y < d.box.bottom; ++y)
                     for (int xx = d.box.left; xx < d.box.right; ++xx) {
                         const size_t k = c * plane + size_t(y) * width + xx;
                         a[k] = b[k];
-                        b[k] = keep[k];
                     }
         } else {
-            for (size_t k = 0; k < img; ++k) {
-                a[k] = lam * keep[k] + rest * b[k];
-                b[k] = lam * b[k] + rest * keep[k];
-            }
+            for (size_t k = 0; k < img; ++k) a[k] = lam * a[k] + rest * b[k];
         }
     }
 }
 
 void mix_targets(const int* labels, int n, int classes, double lam, float smoothing, float* targets) {
+    const std::vector<int> mirrors(std::make_reverse_iterator(labels + n), std::make_reverse_iterator(labels));
+    mix_targets(labels, mirrors.data(), n, classes, lam, smoothing, targets);
+}
+
+void mix_targets(const int* labels, const int* partner_labels, int n, int classes, double lam, float smoothing,
+                 float* targets) {
     const double off = double(smoothing) / classes, on = 1.0 - smoothing + off;
     std::fill(targets, targets + size_t(n) * classes, static_cast<float>(off));
     for (int i = 0; i < n; ++i) {
-        const int a = labels[i], b = labels[n - 1 - i];
+        const int a = labels[i], b = partner_labels[i];
         for (int y : {a, b})
             if (y < 0 || y >= classes)
                 throw ConfigError("label " + std::to_string(y) + " out of range [0, " + std::to_string(classes) + ")");

@@ -6,9 +6,10 @@
 
 namespace vit::layers {
 
-Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop, dt type)
-    : D_(D), BHTT_(B * H * T * T), elem_(type == dt::bf16 ? sizeof(Bf16) : sizeof(float)),
-      drop_(backward ? attn_drop : 0.0f) {
+Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, float attn_drop, dt type,
+                     int64_t first_image)
+    : D_(D), BHTT_(B * H * T * T), mask_first_(first_image * H * T * T),
+      elem_(type == dt::bf16 ? sizeof(Bf16) : sizeof(float)), drop_(backward ? attn_drop : 0.0f) {
     const int64_t hd = D / H, row = 3 * D;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     // Element (b, t, s, h, j) of the qkv buffer, s in {q, k, v}, sits at b*T*3D + t*3D + s*D + h*hd + j.
@@ -52,7 +53,7 @@ Attention::Attention(int64_t B, int64_t T, int64_t D, int64_t H, bool backward, 
 const float* Attention::drop(const float* att, uint64_t key, float* dropped) const {
     if (!drop_.active()) return att;
     if (dropped == nullptr) throw ConfigError("attention dropout needs a (B, H, T, T) buffer for the dropped probabilities");
-    drop_.apply(att, dropped, BHTT_, key);
+    drop_.apply(att, dropped, BHTT_, key, mask_first_);
     return dropped;
 }
 
@@ -95,7 +96,7 @@ void Attention::backward(const void* qkv, const float* att, const float* dctx, f
     const auto* f = static_cast<const float*>(qkv);
     d_att_.run(dctx, f + 2 * D_, nullptr, datt);
     d_v_.run(drop(att, key, dropped), dctx, nullptr, dqkv + 2 * D_);
-    drop_.apply(datt, datt, BHTT_, key);
+    drop_.apply(datt, datt, BHTT_, key, mask_first_);
     softmax_.backward(att, datt, dscores);
     d_q_.run(dscores, f + D_, nullptr, dqkv);
     d_k_.run(dscores, f, nullptr, dqkv + D_);

@@ -31,10 +31,11 @@ inline uint32_t hash(uint32_t k0, uint32_t k1, uint32_t i) { return lowbias32(lo
 #else
 #define VIT_VECTOR_CLONES
 #endif
-VIT_VECTOR_CLONES void mask_range(const float* x, float* y, int64_t begin,
-                                                                               int64_t end, uint32_t k0, uint32_t k1,
-                                                                               uint32_t threshold, float scale) {
-    for (int64_t i = begin; i < end; ++i) y[i] = hash(k0, k1, static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
+// Element i draws mask entry first + i.
+VIT_VECTOR_CLONES void mask_range(const float* x, float* y, int64_t begin, int64_t end, uint32_t first, uint32_t k0,
+                                  uint32_t k1, uint32_t threshold, float scale) {
+    for (int64_t i = begin; i < end; ++i)
+        y[i] = hash(k0, k1, first + static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
 }
 
 }  // namespace
@@ -49,12 +50,14 @@ bool Dropout::kept(uint64_t key, int64_t i) const {
     return hash(static_cast<uint32_t>(k), static_cast<uint32_t>(k >> 32), static_cast<uint32_t>(i)) >= threshold_;
 }
 
-void Dropout::apply(const float* x, float* y, int64_t n, uint64_t key) const {
+void Dropout::apply(const float* x, float* y, int64_t n, uint64_t key, int64_t first) const {
     if (!active()) {
         if (x != y) std::copy(x, x + n, y);
         return;
     }
-    if (n >= (int64_t(1) << 32)) throw ConfigError("dropout over " + std::to_string(n) + " elements (at most 2^32 - 1)");
+    if (first < 0 || first + n > (int64_t(1) << 32))
+        throw ConfigError("dropout over elements [" + std::to_string(first) + ", " + std::to_string(first + n) +
+                          ") (at most 2^32)");
     const uint64_t k = mix64(key);
     const uint32_t k0 = static_cast<uint32_t>(k), k1 = static_cast<uint32_t>(k >> 32);
     const float scale = 1.0f / (1.0f - rate_);
@@ -63,7 +66,8 @@ void Dropout::apply(const float* x, float* y, int64_t n, uint64_t key) const {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for if (chunks > 1)
     for (int64_t c = 0; c < chunks; ++c)
-        mask_range(x, y, c * kChunk, std::min(n, (c + 1) * kChunk), k0, k1, threshold_, scale);
+        mask_range(x, y, c * kChunk, std::min(n, (c + 1) * kChunk), static_cast<uint32_t>(first), k0, k1, threshold_,
+                   scale);
 }
 
 }  // namespace vit::layers

@@ -34,4 +34,9 @@ void Gelu::backward(const float* x, const float* dy, float* dx) {
     cpu_stream().wait();
 }
 
+void Gelu::identity_rule(const float* x, const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (x[i] != 0.0f ? y[i] / x[i] : 0.5f);
+}
+
 }  // namespace vit::layers

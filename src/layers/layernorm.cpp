@@ -1,15 +1,51 @@
 #include "vit/layers/layernorm.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 
 
 namespace vit::layers {
 
+namespace {
+// A row's mean, biased variance and 1 / sqrt(variance + eps): the mean, then the variance about it (two
+// passes, as oneDNN).
+struct RowStats {
+    float mean, var, inv_std;
+};
+VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < C; ++c) sum += x[c];
+    const float mu = sum / static_cast<float>(C);
+    float sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t c = 0; c < C; ++c) sq += (x[c] - mu) * (x[c] - mu);
+    const float var = sq / static_cast<float>(C);
+    return {mu, var, 1.0f / std::sqrt(var + eps)};
+}
+
+// One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
+VIT_ROW_KERNEL void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                                           float* y, QuantizedRows& out, int64_t r) {
+    const RowStats st = row_stats(x, C, eps);
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
+    quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
+}
+}  // namespace
+
 LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, dt out)
-    : training_(training), rows_(rows), channels_(channels), eps_(eps), to_bf16_(out == dt::bf16) {
+    : training_(training), rows_(rows), channels_(channels), eps_(eps), out_(out), threads_(omp_get_max_threads()) {
+    if (out == dt::u8) {
+        if (training) throw ConfigError("a LayerNorm with quantised output is for inference only");
+        row_.resize(static_cast<size_t>(threads_ * channels));
+        return;
+    }
     // bf16 output: the forward is our own pass; in training the oneDNN forward below is still planned,
     // as the hint its backward needs, but never run.
-    if (to_bf16_ && !training) return;
+    if (out == dt::bf16 && !training) return;
     const auto data_md = f32_desc({rows, channels}, tag::ab);
     const auto stat_md = f32_desc({rows}, tag::a);
     const auto chan_md = f32_desc({channels}, tag::a);
@@ -51,26 +87,20 @@ LayerNorm::LayerNorm(int64_t rows, int64_t channels, float eps, bool training, d
 }
 
 void LayerNorm::forward(const float* x, const float* gamma, const float* beta, void* y, float* mean, float* var) {
-    if (to_bf16_) {
-        // Per row: mean, then the biased variance about it (two passes, as oneDNN), then y rounded.
+    if (out_ == dt::u8) throw ConfigError("a LayerNorm planned for quantised output writes QuantizedRows");
+    if (out_ == dt::bf16) {
         const int64_t C = channels_;
         Bf16* out = static_cast<Bf16*>(y);
 #pragma omp parallel for
         for (int64_t r = 0; r < rows_; ++r) {
             const float* xr = x + r * C;
-            float sum = 0;
-            for (int64_t c = 0; c < C; ++c) sum += xr[c];
-            const float mu = sum / static_cast<float>(C);
-            float sq = 0;
-            for (int64_t c = 0; c < C; ++c) sq += (xr[c] - mu) * (xr[c] - mu);
-            const float variance = sq / static_cast<float>(C);
-            const float inv = 1.0f / std::sqrt(variance + eps_);
+            const RowStats st = row_stats(xr, C, eps_);
             if (mean) {  // training: the statistics the backward reads
-                mean[r] = mu;
-                var[r] = variance;
+                mean[r] = st.mean;
+                var[r] = st.var;
             }
             Bf16* yr = out + r * C;
-            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - mu) * inv * gamma[c] + beta[c]);
+            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
         }
         return;
     }
@@ -86,6 +116,14 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
     cpu_stream().wait();
 }
 
+void LayerNorm::forward(const float* x, const float* gamma, const float* beta, QuantizedRows& y) {
+    if (out_ != dt::u8) throw ConfigError("a LayerNorm writes QuantizedRows only when planned for u8 output");
+    const int64_t C = channels_;
+#pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
+    for (int64_t r = 0; r < rows_; ++r)
+        normalize_quantize_row(x + r * C, C, eps_, gamma, beta, row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
+}
+
 void LayerNorm::backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy,
                          float* dx, float* dgamma, float* dbeta) {
     bind(bsrc_, x);
@@ -99,6 +137,20 @@ void LayerNorm::backward(const float* x, const float* mean, const float* var, co
     for (size_t c = 0; c < dgamma_.size(); ++c) {
         dgamma[c] += dgamma_[c];
         dbeta[c] += dbeta_[c];
+    }
+}
+
+void LayerNorm::backward_fixed_scale(const float* var, const float* gamma, const float* dy, float* dx) const {
+    const int64_t C = channels_;
+#pragma omp parallel for
+    for (int64_t r = 0; r < rows_; ++r) {
+        const float* d = dy + r * C;
+        float* out = dx + r * C;
+        const float inv = 1.0f / std::sqrt(var[r] + eps_);
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += double(gamma[c]) * d[c];
+        const float mean = static_cast<float>(sum / double(C));
+        for (int64_t c = 0; c < C; ++c) out[c] = inv * (gamma[c] * d[c] - mean);
     }
 }
 

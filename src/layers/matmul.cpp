@@ -60,8 +60,8 @@ void Matmul::run(const void* src, const void* wei, const float* bias, void* dst)
     cpu_stream().wait();
 }
 
-dnnl::memory Matmul::pack(const float* w, const View& from) const {
-    dnnl::memory src(view_desc(from), cpu_engine(), const_cast<float*>(w));
+dnnl::memory Matmul::pack(const void* w, const View& from) const {
+    dnnl::memory src(view_desc(from), cpu_engine(), const_cast<void*>(w));
     dnnl::memory packed(pd_.weights_desc(), cpu_engine());
     dnnl::reorder(src, packed).execute(cpu_stream(), src, packed);
     cpu_stream().wait();

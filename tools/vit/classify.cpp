@@ -2,6 +2,8 @@
 //
 // Decoding and preprocessing run on a few worker threads that fill a ring of batch buffers ahead of the
 // model, so JPEG decoding overlaps with the forward pass; results still come out in input order.
+// Under mpirun each process classifies a contiguous share of the sorted inputs (batch_slice) and rank 0
+// writes every row, its own as they come and then the others' in rank order: the single process's order.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +20,7 @@
 
 #include "common.hpp"
 #include "image_batches.hpp"
+#include "processes.hpp"
 #include "progress.hpp"
 
 namespace vit_cli {
@@ -39,34 +43,42 @@ std::string format_prob(float p) {
     return buf;
 }
 
+// One result row: a CSV line without its line break, or a one-line JSON object.
+std::string result_row(const std::string& path, const float* probs, int classes, const std::vector<std::string>& labels,
+                       bool json, int k) {
+    std::vector<int> order(classes);
+    std::iota(order.begin(), order.end(), 0);
+    // Ties go to the lower class index so the output is deterministic.
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int a, int b) { return probs[a] > probs[b] || (probs[a] == probs[b] && a < b); });
+    if (json) {
+        nlohmann::json top = nlohmann::json::array();
+        for (int r = 0; r < k; ++r)
+            top.push_back({{"label", labels[order[r]]}, {"index", order[r]}, {"prob", probs[order[r]]}});
+        const nlohmann::json obj = {{"path", path}, {"top_k", top}};
+        return obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    std::string row = csv_field(path);
+    for (int r = 0; r < k; ++r) row += ',' + csv_field(labels[order[r]]) + ',' + format_prob(probs[order[r]]);
+    return row;
+}
+
+// The output's frame: the CSV header, or the JSON array around the rows.
 class ResultWriter {
 public:
-    ResultWriter(std::ostream& out, bool json, int k) : out_(out), json_(json), k_(k) {
+    ResultWriter(std::ostream& out, bool json, int k) : out_(out), json_(json) {
         if (!json_) {
             out_ << "path";
-            for (int r = 1; r <= k_; ++r) out_ << ",top" << r << "_label,top" << r << "_prob";
+            for (int r = 1; r <= k; ++r) out_ << ",top" << r << "_label,top" << r << "_prob";
             out_ << "\n";
         }
     }
 
-    void row(const std::string& path, const float* probs, int classes, const std::vector<std::string>& labels) {
-        std::vector<int> order(classes);
-        std::iota(order.begin(), order.end(), 0);
-        // Ties go to the lower class index so the output is deterministic.
-        std::partial_sort(order.begin(), order.begin() + k_, order.end(),
-                          [&](int a, int b) { return probs[a] > probs[b] || (probs[a] == probs[b] && a < b); });
-        if (json_) {
-            nlohmann::json top = nlohmann::json::array();
-            for (int r = 0; r < k_; ++r)
-                top.push_back({{"label", labels[order[r]]}, {"index", order[r]}, {"prob", probs[order[r]]}});
-            const nlohmann::json obj = {{"path", path}, {"top_k", top}};
-            out_ << (rows_ == 0 ? "[\n  " : ",\n  ")
-                 << obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        } else {
-            out_ << csv_field(path);
-            for (int r = 0; r < k_; ++r) out_ << ',' << csv_field(labels[order[r]]) << ',' << format_prob(probs[order[r]]);
-            out_ << "\n";
-        }
+    void add(const std::string& row) {
+        if (json_)
+            out_ << (rows_ == 0 ? "[\n  " : ",\n  ") << row;
+        else
+            out_ << row << "\n";
         ++rows_;
     }
 
@@ -78,9 +90,12 @@ public:
 private:
     std::ostream& out_;
     bool json_;
-    int k_;
     size_t rows_ = 0;
 };
+
+// Rows travel from the other processes to rank 0 as one text, each row ended by a NUL (which no path,
+// label or number holds).
+constexpr char kRowEnd = '\0';
 
 }  // namespace
 
@@ -133,36 +148,68 @@ int run_classify(const std::vector<std::string>& args) {
                                    std::to_string(classes) + " classes");
 
         size_t failed = 0;
-        const std::vector<std::string> paths = collect_inputs(vm["input"].as<std::vector<std::string>>(), failed);
-        if (paths.empty()) throw vit::IoError("no images found in the given inputs");
+        const std::vector<std::string> inputs = collect_inputs(vm["input"].as<std::vector<std::string>>(), failed);
+        if (inputs.empty()) throw vit::IoError("no images found in the given inputs");
+        // This process's share of the inputs (all of them when alone); failures while collecting them
+        // are counted once, by rank 0.
+        vit::Communicator& comm = processes();
+        const bool lead = comm.rank() == 0;
+        const vit::BatchSlice share = vit::batch_slice(static_cast<int>(inputs.size()), comm.rank(), comm.size());
+        const std::vector<std::string> paths(inputs.begin() + share.first, inputs.begin() + share.first + share.count);
+        if (!lead) failed = 0;
 
         std::unique_ptr<vit::AtomicFile> file;
-        if (vm.count("output")) file = std::make_unique<vit::AtomicFile>(vm["output"].as<std::string>());
-        std::ostream& out = file ? file->stream() : std::cout;
-        ResultWriter writer(out, format == "json", k);
+        if (lead && vm.count("output")) file = std::make_unique<vit::AtomicFile>(vm["output"].as<std::string>());
+        const bool json = format == "json";
+        std::optional<ResultWriter> writer;  // rank 0's
+        if (lead) writer.emplace(file ? file->stream() : std::cout, json, k);
+        std::string others_rows;  // the other ranks': their rows for rank 0
+        const auto emit = [&](const std::string& row) {
+            if (lead)
+                writer->add(row);
+            else
+                others_rows += row + kRowEnd;
+        };
 
         const auto start = std::chrono::steady_clock::now();
-        const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
-        vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads, dtype});
-        ImageBatches loader(paths, model.preprocess(), runner_batch, workers, limits);
-        std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
-        std::vector<size_t> ok;
         size_t classified = 0;
-        Progress progress("classify", paths.size());
-        for (int b = 0; b < loader.num_batches(); ++b) {
-            float* x = loader.wait_decoded(b, ok, failed);
-            const int n = static_cast<int>(ok.size());
-            if (n > 0) {
-                const float* logits = runner.forward(x, n);
-                vit::softmax_rows(logits, n, classes, probs.data());
+        if (!paths.empty()) {
+            const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
+            vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads, dtype});
+            ImageBatches loader(paths, model.preprocess(), runner_batch, workers, limits);
+            std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
+            std::vector<size_t> ok;
+            Progress progress("classify", paths.size());
+            for (int b = 0; b < loader.num_batches(); ++b) {
+                float* x = loader.wait_decoded(b, ok, failed);
+                const int n = static_cast<int>(ok.size());
+                if (n > 0) {
+                    const float* logits = runner.forward(x, n);
+                    vit::softmax_rows(logits, n, classes, probs.data());
+                }
+                loader.release(b);
+                for (int j = 0; j < n; ++j)
+                    emit(result_row(paths[ok[j]], probs.data() + size_t(j) * classes, classes, labels, json, k));
+                classified += n;
+                progress.update(size_t(b) * size_t(runner_batch) + size_t(loader.batch_count(b)));
             }
-            loader.release(b);
-            for (int j = 0; j < n; ++j) writer.row(paths[ok[j]], probs.data() + size_t(j) * classes, classes, labels);
-            classified += n;
-            progress.update(size_t(b) * size_t(runner_batch) + size_t(loader.batch_count(b)));
+            progress.finish();
         }
-        progress.finish();
-        writer.finish();
+        if (comm.size() > 1) {
+            const std::vector<std::string> texts = comm.gather(others_rows);
+            for (size_t r = 1; r < texts.size(); ++r) {
+                size_t begin = 0;
+                for (size_t end; (end = texts[r].find(kRowEnd, begin)) != std::string::npos; begin = end + 1)
+                    writer->add(texts[r].substr(begin, end - begin));
+            }
+            double counts[2] = {double(classified), double(failed)};
+            comm.allreduce_sum(counts, 2);
+            classified = static_cast<size_t>(counts[0]);
+            failed = static_cast<size_t>(counts[1]);
+            ended_together();
+            if (!lead) return failed > 0 ? kExitFailure : kExitOk;
+        }
+        writer->finish();
         if (file) {
             file->commit();
         } else if (!std::cout) {

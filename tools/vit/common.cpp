@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "processes.hpp"
 #include "progress.hpp"
 
 #include <algorithm>
@@ -14,26 +15,27 @@
 namespace vit_cli {
 
 int guarded(const std::string& command, const std::string& usage, const std::function<int()>& body) {
-    const std::string prefix = command.empty() ? "vit: error: " : "vit " + command + ": error: ";
+    // Built when needed: rank_tag() starts MPI, which may itself fail.
+    const auto prefix = [&] { return (command.empty() ? "vit" : "vit " + command) + rank_tag() + ": error: "; };
     try {
         return body();
     } catch (const UsageError& e) {
-        std::cerr << prefix << e.what() << "\n\n" << usage;
+        std::cerr << prefix() << e.what() << "\n\n" << usage;
         return kExitUsage;
     } catch (const po::error& e) {
-        std::cerr << prefix << e.what() << "\n\n" << usage;
+        std::cerr << prefix() << e.what() << "\n\n" << usage;
         return kExitUsage;
     } catch (const vit::Error& e) {
-        std::cerr << prefix << e.what() << "\n";
+        std::cerr << prefix() << e.what() << "\n";
     } catch (const cv::Exception& e) {
         // OpenCV's what() spans several lines with source locations; err is the useful part.
-        std::cerr << prefix << "OpenCV: " << e.err << "\n";
+        std::cerr << prefix() << "OpenCV: " << e.err << "\n";
     } catch (const std::bad_alloc&) {
-        std::cerr << prefix << "out of memory\n";
+        std::cerr << prefix() << "out of memory\n";
     } catch (const std::exception& e) {
-        std::cerr << prefix << e.what() << "\n";
+        std::cerr << prefix() << e.what() << "\n";
     } catch (...) {
-        std::cerr << prefix << "unknown failure\n";
+        std::cerr << prefix() << "unknown failure\n";
     }
     return kExitFailure;
 }
@@ -66,7 +68,8 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
             po::store(more.run(), vm);
         }
         po::notify(vm);
-        set_quiet(vm["quiet"].as<bool>());
+        // Only rank 0 of several processes reports progress.
+        set_quiet(vm["quiet"].as<bool>() || processes().rank() != 0);
         if (vm.count("help")) {
             std::cout << usage.str();
             return kExitOk;
@@ -119,8 +122,10 @@ void add_threads_flag(po::options_description& options) {
 
 void add_dtype_flag(po::options_description& options) {
     options.add_options()("dtype", po::value<std::string>()->default_value("f32"),
-                          "number format of the matrix products: f32 or bf16 (bf16 inputs and weights, f32 "
-                          "accumulation, LayerNorm, softmax and residual stream)");
+                          "number format of the matrix products: f32, bf16 (bf16 inputs and weights, f32 "
+                          "accumulation, LayerNorm, softmax and residual stream) or int8 (the blocks' Linear "
+                          "layers: weights 8-bit per output channel, activations 8-bit per token, int32 "
+                          "accumulation; attention, norms and residual stream in f32)");
 }
 
 vit::Dtype dtype_flag(const po::variables_map& vm) {
@@ -145,7 +150,7 @@ vit::ImageLimits image_limits(const po::variables_map& vm) {
 
 void warn(const std::string& message) {
     clear_progress_line();
-    std::cerr << "vit: warning: " << message << "\n";
+    std::cerr << "vit" << rank_tag() << ": warning: " << message << "\n";
 }
 void info(const std::string& message) {
     if (quiet()) return;

@@ -1,10 +1,13 @@
 // `vit eval`: accuracy, per-class accuracy and the confusion matrix of a model on a labelled dataset,
 // as text on stdout and optionally as CSV.
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
+#include "chart.hpp"
 #include "common.hpp"
+#include "image_file.hpp"
 #include "progress.hpp"
 
 namespace vit_cli {
@@ -42,7 +45,8 @@ int run_eval(const std::vector<std::string>& args) {
         ("val-split", po::value<double>()->default_value(0.0), "as in vit train, for folders without a test split")
         ("seed", po::value<uint64_t>()->default_value(0), "seed of the validation split")
         ("batch,b", po::value<int>()->default_value(256), "batch size")
-        ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file");
+        ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file")
+        ("plot", po::value<std::string>(), "also draw the confusion matrix as a labelled heat map into this PNG file");
     // clang-format on
     add_threads_flag(options);
     add_dtype_flag(options);
@@ -102,6 +106,12 @@ int run_eval(const std::vector<std::string>& args) {
             vit::AtomicFile f(vm["csv"].as<std::string>());
             write_csv(f.stream(), r);
             f.commit();
+        }
+        if (vm.count("plot")) {
+            char title[160];
+            std::snprintf(title, sizeof title, "%s: accuracy %.2f%% on %zu images", split.c_str(), 100.0 * r.accuracy(),
+                          r.total);
+            write_png(vm["plot"].as<std::string>(), draw_confusion(r.confusion, r.classes, title));
         }
         return kExitOk;
     });

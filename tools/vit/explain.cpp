@@ -37,7 +37,9 @@ const char* const kUsage =
     "--method rollout: attention rollout (Abnar & Zuidema 2020), heads fused by --head-fusion, the\n"
     "--discard-ratio lowest attentions dropped per block. grad-rollout: attention weighted by its\n"
     "positive gradient for --class (default: the predicted class). chefer2021: Chefer et al.'s ICCV 2021\n"
-    "relevance rule. last-attention: the last block's class-token attention (as DINO shows it).\n"
+    "relevance rule. chefer2021-lrp: Chefer et al.'s CVPR 2021 method (LRP relevance of each attention\n"
+    "map times its gradient, rolled out). attnlrp: AttnLRP (Achtibat et al. 2024), relevance per patch.\n"
+    "last-attention: the last block's class-token attention (as DINO shows it).\n"
     "occlusion: the fall of the class's probability when each patch in turn becomes --baseline.\n"
     "grad-rollout-x-occlusion: the product of those two, each scaled to [0, 1]. rise: Petsiuk et al.'s\n"
     "randomised input sampling, --samples masks blending the image with --baseline.\n"
@@ -80,6 +82,8 @@ std::string method_subtitle(const Settings& s) {
                    ratio_text(r.discard_ratio);
         case vit::SaliencyMethod::GradRollout: return "gradient rollout, discard " + ratio_text(r.discard_ratio);
         case vit::SaliencyMethod::Chefer2021: return "relevance (Chefer et al. 2021)";
+        case vit::SaliencyMethod::Chefer2021Lrp: return "LRP relevance x gradient, rolled out (Chefer et al. 2021)";
+        case vit::SaliencyMethod::AttnLrp: return "AttnLRP relevance (Achtibat et al. 2024)";
         case vit::SaliencyMethod::LastAttention:
             return s.spec.head < 0 ? "last block's class-token attention, mean of heads"
                                    : "last block's class-token attention, head " + std::to_string(s.spec.head);
@@ -286,7 +290,7 @@ int run_explain(const std::vector<std::string>& args) {
     // clang-format off
     options.add_options()
         ("output,o", po::value<std::string>(), "folder for the panels (created if missing)")
-        ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, last-attention, occlusion, grad-rollout-x-occlusion or rise")
+        ("method", po::value<std::string>()->default_value("rollout"), "rollout, grad-rollout, chefer2021, chefer2021-lrp, attnlrp, last-attention, occlusion, grad-rollout-x-occlusion or rise")
         ("samples", po::value<int>()->default_value(500), "rise: random masks per image")
         ("head", po::value<int>()->default_value(-1), "last-attention: this head's map (0-based; -1: the mean of the heads)")
         ("baseline", po::value<std::string>()->default_value("zero"), "what a removed patch becomes (occlusion, --evaluate's curves): zero, mean or blur")
@@ -306,7 +310,7 @@ int run_explain(const std::vector<std::string>& args) {
         ("data", po::value<std::string>(), "--evaluate: dataset or image folder")
         ("limit", po::value<int>()->default_value(0), "--evaluate: at most this many images, spread over the set (0: all)")
         ("csv", po::value<std::string>(), "--evaluate: also write the table as CSV to FILE")
-        ("methods", po::value<std::string>()->default_value("default"), "--evaluate: the maps to score: all, default or a list (random,centre,rollout,rollout-max,grad-rollout,chefer2021,last-attention,occlusion,grad-rollout-x-occlusion,rise)")
+        ("methods", po::value<std::string>()->default_value("default"), "--evaluate: the maps to score: all, default or a list (random,centre,rollout,rollout-max,grad-rollout,chefer2021,chefer2021-lrp,attnlrp,last-attention,occlusion,grad-rollout-x-occlusion,rise)")
         ("seed", po::value<uint64_t>()->default_value(0), "--evaluate: seed of the random baseline map");
     // clang-format on
     add_threads_flag(options);
@@ -358,7 +362,8 @@ int run_explain(const std::vector<std::string>& args) {
         s.save_mask = vm["save-mask"].as<bool>();
         s.html = vm["html"].as<bool>();
         s.dtype = dtype_flag(vm);
-        // Gradients (grad-rollout, chefer2021, the product, and --evaluate's maps) come from the f32 backward.
+        // Gradients (grad-rollout, chefer2021, the LRP methods, the product, and --evaluate's maps) come from
+        // the f32 backward.
         if (s.dtype != vit::Dtype::F32 && (vit::uses_gradients(s.spec.method) || evaluate))
             throw UsageError("--dtype " + std::string(vit::to_string(s.dtype)) +
                              " applies to panels of methods without gradients (rollout, last-attention, occlusion, "

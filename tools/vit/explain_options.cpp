@@ -54,15 +54,18 @@ struct MethodName {
 constexpr MethodName kMethods[] = {{"rollout", vit::SaliencyMethod::Rollout},
                                    {"grad-rollout", vit::SaliencyMethod::GradRollout},
                                    {"chefer2021", vit::SaliencyMethod::Chefer2021},
+                                   {"chefer2021-lrp", vit::SaliencyMethod::Chefer2021Lrp},
+                                   {"attnlrp", vit::SaliencyMethod::AttnLrp},
                                    {"last-attention", vit::SaliencyMethod::LastAttention},
                                    {"occlusion", vit::SaliencyMethod::Occlusion},
                                    {"grad-rollout-x-occlusion", vit::SaliencyMethod::GradRolloutOcclusion},
                                    {"rise", vit::SaliencyMethod::Rise}};
 
 // The names of vit::all_scored_maps(), in its order.
-constexpr const char* kScoredMapNames[] = {"random",     "centre",         "rollout",   "rollout-max",
-                                           "grad-rollout", "chefer2021",   "last-attention", "occlusion",
-                                           "grad-rollout-x-occlusion", "rise"};
+constexpr const char* kScoredMapNames[] = {"random",         "centre",         "rollout",
+                                           "rollout-max",    "grad-rollout",   "chefer2021",
+                                           "chefer2021-lrp", "attnlrp",        "last-attention",
+                                           "occlusion",      "grad-rollout-x-occlusion", "rise"};
 
 std::string joined_names() {
     std::string names;

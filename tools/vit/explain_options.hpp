@@ -16,12 +16,13 @@ vit::HeadFusion parse_fusion_flag(const std::string& flag, const std::string& te
 int parse_class_flag(const std::string& flag, const std::string& text, int classes);
 
 // The methods' names on the command line, one per vit::SaliencyMethod: rollout, grad-rollout,
-// chefer2021, last-attention, occlusion, grad-rollout-x-occlusion, rise.
+// chefer2021, chefer2021-lrp, attnlrp, last-attention, occlusion, grad-rollout-x-occlusion, rise.
 vit::SaliencyMethod parse_method_flag(const std::string& flag, const std::string& text);
 // zero | mean | blur.
 vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& text);
 // A comma-separated list of the maps of vit::all_scored_maps() by name (random, centre, rollout,
-// rollout-max, grad-rollout, chefer2021, last-attention, occlusion, grad-rollout-x-occlusion, rise),
+// rollout-max, grad-rollout, chefer2021, chefer2021-lrp, attnlrp, last-attention, occlusion,
+// grad-rollout-x-occlusion, rise),
 // or "all", or "default" (vit::default_scored_maps()); RISE with rise_samples masks.
 std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text, int rise_samples);
 

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <map>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace vit_cli {
@@ -48,13 +47,6 @@ cv::Mat overlay(const cv::Mat& view, const float* map, int gh, int gw, int width
 void put_text(cv::Mat& canvas, const std::string& text, int x, int baseline_y, double scale) {
     cv::putText(canvas, text, cv::Point(x, baseline_y), cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 0, 0), 1,
                 cv::LINE_AA);
-}
-
-// Bytes to PATH via a temporary renamed into place, so an interrupted run leaves no half-written file.
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-    vit::AtomicFile file(path);
-    file.stream().write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    file.commit();
 }
 
 }  // namespace
@@ -170,12 +162,6 @@ cv::Mat render_on_original(const cv::Mat& original, const float* map, int gh, in
     return canvas;
 }
 
-void write_png(const std::string& path, const cv::Mat& image) {
-    std::vector<unsigned char> bytes;
-    if (!cv::imencode(".png", image, bytes)) throw vit::IoError("cannot encode " + path + " as PNG");
-    write_bytes(path, bytes);
-}
-
 void write_mask_png16(const std::string& path, const float* map, int gh, int gw) {
     const float hi = *std::max_element(map, map + size_t(gh) * gw);
     cv::Mat m(gh, gw, CV_16UC1);
@@ -192,10 +178,10 @@ void write_npy(const std::string& path, const float* map, int gh, int gw) {
     const size_t prefix = 10;
     header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
     header += '\n';
-    std::vector<unsigned char> bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                        static_cast<unsigned char>(header.size() & 0xff),
-                                        static_cast<unsigned char>(header.size() >> 8)};
-    bytes.insert(bytes.end(), header.begin(), header.end());
+    std::string text = "\x93NUMPY";
+    text += {char(1), char(0), char(header.size() & 0xff), char(header.size() >> 8)};
+    text += header;
+    std::vector<unsigned char> bytes(text.begin(), text.end());
     for (int i = 0; i < gh * gw; ++i) {
         uint32_t u;
         std::memcpy(&u, &map[i], 4);

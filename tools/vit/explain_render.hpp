@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include "common.hpp"
+#include "image_file.hpp"
 
 namespace vit_cli {
 
@@ -45,8 +46,7 @@ cv::Mat render_panel(const cv::Mat& view, const float* map, int gh, int gw, cons
 cv::Mat render_on_original(const cv::Mat& original, const float* map, int gh, int gw, const vit::PreprocessConfig& pre,
                            const PanelStyle& style, const PanelText& text);
 
-// PNG bytes (8 or 16 bit) or a float32 .npy of shape (gh, gw), written atomically.
-void write_png(const std::string& path, const cv::Mat& image);
+// The raw map as a 16-bit PNG or a float32 .npy of shape (gh, gw), written atomically.
 void write_mask_png16(const std::string& path, const float* map, int gh, int gw);  // map / max -> 0..65535
 void write_npy(const std::string& path, const float* map, int gh, int gw);
 

@@ -7,6 +7,7 @@
 #include <opencv2/core/version.hpp>
 
 #include "common.hpp"
+#include "processes.hpp"
 
 namespace {
 
@@ -53,7 +54,8 @@ std::string version() {
 
 int main(int argc, char** argv) {
     // Everything, including the dispatch itself, runs inside the guard: no exception may escape main.
-    return vit_cli::guarded("", usage(), [&]() -> int {
+    const int status = vit_cli::guarded("", usage(), [&]() -> int {
+        vit_cli::processes();  // MPI starts before anything else when mpirun started the program
         std::vector<std::string> args(argv + 1, argv + argc);
         if (args.empty()) throw vit_cli::UsageError("no command given");
         const std::string& first = args[0];
@@ -70,4 +72,5 @@ int main(int argc, char** argv) {
         if (!first.empty() && first[0] == '-') throw vit_cli::UsageError("unrecognised option '" + first + "'");
         throw vit_cli::UsageError("unknown command '" + first + "'");
     });
+    return vit_cli::finish(status);
 }

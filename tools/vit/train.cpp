@@ -15,9 +15,12 @@
 #include <utility>
 
 #include "common.hpp"
+#include "image_file.hpp"
 #include "model_spec.hpp"
+#include "processes.hpp"
 #include "progress.hpp"
 #include "recipe.hpp"
+#include "training_curves.hpp"
 
 namespace vit_cli {
 namespace {
@@ -27,7 +30,8 @@ const char* const kUsage =
     "Trains a ViT. PATH: an image folder (train/ and test/ with one sub-folder per class, or class\n"
     "folders with --val-split), CIFAR-10/100 binary files, or (Fashion-)MNIST IDX files. NAME is a file\n"
     "in models/configs (cifar-t, cifar-s, fmnist-t, vit_tiny_patch16_224, ...). RUN_DIR receives\n"
-    "last.safetensors (every epoch), best.safetensors (best test accuracy) and metrics.csv.\n"
+    "last.safetensors (every epoch), best.safetensors (best test accuracy), metrics.csv and curves.png\n"
+    "(loss and accuracy per epoch, redrawn after every epoch).\n"
     "--recipe NAME|FILE sets flags from models/recipes/NAME.json (e.g. cifar-strong); flags given on\n"
     "the command line override the recipe's.\n\n";
 
@@ -93,6 +97,7 @@ int run_train(const std::vector<std::string>& args) {
         ("cutmix", po::value<float>()->default_value(0.0f), "cutmix alpha (timm's --cutmix; 0: off)")
         ("mixup-prob", po::value<float>()->default_value(1.0f), "probability of mixing a batch when --mixup or --cutmix is on")
         ("mixup-switch-prob", po::value<float>()->default_value(0.5f), "with both on: probability of cutmix rather than mixup for a batch")
+        ("aug-repeats", po::value<int>()->default_value(1), "repeated augmentation: each image of an epoch's order taken this many times in a row, differently augmented, the epoch keeping its length (timm's --aug-repeats, e.g. 3; 1: off)")
         ("model-ema", po::value<float>()->default_value(0.0f), "keep an exponential moving average of the weights with this decay (timm's --model-ema-decay, e.g. 0.999; 0: off), evaluated every epoch and saved as ema.safetensors")
         ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
         ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
@@ -146,6 +151,8 @@ int run_train(const std::vector<std::string>& args) {
         mix.prob = vm["mixup-prob"].as<float>();
         mix.switch_prob = vm["mixup-switch-prob"].as<float>();
         check_flags("--mixup, --cutmix, --mixup-prob or --mixup-switch-prob", [&] { mix.validate(); });
+        fc.aug_repeats = vm["aug-repeats"].as<int>();
+        if (fc.aug_repeats < 1 || fc.aug_repeats > 64) throw UsageError("--aug-repeats must be in [1, 64]");
         fc.model_ema_decay = vm["model-ema"].as<float>();
         if (!(fc.model_ema_decay >= 0 && fc.model_ema_decay < 1)) throw UsageError("--model-ema must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
@@ -160,6 +167,9 @@ int run_train(const std::vector<std::string>& args) {
         }
         if (fc.epochs <= 0) throw UsageError("--epochs must be positive");
         if (fc.batch <= 0) throw UsageError("--batch must be positive");
+        if (fc.batch < processes().size())
+            throw UsageError("--batch " + std::to_string(fc.batch) + " cannot be split across " +
+                             std::to_string(processes().size()) + " processes (each needs at least one image)");
         if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
         if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
         if (fc.workers < 1) throw UsageError("--workers must be at least 1");
@@ -255,6 +265,7 @@ int run_train(const std::vector<std::string>& args) {
                           format_duration(s.eta_s).c_str());
             steps.draw(buf);
         };
+        vit::Communicator& comm = processes();
         cb.on_epoch = [&](const vit::EpochMetrics& m) {
             // The run's ETA: the epochs left at this epoch's pace (the step lines, every few seconds, have
             // a finer one).
@@ -266,12 +277,29 @@ int run_train(const std::vector<std::string>& args) {
                           format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s,
                           format_duration(m.seconds * (fc.epochs - m.epoch)).c_str());
             info(buf);
+            // A picture that cannot be drawn must not stop the training: the metrics are in the CSV.
+            const std::string run = fc.run_dir;
+            try {
+                write_png(run + "/curves.png", training_curves(run + "/metrics.csv"));
+            } catch (const std::exception& e) {
+                warn(std::string("curves.png not updated: ") + e.what());
+            }
+            if (comm.size() > 1) {
+                // Where the data-parallel steps went: computing (with the data), waiting for the slowest
+                // process, and the gradient allreduce.
+                const double compute = m.seconds - m.sync_wait_s - m.allreduce_s;
+                std::snprintf(buf, sizeof buf, "epoch %d/%d on %d processes: compute %.2fs, waiting %.2fs, allreduce %.2fs (%.1f%%)",
+                              m.epoch, fc.epochs, comm.size(), compute, m.sync_wait_s, m.allreduce_s,
+                              100 * m.allreduce_s / std::max(m.seconds, 1e-9));
+                info(buf);
+            }
         };
         cb.stop_requested = [] { return g_stop.load(); };
         info(std::string(fc.resume ? "resuming" : "training") + " " + std::to_string(model->params().size()) +
              " parameters for " + std::to_string(fc.epochs) + " epochs, batch " + std::to_string(fc.batch) +
-             " -> " + fc.run_dir);
-        const vit::FitOutcome out = vit::fit(*model, data, fc, cb);
+             (comm.size() > 1 ? " split across " + std::to_string(comm.size()) + " processes" : "") + " -> " + fc.run_dir);
+        const vit::FitOutcome out = vit::fit(*model, data, fc, cb, comm);
+        ended_together();
         if (out == vit::FitOutcome::Stopped) {
             info("stopped: checkpoint written to " + fc.run_dir + "/last.safetensors; continue with --resume");
             return kExitInterrupted;

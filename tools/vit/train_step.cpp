@@ -1,10 +1,13 @@
 // `vit train-step`: one optimizer step on a batch stored in a .safetensors file, writing the loss, every
 // gradient and every updated parameter under PyTorch's names, so a run can be compared with PyTorch.
+// Under mpirun the processes split the batch (batch_slice) and average their gradients: the output is
+// the single process's, up to the order of float sums; rank 0 writes it.
 #include <cmath>
 #include <iostream>
 #include <sstream>
 
 #include "common.hpp"
+#include "processes.hpp"
 
 namespace vit_cli {
 namespace {
@@ -57,9 +60,17 @@ int run_train_step(const std::vector<std::string>& args) {
         oc.weight_decay = vm["weight-decay"].as<float>();
         oc.label_smoothing = vm["label-smoothing"].as<float>();
         oc.dtype = dtype_flag(vm);
-        const int n = static_cast<int>(x.shape[0]);
-        vit::Trainer trainer(model, n, oc);
-        const vit::StepResult r = trainer.step(x.ptr(), labels.data(), n, vm["lr"].as<float>());
+        vit::Communicator& comm = processes();
+        if (x.shape[0] < comm.size())
+            throw vit::ConfigError(batch_path + ": " + std::to_string(x.shape[0]) + " images cannot be split across " +
+                                   std::to_string(comm.size()) + " processes (each needs at least one)");
+        const vit::BatchSlice slice = vit::batch_slice(static_cast<int>(x.shape[0]), comm.rank(), comm.size());
+        vit::Trainer trainer(model, slice.count, oc, vit::DataParallel{&comm, slice});
+        const size_t image = x.data.size() / size_t(x.shape[0]);
+        const vit::StepResult r = trainer.step(x.ptr() + size_t(slice.first) * image, labels.data() + slice.first,
+                                               slice.count, vm["lr"].as<float>());
+        ended_together();
+        if (comm.rank() != 0) return kExitOk;
 
         vit::TensorMap out;
         out.emplace("loss", vit::Tensor({1}, std::vector<float>{r.loss}));

@@ -27,8 +27,10 @@ public:
     Attention() = default;
     // attn_drop (training only): dropout rate on the attention probabilities.
     // type: the number format of qkv and ctx, f32 or bf16.
+    // first_image: the batch's first image in a larger global batch that other processes share (its
+    // dropout masks are that batch's rows from first_image on).
     Attention(int64_t batch, int64_t tokens, int64_t dim, int64_t heads, bool backward = false, float attn_drop = 0.0f,
-              dt type = dt::f32);
+              dt type = dt::f32, int64_t first_image = 0);
 
     // qkv (B*T, 3D) -> att (B, H, T, T) = A, ctx (B*T, D). With attention dropout, A' is drawn from key
     // into dropped (B, H, T, T); att keeps A (the softmax backward and attention maps need it).
@@ -45,6 +47,7 @@ private:
     const float* drop(const float* att, uint64_t key, float* dropped) const;
 
     int64_t D_ = 0, BHTT_ = 0;
+    int64_t mask_first_ = 0;  // first_image * H * T * T: the dropout mask entry of element 0
     size_t elem_ = sizeof(float);  // bytes per element of qkv and ctx
     // bf16 only, (B, H, T, T): the scores when the caller keeps no A, and A (also dS in the backward)
     // rounded for the products; dctx (B*T, D) rounded.

@@ -37,6 +37,14 @@ inline Bf16 to_bf16(float f) {
     return static_cast<Bf16>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+// bf16 -> f32 is exact: the bf16 bits are the upper half of the f32.
+inline float from_bf16(Bf16 b) {
+    const std::uint32_t u = std::uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 

@@ -21,9 +21,11 @@ public:
     explicit Dropout(float rate);
     bool active() const { return rate_ > 0.0f; }
 
-    // y = m(key) ⊙ x / (1 - p) over n < 2^32 elements; y may be x. Forward and backward both call
-    // this, with the same key.
-    void apply(const float* x, float* y, int64_t n, uint64_t key) const;
+    // y = m(key) ⊙ x / (1 - p) over n elements; y may be x. Forward and backward both call this, with
+    // the same key. Element i draws mask entry first + i (first + n <= 2^32): a process that computes
+    // part of a larger batch passes its part's offset in that batch, and so draws the masks the whole
+    // batch would have given its images.
+    void apply(const float* x, float* y, int64_t n, uint64_t key, int64_t first = 0) const;
     // Whether element i is kept under key (the mask apply uses).
     bool kept(uint64_t key, int64_t i) const;
 

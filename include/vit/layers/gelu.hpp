@@ -14,6 +14,10 @@ public:
     explicit Gelu(int64_t n, Activation act = Activation::Gelu);
     void forward(const float* x, float* y);
     void backward(const float* x, const float* dy, float* dx);
+    // AttnLRP's identity rule: the activation read as a per-element gain y / x held constant, so
+    // dx = dy · y / x (1/2, the gain's limit at 0 for GELU, QuickGELU and tanh-GELU, where x = 0).
+    // x, y, dy, dx of n elements.
+    static void identity_rule(const float* x, const float* y, const float* dy, float* dx, int64_t n);
 
 private:
     dnnl::eltwise_forward fwd_;

@@ -4,25 +4,33 @@
 // pass of our own computes in f32 and rounds y for the next matmul (in training it also writes mean and
 // variance, and the backward, which reads x and those, is oneDNN's f32 one) (oneDNN 2.6's LayerNorm writes its
 // input's type only, and an f32 result plus a conversion would cost two more passes over memory).
+// For int8 inference the output is quantised per row (quantize.hpp) in the same pass, each row
+// normalised into a per-thread f32 row in cache first.
 #pragma once
 #include <unordered_map>
 #include <vector>
 
-#include "vit/layers/dnn.hpp"
+#include "vit/layers/quantize.hpp"
 
 namespace vit::layers {
 
 class LayerNorm {
 public:
     LayerNorm() = default;
-    // out: the type of y, f32 or bf16.
+    // out: the type of y, f32 or bf16 (also in training), or u8 (quantised rows, inference only).
     LayerNorm(int64_t rows, int64_t channels, float eps, bool training = false, dt out = dt::f32);
     // x, y: (rows, C), y of the planned type; gamma, beta: (C); mean, var: (rows), written only in training.
     void forward(const float* x, const float* gamma, const float* beta, void* y, float* mean = nullptr,
                  float* var = nullptr);
+    // Planned with out = u8: y (rows, C) quantised per row.
+    void forward(const float* x, const float* gamma, const float* beta, QuantizedRows& y);
     // dy (rows, C) -> dx (rows, C) written; dgamma, dbeta (C) accumulated.
     void backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy, float* dx,
                   float* dgamma, float* dbeta);
+    // The backward with the normalisation scale held constant (AttnLRP's identity rule for LayerNorm):
+    // y = (x - mean) · r · gamma + beta with r = 1/sqrt(var + eps) frozen is linear in x, so
+    // dx = r · (g - mean(g)), g = gamma ⊙ dy. var (rows) from a training forward; dx written.
+    void backward_fixed_scale(const float* var, const float* gamma, const float* dy, float* dx) const;
 
 private:
     dnnl::layer_normalization_forward prim_;
@@ -34,7 +42,10 @@ private:
     bool training_ = false;
     int64_t rows_ = 0, channels_ = 0;
     float eps_ = 0;
-    bool to_bf16_ = false;
+    dt out_ = dt::f32;
+    // Threads the row scratch is sized for (OpenMP's count when planned); the loops use at most these.
+    int threads_ = 1;
+    std::vector<float> row_;  // u8 output: one f32 row per thread
 };
 
 }  // namespace vit::layers

@@ -13,7 +13,7 @@ namespace vit::layers {
 struct View {
     dims shape;          // (..., rows, cols)
     dims strides;        // in elements; empty = dense row-major
-    dt type = dt::f32;   // f32 or bf16 (bias is always f32)
+    dt type = dt::f32;   // f32 or bf16; int8 products: u8 src, s8 wei, s32 dst (bias is always f32)
 };
 
 enum class Epilogue {
@@ -32,9 +32,9 @@ public:
            float scale = 1.0f, Activation act = Activation::Gelu, bool packed = false);
     // Pointers to data of each view's type.
     void run(const void* src, const void* wei, const float* bias, void* dst);
-    // The weights w, f32 as described by `from` (same shape as wei), converted into new memory of the
-    // packed layout and type. Needs a Matmul built with packed = true.
-    dnnl::memory pack(const float* w, const View& from) const;
+    // The weights w, of from.type as described by `from` (same shape as wei), converted into new memory
+    // of the packed layout and type. Needs a Matmul built with packed = true.
+    dnnl::memory pack(const void* w, const View& from) const;
     const char* impl() const;  // oneDNN implementation name, for checks that no reference kernel runs
 
 private:

@@ -1,0 +1,48 @@
+// Run-time quantisation of activations to unsigned 8 bits, one grid per row (per token of a (B*T, C)
+// matrix): row r is stored as q (u8) with x ≈ low_r + scale_r · q, where low_r is the row's minimum
+// and scale_r = (max_r - min_r) / 255. The grid spans exactly the row's range, so no value clips and
+// the rounding error is at most scale_r / 2. A real-valued offset (rather than ONNX's integer zero
+// point) costs nothing here: the int8 Linear removes it after the product with the column sums of the
+// weights (int8_linear.hpp), in f32.
+//
+// Unsigned activations times signed weights is the native form of the AVX512-VNNI instruction
+// (vpdpbusd); signed activations would make oneDNN add a compensation of its own to every product.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "vit/layers/dnn.hpp"
+
+// The row kernels are compiled twice, for AVX-512 and for the baseline x86-64, and the loader picks
+// one per machine (the library is built for the baseline; oneDNN's own kernels dispatch the same way).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define VIT_ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define VIT_ROW_KERNEL
+#endif
+
+namespace vit::layers {
+
+// A (rows, cols) matrix quantised per row, owning its storage.
+struct QuantizedRows {
+    QuantizedRows() = default;
+    QuantizedRows(int64_t rows, int64_t cols)
+        : q(static_cast<size_t>(rows * cols)), scale(static_cast<size_t>(rows)), low(static_cast<size_t>(rows)) {}
+    std::vector<std::uint8_t> q;  // (rows, cols) row-major
+    std::vector<float> scale;     // (rows)
+    std::vector<float> low;       // (rows)
+};
+
+// Quantises one row of n values, f32 or bf16: writes q[0, n), *scale and *low. A constant row gets
+// scale 0 and q = 0, which reproduces it exactly.
+void quantize_row(const float* x, int64_t n, std::uint8_t* q, float* scale, float* low);
+void quantize_row(const Bf16* x, int64_t n, std::uint8_t* q, float* scale, float* low);
+
+// Every row of x (rows, cols) into y, in parallel over rows.
+void quantize_rows(const float* x, int64_t rows, int64_t cols, QuantizedRows& y);
+void quantize_rows(const Bf16* x, int64_t rows, int64_t cols, QuantizedRows& y);
+
+// y (rows, cols) f32 from its quantised form (tests and diagnostics).
+void dequantize_rows(const QuantizedRows& x, int64_t rows, int64_t cols, float* y);
+
+}  // namespace vit::layers

@@ -1,0 +1,271 @@
+#include "chefer_lrp.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "vit/error.hpp"
+#include "vit/logits.hpp"
+
+namespace vit {
+
+namespace {
+
+// Transformer-Explainability's safe_divide: a / (b + 1e-9), and 0 where b is 0.
+inline float safe_div(float a, float b) {
+    if (b == 0.0f) return 0.0f;
+    const float den = b + 1e-9f;
+    return a / (den == 0.0f ? 1e-9f : den);
+}
+inline double safe_div(double a, double b) { return b == 0.0 ? 0.0 : a / (b + 1e-9); }
+
+NetworkOptions with_gradients() {
+    NetworkOptions opts;
+    opts.training = true;  // keeps every activation the relevance pass reads
+    opts.keep_attention_grad = true;
+    return opts;
+}
+
+const ViTConfig& checked(const ViTConfig& c) {
+    if (c.num_classes <= 0)
+        throw ConfigError("chefer2021-lrp explains a class, and this model has no classifier (num_classes 0)");
+    if (c.global_pool == GlobalPool::Map)
+        throw ConfigError("chefer2021-lrp: the attention pool (global_pool map) has no LRP rules here");
+    return c;
+}
+
+}  // namespace
+
+AlphaBetaLinear::AlphaBetaLinear(int64_t rows, int64_t in, int64_t out)
+    : rows_(rows),
+      in_(in),
+      out_(out),
+      // Z = X2 · W2ᵀ: W2 (out, 2 in) row-major read as (2 in, out) through strides (1, 2 in).
+      z_({{rows, 2 * in}, {}}, {{2 * in, out}, {1, 2 * in}}, {{rows, out}, {}}, false),
+      c_({{rows, out}, {}}, {{out, 2 * in}, {}}, {{rows, 2 * in}, {}}, false),
+      x2_(size_t(rows * 2 * in)),
+      z_buf_(size_t(rows * out)),
+      c_buf_(size_t(rows * 2 * in)) {}
+
+std::vector<float> AlphaBetaLinear::split(const float* w) const {
+    std::vector<float> w2(size_t(out_ * 2 * in_));
+    for (int64_t o = 0; o < out_; ++o)
+        for (int64_t i = 0; i < in_; ++i) {
+            const float v = w[o * in_ + i];
+            w2[size_t(o * 2 * in_ + i)] = std::max(v, 0.0f);
+            w2[size_t(o * 2 * in_ + in_ + i)] = std::min(v, 0.0f);
+        }
+    return w2;
+}
+
+void AlphaBetaLinear::relprop(const float* x, const std::vector<float>& split_w, const float* r_out, float* r_in) {
+    const int64_t in = in_, out = out_;
+#pragma omp parallel for
+    for (int64_t r = 0; r < rows_; ++r)
+        for (int64_t i = 0; i < in; ++i) {
+            const float v = x[r * in + i];
+            x2_[size_t(r * 2 * in + i)] = std::max(v, 0.0f);
+            x2_[size_t(r * 2 * in + in + i)] = std::min(v, 0.0f);
+        }
+    // Z = x⁺ W⁺ᵀ + x⁻ W⁻ᵀ (the positive contributions); S = R / Z; C = S [W⁺ W⁻].
+    z_.run(x2_.data(), split_w.data(), nullptr, z_buf_.data());
+#pragma omp parallel for
+    for (int64_t e = 0; e < rows_ * out; ++e) z_buf_[size_t(e)] = safe_div(r_out[e], z_buf_[size_t(e)]);
+    c_.run(z_buf_.data(), split_w.data(), nullptr, c_buf_.data());
+#pragma omp parallel for
+    for (int64_t r = 0; r < rows_; ++r)
+        for (int64_t i = 0; i < in; ++i) {
+            const size_t at = size_t(r * 2 * in + i);
+            r_in[r * in + i] = x2_[at] * c_buf_[at] + x2_[at + size_t(in)] * c_buf_[at + size_t(in)];
+        }
+}
+
+CheferLrp::CheferLrp(const Model& model, int batch)
+    : model_(model), net_(checked(model.config()), batch, with_gradients()), grads_(model.config()) {
+    const ViTConfig& c = model.config();
+    const int64_t B = batch, M = B * c.num_tokens(), D = c.embed_dim, Hm = c.mlp_hidden(), K = c.num_classes;
+    const int64_t F = c.num_features();
+    dlogits_.resize(size_t(B * K));
+    qkv_ = AlphaBetaLinear(M, D, 3 * D);
+    proj_ = AlphaBetaLinear(M, D, D);
+    fc1_ = AlphaBetaLinear(M, D, Hm);
+    fc2_ = AlphaBetaLinear(M, Hm, D);
+    head_ = AlphaBetaLinear(B, F, K);
+    const Parameters& p = model.params();
+    const ParamSlots& s = p.slots();
+    for (const BlockParams& o : s.blocks)
+        blocks_.push_back({qkv_.split(p.data() + o.qkv_w), proj_.split(p.data() + o.proj_w),
+                           fc1_.split(p.data() + o.fc1_w), fc2_.split(p.data() + o.fc2_w)});
+    head_w_ = head_.split(p.data() + s.head_w);
+    if (c.distilled) {
+        head_dist_ = AlphaBetaLinear(B, D, K);
+        head_dist_w_ = head_dist_.split(p.data() + s.head_dist_w);
+    }
+    for (auto* v : {&r_, &r_a_, &r_b_, &r_ctx_}) v->resize(size_t(M * D));
+    r_qkv_.resize(size_t(M * 3 * D));
+    r_h_.resize(size_t(M * Hm));
+    r_pooled_.resize(size_t(2 * B * F));
+    r_logits_.resize(size_t(2 * B * K));
+    half_logits_.resize(size_t(B * K));
+}
+
+void CheferLrp::add_relprop(const float* a, const float* z, const float* r, float* r_a, float* r_b, int64_t images,
+                            int64_t size) {
+#pragma omp parallel for
+    for (int64_t b = 0; b < images; ++b) {
+        double sum_a = 0, sum_b = 0, sum_r = 0;
+        for (int64_t e = b * size; e < (b + 1) * size; ++e) {
+            const float s = safe_div(r[e], z[e]);
+            r_a[e] = a[e] * s;
+            r_b[e] = (z[e] - a[e]) * s;
+            sum_a += r_a[e];
+            sum_b += r_b[e];
+            sum_r += r[e];
+        }
+        // Each operand keeps its share of |Σ R| in proportion to the size of its own sum.
+        const double share = std::abs(sum_a) + std::abs(sum_b);
+        const float scale_a = static_cast<float>(safe_div(safe_div(std::abs(sum_a), share) * sum_r, sum_a));
+        const float scale_b = static_cast<float>(safe_div(safe_div(std::abs(sum_b), share) * sum_r, sum_b));
+        for (int64_t e = b * size; e < (b + 1) * size; ++e) {
+            r_a[e] *= scale_a;
+            r_b[e] *= scale_b;
+        }
+    }
+}
+
+void CheferLrp::pool_relprop(const float* r_pooled) {
+    Network& N = net_;
+    const ViTConfig& c = N.c_;
+    const int64_t B = N.B_, T = N.T_, D = N.D_, F = N.F_, pre = N.prefix_, P = N.P_;
+    std::fill(r_.begin(), r_.end(), 0.0f);
+    // The final norm (before or after pooling) passes relevance unchanged.
+    if (c.global_pool == GlobalPool::Token) {  // the class (and distillation) token rows, back to their tokens
+        for (int64_t r = 0; r < N.R_; ++r)
+            for (int64_t b = 0; b < B; ++b) std::copy_n(r_pooled + (r * B + b) * D, D, r_.data() + (b * T + r) * D);
+        return;
+    }
+    // The mean over the patch tokens of src (the final stream, or its norm): token t gets
+    // src_t ⊙ (R / mean) / P. TokenAvg's class half is a copy of the class token's row.
+    const float* src = c.fc_norm ? N.stream(2 * c.depth) : N.fin_.data();
+    for (int64_t b = 0; b < B; ++b) {
+        const float* rrow = r_pooled + b * F;
+        if (c.global_pool == GlobalPool::TokenAvg) std::copy_n(rrow, D, r_.data() + b * T * D);
+        const float* r_avg = rrow + F - D;
+        for (int64_t d = 0; d < D; ++d) {
+            double sum = 0;
+            for (int64_t t = pre; t < T; ++t) sum += src[(b * T + t) * D + d];
+            const float s = safe_div(r_avg[d], static_cast<float>(sum / double(P))) / static_cast<float>(P);
+            for (int64_t t = pre; t < T; ++t) r_[size_t((b * T + t) * D + d)] = src[(b * T + t) * D + d] * s;
+        }
+    }
+}
+
+void CheferLrp::attention_relprop(int block, const float* r_ctx, int n, Tensor& relevance) {
+    Network& N = net_;
+    const int64_t B = N.B_, T = N.T_, D = N.D_, H = N.H_, hd = D / H, TT = T * T, MD = N.M_ * D;
+    const float* qkv = N.qkv_.data() + block * 3 * MD;
+    const float* ctx = N.ctx_.data() + block * MD;
+    const float* att = N.att_.data() + block * B * H * TT;
+    float* r_qkv = r_qkv_.data();
+#pragma omp parallel for
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        auto q = [&](int64_t i, int64_t e) { return qkv[(b * T + i) * 3 * D + h * hd + e]; };
+        auto k = [&](int64_t i, int64_t e) { return qkv[(b * T + i) * 3 * D + D + h * hd + e]; };
+        auto v = [&](int64_t i, int64_t e) { return qkv[(b * T + i) * 3 * D + 2 * D + h * hd + e]; };
+        const float* A = att + bh * TT;
+        std::vector<float> S(static_cast<size_t>(T * hd)), RA(static_cast<size_t>(TT)), S3(static_cast<size_t>(TT));
+        // ctx = A V: S = R_ctx / ctx; R_A = A ⊙ (S Vᵀ) / 2, R_V = V ⊙ (Aᵀ S) / 2.
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t e = 0; e < hd; ++e) {
+                const int64_t at = (b * T + i) * D + h * hd + e;
+                S[size_t(i * hd + e)] = safe_div(r_ctx[at], ctx[at]);
+            }
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t j = 0; j < T; ++j) {
+                float t = 0;
+                for (int64_t e = 0; e < hd; ++e) t += S[size_t(i * hd + e)] * v(j, e);
+                RA[size_t(i * T + j)] = 0.5f * A[i * T + j] * t;
+            }
+        for (int64_t j = 0; j < T; ++j)
+            for (int64_t e = 0; e < hd; ++e) {
+                float t = 0;
+                for (int64_t i = 0; i < T; ++i) t += A[i * T + j] * S[size_t(i * hd + e)];
+                r_qkv[(b * T + j) * 3 * D + 2 * D + h * hd + e] = 0.5f * v(j, e) * t;
+            }
+        if (b < n) std::copy(RA.begin(), RA.end(), relevance.ptr() + bh * TT);
+        // The softmax passes R_A on to the scores; Q Kᵀ (unscaled, Z = q·k): S3 = R_A / Z,
+        // R_Q = Q ⊙ (S3 K) / 2, R_K = K ⊙ (S3ᵀ Q) / 2.
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t j = 0; j < T; ++j) {
+                float z = 0;
+                for (int64_t e = 0; e < hd; ++e) z += q(i, e) * k(j, e);
+                S3[size_t(i * T + j)] = safe_div(RA[size_t(i * T + j)], z);
+            }
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t e = 0; e < hd; ++e) {
+                float tq = 0, tk = 0;
+                for (int64_t j = 0; j < T; ++j) {
+                    tq += S3[size_t(i * T + j)] * k(j, e);
+                    tk += S3[size_t(j * T + i)] * q(j, e);
+                }
+                r_qkv[(b * T + i) * 3 * D + h * hd + e] = 0.5f * q(i, e) * tq;
+                r_qkv[(b * T + i) * 3 * D + D + h * hd + e] = 0.5f * k(i, e) * tk;
+            }
+    }
+}
+
+void CheferLrp::run(const float* x, int n, const std::vector<int>& classes, std::vector<Tensor>& relevance,
+                    std::vector<Tensor>& grad) {
+    Network& N = net_;
+    const ViTConfig& c = model_.config();
+    const Parameters& p = model_.params();
+    const int64_t B = N.B_, K = N.K_, T = N.T_, H = N.H_, D = N.D_, M = N.M_, MD = M * D, Hm = N.Hm_, TT = T * T;
+    if (static_cast<int>(classes.size()) != n)
+        throw ConfigError("chefer2021-lrp: " + std::to_string(classes.size()) + " classes for " + std::to_string(n) +
+                          " images");
+    one_hot_rows(classes, static_cast<int>(K), static_cast<int>(B), dlogits_, "chefer2021-lrp");
+    N.forward(p, x, n);
+    N.backward(p, dlogits_.data(), grads_);  // the exact gradients d logit_c / dA
+    relevance.clear();
+    grad.clear();
+    for (int i = 0; i < c.depth; ++i) {
+        relevance.emplace_back(Shape{n, H, T, T});
+        const float* g = N.attention_grad(i);
+        grad.emplace_back(Shape{n, H, T, T}, std::vector<float>(g, g + n * H * TT));
+    }
+
+    // The relevance starts as the one-hot of the explained class (the authors' code), then the heads.
+    const float* r_top = dlogits_.data();
+    if (N.R_ == 2) {
+        // logits = head/2 + head_dist/2: the add rule between the halves; halving passes relevance on.
+        for (int64_t e = 0; e < B * K; ++e)
+            half_logits_[size_t(e)] = N.logits_[size_t(e)] - 0.5f * N.logits_dist_[size_t(e)];
+        add_relprop(half_logits_.data(), N.logits_.data(), r_top, r_logits_.data(), r_logits_.data() + B * K, B, K);
+        head_.relprop(N.pooled_ln_.data(), head_w_, r_logits_.data(), r_pooled_.data());
+        head_dist_.relprop(N.pooled_ln_.data() + B * D, head_dist_w_, r_logits_.data() + B * K,
+                           r_pooled_.data() + B * D);
+    } else {
+        head_.relprop(N.pooled_ln_.data(), head_w_, r_top, r_pooled_.data());
+    }
+    pool_relprop(r_pooled_.data());
+
+    for (int i = c.depth - 1; i >= 0; --i) {
+        const BlockWeights& w = blocks_[size_t(i)];
+        const float *x_in = N.stream(2 * i), *x_mid = N.stream(2 * i + 1), *x_out = N.stream(2 * i + 2);
+        // MLP: x_out = x_mid + fc2(gelu(fc1(norm2(x_mid)))).
+        add_relprop(x_mid, x_out, r_.data(), r_a_.data(), r_b_.data(), B, T * D);
+        // fc2, then GELU and norm2 pass relevance unchanged, fc1.
+        fc2_.relprop(N.hact_.data() + i * M * Hm, w.fc2, r_b_.data(), r_h_.data());
+        fc1_.relprop(N.ln2_.data() + i * MD, w.fc1, r_h_.data(), r_b_.data());
+        for (int64_t e = 0; e < MD; ++e) r_[size_t(e)] = r_a_[size_t(e)] + r_b_[size_t(e)];  // the fork adds up
+        // Attention: x_mid = x_in + proj(attention(qkv(norm1(x_in)))).
+        add_relprop(x_in, x_mid, r_.data(), r_a_.data(), r_b_.data(), B, T * D);
+        proj_.relprop(N.ctx_.data() + i * MD, w.proj, r_b_.data(), r_ctx_.data());
+        attention_relprop(i, r_ctx_.data(), n, relevance[size_t(i)]);
+        if (i == 0) break;  // below the first attention no relevance is needed
+        qkv_.relprop(N.ln1_.data() + i * MD, w.qkv, r_qkv_.data(), r_b_.data());  // norm1 passes it on
+        for (int64_t e = 0; e < MD; ++e) r_[size_t(e)] = r_a_[size_t(e)] + r_b_[size_t(e)];
+    }
+}
+
+}  // namespace vit
