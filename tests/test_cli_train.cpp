@@ -118,6 +118,25 @@ TEST_F(CliTrain, AMetricsFileThatCannotBeDrawnOnlyWarnsAndTheTrainingFinishes) {
     EXPECT_NE(r.err.find("metrics.csv: no column 'epoch'"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(run / "curves.png"));
     EXPECT_TRUE(fs::exists(run / "best.safetensors"));
+
+    // The curves' columns are there, but a row is not what the header says: a cell that is not a
+    // number, or a row (the appended one) with fewer cells than a header with an extra column.
+    const std::string header = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s";
+    struct Case {
+        std::string name, file, message;
+    };
+    for (const Case& c :
+         {Case{"not-a-number", header + "\n1,2.3,0.1,2.2,n/a,0.001,1,100,0\n",
+               "metrics.csv: line 2, column test_acc: 'n/a' is not a number"},
+          Case{"short-row", header + ",note\n", "metrics.csv: line 2 has 9 cells, the header 10"}}) {
+        const fs::path dir = tmp_ / c.name;
+        fs::create_directories(dir);
+        std::ofstream(dir / "metrics.csv") << c.file;
+        const Result bad = this->run(train_args(dir, 1));
+        EXPECT_CLEAN_EXIT(bad, 0);
+        EXPECT_NE(bad.err.find(c.message), std::string::npos) << c.name << ": " << bad.err;
+        EXPECT_FALSE(fs::exists(dir / "curves.png")) << c.name;
+    }
 }
 
 TEST_F(CliTrain, MaxPixelsBelowTheImagesSkipsEveryOne) {
@@ -215,6 +234,12 @@ TEST_F(CliTrain, RecipeSetsFlagsTheCommandLineOverridesAndTheRunRecordsIt) {
     r = this->run(train_args(tmp_ / "r9", 1) + " --mixup-switch-prob 2");
     EXPECT_CLEAN_EXIT(r, 2);
     EXPECT_NE(r.err.find("--mixup"), std::string::npos) << r.err;
+    for (const char* repeats : {"0", "65"}) {
+        r = this->run(train_args(tmp_ / "r10", 1) + " --aug-repeats " + repeats);
+        EXPECT_CLEAN_EXIT(r, 2);
+        EXPECT_NE(r.err.find("--aug-repeats must be in [1, 64]"), std::string::npos) << r.err;
+        EXPECT_FALSE(fs::exists(tmp_ / "r10"));
+    }
 }
 
 TEST_F(Cli, TrainStepMatchesPyTorchFixture) {

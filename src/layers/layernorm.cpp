@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vit/error.hpp"
 
 namespace vit::layers {
 
