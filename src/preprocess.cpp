@@ -17,6 +17,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "resample_weights.hpp"
+#include "vit/cpu_dispatch.hpp"
 #include "vit/error.hpp"
 #include "vit/pixels.hpp"
 
@@ -141,45 +142,31 @@ Coeffs precompute_coeffs(int in_size, int out_size, Interpolation interp) {
 }
 
 // Accumulator starts at one half (1 << (P - 1)) so that the final shift rounds to nearest; the
-// shifted value is then clipped to [0, 255] (Pillow's clip8 lookup table does exactly this).
-inline uint8_t clip8(int64_t acc) {
-    const int64_t v = acc >> kPrecisionBits;  // arithmetic shift: floor for negative sums
+// shifted value is then clipped to [0, 255] (Pillow's clip8 lookup table does exactly this). The
+// accumulators are 32-bit, as Pillow's: 255 times the sum of |weights| (at most about 1.3 · 2^22 for
+// bicubic's negative lobes) stays below 2^31, so the sums are exact and equal to Pillow's.
+inline uint8_t clip8(int32_t acc) {
+    const int32_t v = acc >> kPrecisionBits;  // arithmetic shift: floor for negative sums
     return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// Horizontal pass over rows [row0, row0 + out.rows) of `in`.
-void resample_horizontal(const cv::Mat& in, cv::Mat& out, int row0, const Coeffs& c) {
-    const int ch = in.channels();
-    for (int yy = 0; yy < out.rows; ++yy) {
-        const uint8_t* src = in.ptr<uint8_t>(yy + row0);
-        uint8_t* dst = out.ptr<uint8_t>(yy);
-        for (int xx = 0; xx < out.cols; ++xx) {
-            const int32_t* k = &c.k[static_cast<size_t>(xx) * c.ksize];
-            const uint8_t* s = src + static_cast<size_t>(c.first[xx]) * ch;
-            for (int ci = 0; ci < ch; ++ci) {
-                int64_t acc = int64_t{1} << (kPrecisionBits - 1);
-                for (int x = 0; x < c.count[xx]; ++x) acc += int64_t{s[x * ch + ci]} * k[x];
-                dst[xx * ch + ci] = clip8(acc);
-            }
-        }
-    }
-}
-
 // Vertical pass; `row_offset` is subtracted from the coefficient rows (the horizontal pass only
-// produced the rows that the vertical pass reads, starting at the first one used).
-void resample_vertical(const cv::Mat& in, cv::Mat& out, int row_offset, const Coeffs& c) {
+// produced the rows that the vertical pass reads, starting at the first one used). The inner loop runs
+// along a row of bytes, which the AVX-512 version does 16 at a time.
+VIT_ROW_KERNEL void resample_vertical(const cv::Mat& in, cv::Mat& out, int row_offset, const Coeffs& c) {
     const int n = out.cols * in.channels();
-    std::vector<int64_t> acc(n);
+    std::vector<int32_t> acc(static_cast<size_t>(n));
+    int32_t* a = acc.data();
     for (int yy = 0; yy < out.rows; ++yy) {
         const int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
-        std::fill(acc.begin(), acc.end(), int64_t{1} << (kPrecisionBits - 1));
+        std::fill(acc.begin(), acc.end(), int32_t{1} << (kPrecisionBits - 1));
         for (int y = 0; y < c.count[yy]; ++y) {
             const uint8_t* src = in.ptr<uint8_t>(c.first[yy] - row_offset + y);
-            const int64_t ky = k[y];
-            for (int i = 0; i < n; ++i) acc[i] += src[i] * ky;
+            const int32_t ky = k[y];
+            for (int i = 0; i < n; ++i) a[i] += int32_t{src[i]} * ky;
         }
         uint8_t* dst = out.ptr<uint8_t>(yy);
-        for (int i = 0; i < n; ++i) dst[i] = clip8(acc[i]);
+        for (int i = 0; i < n; ++i) dst[i] = clip8(a[i]);
     }
 }
 
@@ -388,9 +375,13 @@ cv::Mat resize_like_pil(const cv::Mat& image, int width, int height, Interpolati
         // the same, and it matters only for speed.
         const int first_row = cv_.first.front();
         const int last_row = cv_.first.back() + cv_.count.back();
-        cv::Mat tmp(last_row - first_row, width, CV_MAKETYPE(CV_8U, image.channels()));
-        resample_horizontal(image, tmp, first_row, ch);
-        cur = tmp;
+        // The horizontal pass is the vertical one on the transposed image: the same sums, but along
+        // contiguous rows of bytes, which vectorise, instead of a few taps per output pixel.
+        cv::Mat columns;
+        cv::transpose(image.rowRange(first_row, last_row), columns);
+        cv::Mat resampled(width, columns.cols, columns.type());
+        resample_vertical(columns, resampled, 0, ch);
+        cv::transpose(resampled, cur);
         row_offset = first_row;
     }
     if (!need_v) return cur;

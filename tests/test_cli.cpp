@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -81,6 +82,12 @@ TEST_F(Cli, ClassifySamplesCsvTopAllClasses) {
     }
     EXPECT_NE(r.err.find("classified " + std::to_string(expected.size()) + " images (0 failed)"), std::string::npos)
         << r.err;
+    // The summary says how long the model waited for decoding, a share of the run's time.
+    std::smatch wait;
+    ASSERT_TRUE(std::regex_search(r.err, wait, std::regex(R"(in ([0-9.]+) s, .* the model waited ([0-9.]+) s \(([0-9]+)%\) for decoding)")))
+        << r.err;
+    EXPECT_LE(std::stod(wait[2]), std::stod(wait[1]));
+    EXPECT_LE(std::stoi(wait[3]), 100);
 }
 
 TEST_F(Cli, BatchSizeDoesNotChangeResults) {

@@ -429,6 +429,32 @@ TEST(PreprocessResize, MatchesPillowOnSyntheticImage) {
     }
 }
 
+TEST(PreprocessResize, LargeRgbDownscaleMatchesPillowByteForByte) {
+    // The image of scripts/make_pil_downscale_fixture.py, resized by Pillow 9.4 to two sizes with each
+    // filter: a factor up to 10 over three interleaved channels (photographs brought to 224 px).
+    const int h = 480, w = 640;
+    cv::Mat img(h, w, CV_8UC3);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uint8_t>((x * 7 + y * 3 + (x * y) % 31) % 256),
+                                                static_cast<uint8_t>((x * 5 + y * 11 + (x ^ y) % 23) % 256),
+                                                static_cast<uint8_t>((x * y / 7 + x * 13) % 256));
+    std::ifstream in(kDataDir + "/pil_downscale_rgb.bin", std::ios::binary);
+    const std::vector<char> want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = 0;
+    for (const cv::Size size : {cv::Size(61, 47), cv::Size(200, 150)})
+        for (const vit::Interpolation interp : {vit::Interpolation::Bicubic, vit::Interpolation::Bilinear}) {
+            const cv::Mat r = vit::resize_like_pil(img, size.width, size.height, interp);
+            ASSERT_EQ(r.size(), size);
+            ASSERT_LE(at + r.total() * 3, want.size()) << "fixture too short";
+            int differ = 0;
+            for (size_t i = 0; i < r.total() * 3; ++i) differ += r.data[i] != static_cast<uint8_t>(want[at + i]);
+            EXPECT_EQ(differ, 0) << vit::to_string(interp) << " " << size.width << "x" << size.height;
+            at += r.total() * 3;
+        }
+    EXPECT_EQ(at, want.size());
+}
+
 TEST(PreprocessGeometry, ShorterSideResizeAndHalfToEvenCrop) {
     // A 3-channel image whose pixels encode their column, 20 high and 45 wide. With size 10 and
     // crop_pct 1: shorter side 20 -> 10, longer side int(10 * 45 / 20) = 22; crop offset

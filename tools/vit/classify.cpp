@@ -173,6 +173,7 @@ int run_classify(const std::vector<std::string>& args) {
 
         const auto start = std::chrono::steady_clock::now();
         size_t classified = 0;
+        double waited = 0;  // seconds the model waited for decoded images (this process)
         if (!paths.empty()) {
             const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
             vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads, dtype});
@@ -194,6 +195,7 @@ int run_classify(const std::vector<std::string>& args) {
                 progress.update(size_t(b) * size_t(runner_batch) + size_t(loader.batch_count(b)));
             }
             progress.finish();
+            waited = loader.wait_seconds();
         }
         if (comm.size() > 1) {
             const std::vector<std::string> texts = comm.gather(others_rows);
@@ -216,9 +218,13 @@ int run_classify(const std::vector<std::string>& args) {
             throw vit::IoError("cannot write results to standard output");
         }
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        char summary[160];
-        std::snprintf(summary, sizeof summary, "classified %zu images (%zu failed) in %.2f s, %.1f images/s",
-                      classified, failed, seconds, seconds > 0 ? classified / seconds : 0.0);
+        // The wait share says whether decoding keeps the model busy (near 0%) or is the bottleneck.
+        char summary[224];
+        std::snprintf(summary, sizeof summary,
+                      "classified %zu images (%zu failed) in %.2f s, %.1f images/s; the model waited %.2f s (%.0f%%) "
+                      "for decoding",
+                      classified, failed, seconds, seconds > 0 ? classified / seconds : 0.0, waited,
+                      seconds > 0 ? 100.0 * waited / seconds : 0.0);
         info(summary);
         return failed > 0 ? kExitFailure : kExitOk;
     });

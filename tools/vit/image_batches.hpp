@@ -2,6 +2,7 @@
 // preprocessing them on worker threads into batches ahead of the model.
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -53,10 +54,15 @@ public:
     float* wait(int k, std::vector<std::string>& errors) {
         Slot& slot = slots_[k % depth_];
         std::unique_lock<std::mutex> lock(mutex_);
+        const auto start = std::chrono::steady_clock::now();
         ready_.wait(lock, [&] { return slot.done == batch_count(k); });
+        waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         errors.assign(slot.errors.begin(), slot.errors.begin() + batch_count(k));
         return slot.data.data();
     }
+
+    // Seconds spent in wait() so far: the time the model had nothing to run because decoding lagged.
+    double wait_seconds() const { return waited_; }
 
     // wait(), then the images that failed are reported ("skipping PATH: reason") and counted in
     // failed, and the decoded ones moved together to the front of the buffer, so that the model sees
@@ -106,6 +112,7 @@ private:
     std::condition_variable space_, ready_;
     size_t next_ = 0;
     int released_ = 0;
+    double waited_ = 0;  // wait_seconds(); read and written by the consumer thread only
     bool stop_ = false;
 };
 

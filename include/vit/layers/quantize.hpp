@@ -11,15 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "vit/cpu_dispatch.hpp"
 #include "vit/layers/dnn.hpp"
-
-// The row kernels are compiled twice, for AVX-512 and for the baseline x86-64, and the loader picks
-// one per machine (the library is built for the baseline; oneDNN's own kernels dispatch the same way).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define VIT_ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define VIT_ROW_KERNEL
-#endif
 
 namespace vit::layers {
 
