@@ -17,8 +17,6 @@ NetworkOptions training_network() {
 const ViTConfig& checked(const ViTConfig& c) {
     if (c.num_classes <= 0)
         throw ConfigError("attnlrp explains a class, and this model has no classifier (num_classes 0)");
-    if (c.global_pool == GlobalPool::Map)
-        throw ConfigError("attnlrp: the attention pool (global_pool map) has no LRP rules here");
     return c;
 }
 }  // namespace

@@ -12,8 +12,10 @@
 //               gradient (a quarter for Q and K, which pass both products)
 //   softmax     R_i = x_i (R_i - s_i Σ_j R_j) with x the scores: exactly gradient x input
 //   residual    the sum rule, exactly gradient x input
+//   attention pool (global_pool map): its query is a parameter, so q Kᵀ is linear in K and only A V
+//               is split: half the gradient for K and V (BackwardRule in layers/backward_rule.hpp)
 // The map is R_t = Σ_d e_{t,d} · g_{t,d} over the patch tokens t, e the input embedding and g the
-// modified gradient there. Not for attention-pool models (ConfigError).
+// modified gradient there.
 #pragma once
 #include <vector>
 

@@ -472,7 +472,7 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx, B
     float* dsrc = c_.fc_norm ? dx : dfin_.data();
     if (c_.global_pool == GlobalPool::Map) {
         attn_pool_.backward(attn_pool_tensors(p, off_.pool), c_.fc_norm ? x : fin_.data(), dpool, dsrc,
-                            attn_pool_tensors(grads, off_.pool));
+                            attn_pool_tensors(grads, off_.pool), rule);
     } else {
         // The mean hands each patch token 1/P of its gradient; TokenAvg's class half goes to the class
         // token's row unchanged; the other prefix tokens (registers) get none.
@@ -492,8 +492,6 @@ void Network::pool_backward(const Parameters& p, Parameters& grads, float* dx, B
 
 void Network::backward(const Parameters& p, const float* dlogits, Parameters& grads, BackwardRule rule) {
     if (!training_) throw ConfigError("backward needs a network planned for training");
-    if (rule == BackwardRule::AttnLrp && c_.global_pool == GlobalPool::Map)
-        throw ConfigError("AttnLRP's rules are not implemented for the attention pool (global_pool map)");
     if (rule == BackwardRule::AttnLrp && mixed_)
         throw ConfigError("AttnLRP's backward runs in f32 only, not in mixed-precision bf16");
     if (K_ == 0) throw ConfigError("backward needs a classifier head (the model has num_classes 0)");

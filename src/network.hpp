@@ -43,15 +43,6 @@ struct NetworkOptions {
     BatchSlice slice{};
 };
 
-// What backward() propagates. Gradient: the exact gradient. AttnLrp: AttnLRP's relevance as a
-// modified gradient (Achtibat et al., ICML 2024), so that gradient x input at any layer is that layer's
-// relevance: every LayerNorm's normalisation scale held constant, the MLP activation as a constant
-// per-element gain (identity rule), and the uniform rule on both attention products (Q Kᵀ and A V):
-// each operand of a product gets half its gradient, so dQ and dK are a quarter of the exact ones and
-// dV a half. The softmax and the Linears (epsilon rule with a vanishing epsilon) keep their exact
-// gradients. Parameter gradients are then meaningless.
-enum class BackwardRule { Gradient, AttnLrp };
-
 class Network {
 public:
     // Throws MemoryError, before allocating, when estimate_bytes exceeds the memory available.

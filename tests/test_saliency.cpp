@@ -262,7 +262,9 @@ using vit::reference::Mat;
 
 // Two tiny models: a class token with a register token (token pooling), and no class token with mean
 // pooling and fc_norm.
-vit::ViTConfig tiny_config(bool class_token) {
+// Class token with a register (Token), mean pooling with fc_norm (Avg), or SigLIP's attention pool
+// over the final-normed tokens (Map).
+vit::ViTConfig tiny_config(vit::GlobalPool pool) {
     vit::ViTConfig c;
     c.img_h = c.img_w = 8;
     c.patch_size = 4;
@@ -271,14 +273,18 @@ vit::ViTConfig tiny_config(bool class_token) {
     c.depth = 2;
     c.num_heads = 2;
     c.mlp_ratio = 2.0;
-    if (class_token) {
+    if (pool == vit::GlobalPool::Token) {
         c.reg_tokens = 1;
     } else {
         c.class_token = false;
-        c.global_pool = vit::GlobalPool::Avg;
-        c.fc_norm = true;
+        c.global_pool = pool;
+        c.fc_norm = pool == vit::GlobalPool::Avg;
     }
     return c;
+}
+
+vit::ViTConfig tiny_config(bool class_token) {
+    return tiny_config(class_token ? vit::GlobalPool::Token : vit::GlobalPool::Avg);
 }
 
 double gelu(double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }
@@ -296,6 +302,9 @@ struct Trace {
     std::vector<Block> blocks;
     Mat pooled, pooled_ln, logits;
     std::vector<double> sd_fin;
+    // Attention pool (map): the final norm of every token, then the pool's values, attention and MLP.
+    Mat pool_kv, pool_A, pool_hpre;
+    std::vector<double> sd_tokens, sd_pool;
 };
 
 Mat norm_rows(const Mat& x, int M, int C, const float* g, const float* b, double eps, std::vector<double>& sd,
@@ -374,6 +383,47 @@ Trace trace_forward(const vit::Model& model, const Mat& e, const Trace* frozen =
     if (c.global_pool == vit::GlobalPool::Token) {
         t.pooled = Mat(x.begin(), x.begin() + D);
         t.pooled_ln = norm_rows(t.pooled, 1, D, p("norm.weight"), p("norm.bias"), eps, t.sd_fin, fsd);
+    } else if (c.global_pool == vit::GlobalPool::Map) {
+        // One learned query, a parameter: q kᵀ is linear in k, so only o = Σ a v is split when frozen.
+        const Mat src = norm_rows(x, T, D, p("norm.weight"), p("norm.bias"), eps, t.sd_tokens,
+                                  frozen ? &frozen->sd_tokens : nullptr);
+        auto a = [&](const std::string& n) { return p("attn_pool." + n); };
+        const int pre = c.num_prefix(), N = T - pre;
+        const Mat q = vit::reference::linear(Mat(a("latent"), a("latent") + D), 1, D, a("q.weight"), a("q.bias"), D);
+        t.pool_kv = vit::reference::linear(Mat(src.begin() + size_t(pre) * D, src.end()), N, D, a("kv.weight"),
+                                           a("kv.bias"), 2 * D);
+        const Mat& fkv = frozen ? frozen->pool_kv : t.pool_kv;
+        t.pool_A.assign(size_t(H * N), 0.0);
+        Mat o(size_t(D), 0.0);
+        for (int h = 0; h < H; ++h) {
+            double mx = -1e300, sum = 0;
+            double* s = t.pool_A.data() + h * N;
+            for (int n = 0; n < N; ++n) {
+                for (int d = 0; d < hd; ++d) s[n] += q[size_t(h * hd + d)] * t.pool_kv[size_t(n * 2 * D + h * hd + d)];
+                s[n] /= std::sqrt(double(hd));
+                mx = std::max(mx, s[n]);
+            }
+            for (int n = 0; n < N; ++n) sum += s[n] = std::exp(s[n] - mx);
+            for (int n = 0; n < N; ++n) s[n] /= sum;
+            for (int n = 0; n < N; ++n)
+                for (int d = 0; d < hd; ++d) {
+                    const size_t v = size_t(n * 2 * D + D + h * hd + d);
+                    o[size_t(h * hd + d)] += frozen ? 0.5 * (s[n] * fkv[v] + frozen->pool_A[size_t(h * N + n)] * t.pool_kv[v])
+                                                    : s[n] * t.pool_kv[v];
+                }
+        }
+        t.pooled = vit::reference::linear(o, 1, D, a("proj.weight"), a("proj.bias"), D);
+        const Mat ln = norm_rows(t.pooled, 1, D, a("norm.weight"), a("norm.bias"), eps, t.sd_pool,
+                                 frozen ? &frozen->sd_pool : nullptr);
+        t.pool_hpre = vit::reference::linear(ln, 1, D, a("mlp.fc1.weight"), a("mlp.fc1.bias"), Hm);
+        Mat h = t.pool_hpre;
+        for (size_t i = 0; i < h.size(); ++i) {
+            const double fp = frozen ? frozen->pool_hpre[i] : 0.0;
+            h[i] = frozen ? t.pool_hpre[i] * (fp != 0.0 ? gelu(fp) / fp : 0.5) : gelu(t.pool_hpre[i]);
+        }
+        const Mat m = vit::reference::linear(h, 1, Hm, a("mlp.fc2.weight"), a("mlp.fc2.bias"), D);
+        for (int d = 0; d < D; ++d) t.pooled[size_t(d)] += m[size_t(d)];
+        t.pooled_ln = t.pooled;
     } else {  // mean of the patch tokens, then fc_norm
         t.pooled.assign(size_t(D), 0.0);
         for (int tok = c.num_prefix(); tok < T; ++tok)
@@ -550,9 +600,11 @@ TEST_P(LrpOnTinyModels, CheferLrpMatchesADoublePrecisionRelevancePass) {
     }
 }
 
+class AttnLrpOnTinyModels : public testing::TestWithParam<vit::GlobalPool> {};
+
 // AttnLRP's relevance is gradient x input of the forward it linearises (Trace's frozen forward), here
 // differentiated by central differences at the input embedding.
-TEST_P(LrpOnTinyModels, AttnLrpIsGradientTimesInputOfTheLinearisedForward) {
+TEST_P(AttnLrpOnTinyModels, RelevanceIsGradientTimesInputOfTheLinearisedForward) {
     const vit::ViTConfig c = tiny_config(GetParam());
     const vit::Model model = vit::reference::random_model(c, 5);
     const int n = 2, T = c.num_tokens(), D = c.embed_dim, P = c.num_patches(), pre = c.num_prefix();
@@ -590,20 +642,23 @@ TEST_P(LrpOnTinyModels, AttnLrpIsGradientTimesInputOfTheLinearisedForward) {
 
 INSTANTIATE_TEST_SUITE_P(ClassTokenAndMeanPooling, LrpOnTinyModels, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& p) { return p.param ? "ClassToken" : "MeanPooling"; });
+INSTANTIATE_TEST_SUITE_P(ClassTokenMeanAndAttentionPool, AttnLrpOnTinyModels,
+                         testing::Values(vit::GlobalPool::Token, vit::GlobalPool::Avg, vit::GlobalPool::Map),
+                         [](const testing::TestParamInfo<vit::GlobalPool>& p) {
+                             return p.param == vit::GlobalPool::Token ? "ClassToken"
+                                    : p.param == vit::GlobalPool::Avg ? "MeanPooling"
+                                                                      : "AttentionPool";
+                         });
 
-TEST(Saliency, LrpMethodsRefuseAttentionPoolModelsAndBf16) {
-    vit::ViTConfig c = tiny_config(true);
-    const vit::Model model = vit::reference::random_model(c, 3);
+TEST(Saliency, AttnLrpRefusesBf16AndCheferLrpRefusesAttentionPoolModels) {
+    const vit::Model model = vit::reference::random_model(tiny_config(true), 3);
     vit::SaliencySpec spec;
     spec.method = vit::SaliencyMethod::AttnLrp;
     EXPECT_THROW(vit::SaliencyMaps(model, 1, {spec}, vit::Baseline::Zero, vit::Dtype::BF16), vit::ConfigError);
-    c.class_token = false;
-    c.global_pool = vit::GlobalPool::Map;
-    const vit::Model pooled = vit::reference::random_model(c, 3);
-    for (vit::SaliencyMethod m : {vit::SaliencyMethod::AttnLrp, vit::SaliencyMethod::Chefer2021Lrp}) {
-        spec.method = m;
-        EXPECT_THROW(vit::SaliencyMaps(pooled, 1, {spec}), vit::ConfigError) << vit::describe(spec);
-    }
+    const vit::Model pooled = vit::reference::random_model(tiny_config(vit::GlobalPool::Map), 3);
+    EXPECT_NO_THROW(vit::SaliencyMaps(pooled, 1, {spec}));
+    spec.method = vit::SaliencyMethod::Chefer2021Lrp;
+    EXPECT_THROW(vit::SaliencyMaps(pooled, 1, {spec}), vit::ConfigError);
 }
 
 TEST(PatchBaseline, CopyPatchMovesOnlyThatPatchInEveryChannel) {

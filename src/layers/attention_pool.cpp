@@ -76,18 +76,29 @@ void AttentionPool::forward(const Params& p, const float* x, float* y) {
     fc2_.forward(h_.data(), p.fc2_w, p.fc2_b, y);
 }
 
-void AttentionPool::backward(const Params& p, const float* x, const float* dy, float* dx, const Grads& g) {
+void AttentionPool::backward(const Params& p, const float* x, const float* dy, float* dx, const Grads& g,
+                             BackwardRule rule) {
     const int64_t N = T_ - S_, hd = D_ / H_, D2 = 2 * D_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const bool lrp = rule == BackwardRule::AttnLrp;
     // y = y0 + fc2(act(fc1(norm(y0)))): dy0 = dy + the MLP branch's gradient.
     fc2_.backward(h_.data(), p.fc2_w, dy, dh_.data(), g.fc2_w, g.fc2_b);
-    act_.backward(hpre_.data(), dh_.data(), dhpre_.data());
+    if (lrp)
+        Gelu::identity_rule(hpre_.data(), h_.data(), dh_.data(), dhpre_.data(), B_ * Hm_);
+    else
+        act_.backward(hpre_.data(), dh_.data(), dhpre_.data());
     fc1_.backward(ln_.data(), p.fc1_w, dhpre_.data(), dln_.data(), g.fc1_w, g.fc1_b);
-    norm_.backward(y0_.data(), mean_.data(), var_.data(), p.norm_w, dln_.data(), dy0_.data(), g.norm_w, g.norm_b);
+    if (lrp)
+        norm_.backward_fixed_scale(var_.data(), p.norm_w, dln_.data(), dy0_.data());
+    else
+        norm_.backward(y0_.data(), mean_.data(), var_.data(), p.norm_w, dln_.data(), dy0_.data(), g.norm_w, g.norm_b);
     for (int64_t i = 0; i < B_ * D_; ++i) dy0_[size_t(i)] += dy[i];
     proj_.backward(o_.data(), p.proj_w, dy0_.data(), do_.data(), g.proj_w, g.proj_b);
 
     // Attention: da = do · v, dv = a do, ds = a ⊙ (da - Σ a da), dq = Σ ds k / √hd, dk = ds q / √hd.
+    // AttnLRP splits o = Σ a v evenly between a and v: half of da and of dv (the query is a parameter,
+    // so nothing is split again before k).
+    const float share = lrp ? 0.5f : 1.0f;
     std::fill(dkv_.begin(), dkv_.end(), 0.0f);
     std::fill(dq_.begin(), dq_.end(), 0.0f);
 #pragma omp parallel for
@@ -105,10 +116,10 @@ void AttentionPool::backward(const Params& p, const float* x, const float* dy, f
                 float s = 0;
                 for (int64_t c = 0; c < hd; ++c) {
                     s += dout[c] * v[c];
-                    dv[c] = a[n] * dout[c];
+                    dv[c] = share * a[n] * dout[c];
                 }
-                da[n] = s;
-                dot += a[n] * s;
+                da[n] = share * s;
+                dot += a[n] * da[n];
             }
             for (int64_t n = 0; n < N; ++n) {
                 const int64_t row = (b * T_ + S_ + n) * D2;

@@ -6,10 +6,13 @@
 //   o   (B, D)      = Σ_n a_{b,h,n} v_{b,n,h}, heads side by side
 //   y0  (B, D)      = o · Wprojᵀ + bproj
 //   y   (B, D)      = y0 + fc2(act(fc1(norm(y0))))
-// Backward follows the same lines in reverse; parameter gradients accumulate, dx is written.
+// Backward follows the same lines in reverse; parameter gradients accumulate, dx is written. Under
+// BackwardRule::AttnLrp it propagates AttnLRP's relevance instead (backward_rule.hpp): the norm's scale
+// held, the activation's identity rule, and half of dK and dV.
 #pragma once
 #include <vector>
 
+#include "vit/layers/backward_rule.hpp"
 #include "vit/layers/gelu.hpp"
 #include "vit/layers/layernorm.hpp"
 #include "vit/layers/linear.hpp"
@@ -33,7 +36,8 @@ public:
     // x (B*T, D) -> y (B, D)
     void forward(const Params& p, const float* x, float* y);
     // dy (B, D) -> dx (B*T, D) written (zero on skipped rows); gradients accumulated into g.
-    void backward(const Params& p, const float* x, const float* dy, float* dx, const Grads& g);
+    void backward(const Params& p, const float* x, const float* dy, float* dx, const Grads& g,
+                  BackwardRule rule = BackwardRule::Gradient);
     // (B, H, N) attention of the query over the pooled tokens, from the last forward.
     const float* attention() const { return att_.data(); }
 
