@@ -27,6 +27,15 @@ VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
     return {mu, var, 1.0f / std::sqrt(var + eps)};
 }
 
+// One row of the bf16 output: y = (x - mean) / std · gamma + beta, rounded; returns the statistics.
+VIT_ROW_KERNEL RowStats normalize_bf16_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                                           Bf16* y) {
+    const RowStats st = row_stats(x, C, eps);
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) y[c] = to_bf16((x[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
+    return st;
+}
+
 // One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
 VIT_ROW_KERNEL void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
                                            float* y, QuantizedRows& out, int64_t r) {
@@ -95,13 +104,11 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
 #pragma omp parallel for
         for (int64_t r = 0; r < rows_; ++r) {
             const float* xr = x + r * C;
-            const RowStats st = row_stats(xr, C, eps_);
+            const RowStats st = normalize_bf16_row(xr, C, eps_, gamma, beta, out + r * C);
             if (mean) {  // training: the statistics the backward reads
                 mean[r] = st.mean;
                 var[r] = st.var;
             }
-            Bf16* yr = out + r * C;
-            for (int64_t c = 0; c < C; ++c) yr[c] = to_bf16((xr[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
         }
         return;
     }
