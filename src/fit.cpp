@@ -207,7 +207,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     using clock = std::chrono::steady_clock;
     for (; p.epoch < cfg.epochs; ++p.epoch, p.next_batch = 0, p.loss_sum = 0, p.correct = 0, p.seen = 0) {
         const auto t0 = clock::now();
-        const double wait0 = loader.wait_seconds();
+        const double wait0 = loader.wait_seconds(), busy0 = loader.busy_seconds();
         double sync_wait = 0, reduce = 0;
         const size_t first = p.next_batch;
         loader.start_epoch(p.epoch, first);
@@ -251,6 +251,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
         m.images_per_s = double((steps - first) * size_t(cfg.batch)) / std::max(m.seconds, 1e-9);
         m.data_wait_s = loader.wait_seconds() - wait0;
+        m.data_busy_s = loader.busy_seconds() - busy0;
         m.sync_wait_s = sync_wait;
         m.allreduce_s = reduce;
         m.train_loss = p.seen ? p.loss_sum / double(p.seen) : 0;

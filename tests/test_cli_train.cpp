@@ -58,7 +58,8 @@ TEST_F(CliTrain, TrainThenEvaluate) {
     ASSERT_FALSE(curves.empty());
     EXPECT_EQ(curves.cols, 1120);
     EXPECT_EQ(curves.rows, 400);
-    for (const char* word : {"img/s", "ETA", "loss", "test loss", "lr"}) EXPECT_NE(r.err.find(word), std::string::npos) << word;
+    for (const char* word : {"img/s", "ETA", "loss", "test loss", "lr", "for data (loader ", " img/s per thread)"})
+        EXPECT_NE(r.err.find(word), std::string::npos) << word;
 
     const fs::path csv = tmp_ / "eval.csv";
     const Result e = this->run("eval --model " + quote((run / "best.safetensors").string()) + " --data " +

@@ -123,6 +123,9 @@ public:
     bool next(Batch& out);
     // Seconds next() has spent waiting for a batch that was not ready yet, since construction.
     double wait_seconds() const;
+    // Seconds the worker threads have spent building batches (augmenting, normalising, mixing), summed
+    // over the threads, since construction: the augmentation's cost.
+    double busy_seconds() const;
 
 private:
     struct Impl;

@@ -56,6 +56,7 @@ struct EpochMetrics {
     int epoch = 0;  // 1-based
     double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, lr = 0;
     double seconds = 0, images_per_s = 0, data_wait_s = 0;
+    double data_busy_s = 0;  // the loader threads' time building the epoch's batches, summed over threads
     // Data-parallel runs, summed over the epoch's steps (StepResult): waiting for the slowest process,
     // and the allreduce of the gradients.
     double sync_wait_s = 0, allreduce_s = 0;

@@ -104,6 +104,7 @@ struct BatchLoader::Impl {
     bool stop = false;
     bool started = false;
     double waited = 0.0;
+    double busy = 0.0;  // seconds the workers spent in build(), summed over threads
     std::vector<std::thread> threads;
 
     Impl(const Dataset& d, int b, Augment a, const LoaderOptions& o) : data(d), batch(b), aug(a), opts(o) {
@@ -256,12 +257,15 @@ struct BatchLoader::Impl {
             lk.unlock();
             Batch out;
             std::exception_ptr err;
+            const auto t0 = std::chrono::steady_clock::now();
             try {
                 build(*p, b, out);
             } catch (...) {
                 err = std::current_exception();
             }
+            const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             lk.lock();
+            busy += spent;
             if (p->generation != generation) continue;  // the epoch was restarted meanwhile
             if (err && !error) error = err;
             ready.emplace(b, std::move(out));
@@ -378,6 +382,11 @@ bool BatchLoader::next(Batch& out) {
 double BatchLoader::wait_seconds() const {
     std::lock_guard<std::mutex> lk(impl_->mu);
     return impl_->waited;
+}
+
+double BatchLoader::busy_seconds() const {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    return impl_->busy;
 }
 
 }  // namespace vit

@@ -269,12 +269,16 @@ int run_train(const std::vector<std::string>& args) {
         cb.on_epoch = [&](const vit::EpochMetrics& m) {
             // The run's ETA: the epochs left at this epoch's pace (the step lines, every few seconds, have
             // a finer one).
-            char buf[384];
+            // The loader's own rate (images per second of one worker thread) is what the augmentation
+            // costs; the wait says whether it ever held the steps back.
+            const double images = m.images_per_s * m.seconds;
+            char buf[448];
             std::snprintf(buf, sizeof buf,
                           "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %.2e | %s, %.0f "
-                          "img/s, waited %.2fs for data | ETA %s",
+                          "img/s, waited %.2fs for data (loader %.0f img/s per thread) | ETA %s",
                           m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.lr,
                           format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s,
+                          m.data_busy_s > 0 ? images / m.data_busy_s : 0.0,
                           format_duration(m.seconds * (fc.epochs - m.epoch)).c_str());
             info(buf);
             // A picture that cannot be drawn must not stop the training: the metrics are in the CSV.
