@@ -14,6 +14,7 @@
 #include <random>
 
 #include "cli_helpers.hpp"
+#include "random_data.hpp"
 #include "tensor_compare.hpp"
 #include "vit/layers/convert.hpp"
 #include "vit/layers/linear.hpp"
@@ -23,19 +24,12 @@
 namespace fs = std::filesystem;
 using vit_test::max_abs;
 using vit_test::max_abs_diff;
+using vit_test::randn;
 
 namespace {
 
 constexpr float kLogitTolerance = 1e-2f;      // of max |f32 logit|
 constexpr float kAttentionTolerance = 1e-3f;  // absolute, on probabilities
-
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(n);
-    for (float& x : v) x = nd(rng);
-    return v;
-}
 
 TEST(Dtype, NamesParseBackAndOthersAreRefused) {
     for (vit::Dtype d : {vit::Dtype::F32, vit::Dtype::BF16, vit::Dtype::Int8}) EXPECT_EQ(vit::parse_dtype(vit::to_string(d)), d);
@@ -48,8 +42,8 @@ TEST(Dtype, NamesParseBackAndOthersAreRefused) {
 // error ≤ 2^-8 each), |y - y32| ≤ 2 · 2^-8 · Σ_k |x_k w_k| + output rounding.
 TEST(Bf16Linear, PackedWeightsGiveTheF32ProductWithinBf16Rounding) {
     const int64_t M = 37, in = 96, out = 80;
-    const auto x = random_vector(size_t(M * in), 1), w = random_vector(size_t(out * in), 2),
-               b = random_vector(size_t(out), 3);
+    const auto x = randn(size_t(M * in), 1), w = randn(size_t(out * in), 2),
+               b = randn(size_t(out), 3);
     vit::layers::Linear f32(M, in, out, true);
     std::vector<float> want(size_t(M * out));
     f32.forward(x.data(), w.data(), b.data(), want.data());

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cli_helpers.hpp"
+#include "random_data.hpp"
 #include "tensor_compare.hpp"
 #include "vit/layers/activation_math.hpp"
 #include "vit/layers/int8_linear.hpp"
@@ -24,6 +25,7 @@
 
 namespace fs = std::filesystem;
 namespace L = vit::layers;
+using vit_test::randn;
 using vit_test::max_abs;
 using vit_test::max_abs_diff;
 
@@ -31,17 +33,9 @@ namespace {
 
 constexpr float kLogitTolerance = 5e-2f;  // of max |f32 logit|
 
-std::vector<float> random_vector(size_t n, uint32_t seed, float shift = 0.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(n);
-    for (float& x : v) x = nd(rng) + shift;
-    return v;
-}
-
 TEST(Int8Quantize, RowsComeBackWithinHalfAStepOfTheirRange) {
     const int64_t rows = 5, cols = 1000;
-    auto x = random_vector(size_t(rows * cols), 7, 3.0f);  // shifted: the offset must carry the mean
+    auto x = randn(size_t(rows * cols), 7, 1.0f, 3.0f);  // shifted: the offset must carry the mean
     std::fill(x.begin() + 4 * cols, x.end(), -2.5f);       // a constant row
     L::QuantizedRows q(rows, cols);
     L::quantize_rows(x.data(), rows, cols, q);
@@ -92,8 +86,8 @@ TEST(Int8ActivationMath, VectorisedActivationsMatchTheLibmFormulas) {
 // bound of the f32 Linear. Every epilogue: written, accumulated, and activated then quantised.
 TEST(Int8Linear, GivesTheProductOfItsQuantisedOperandsInEveryEpilogue) {
     const int64_t M = 37, in = 96, out = 80;
-    const auto x = random_vector(size_t(M * in), 1, 0.5f), w = random_vector(size_t(out * in), 2),
-               b = random_vector(size_t(out), 3);
+    const auto x = randn(size_t(M * in), 1, 1.0f, 0.5f), w = randn(size_t(out * in), 2),
+               b = randn(size_t(out), 3);
     L::QuantizedRows xq(M, in);
     L::quantize_rows(x.data(), M, in, xq);
     std::vector<float> xd(x.size());

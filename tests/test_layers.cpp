@@ -8,6 +8,7 @@
 #include <random>
 
 #include "vit/layers/attention.hpp"
+#include "random_data.hpp"
 #include "vit/layers/attention_pool.hpp"
 #include "vit/layers/dropout.hpp"
 #include "vit/layers/gelu.hpp"
@@ -16,6 +17,8 @@
 #include "vit/layers/softmax.hpp"
 
 namespace {
+
+using vit_test::randn;
 
 using Tensors = std::vector<std::vector<float>>;
 
@@ -74,14 +77,6 @@ void check_layer(LayerUnderTest& L) {
             EXPECT_NEAR(analytic[k][i], fd, 3e-3 * gmax + 3e-4) << L.names[k] << "[" << i << "]";
         }
     }
-}
-
-std::vector<float> randn(size_t n, unsigned seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, scale);
-    std::vector<float> v(n);
-    for (float& x : v) x = nd(rng);
-    return v;
 }
 
 }  // namespace

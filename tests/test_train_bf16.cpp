@@ -21,6 +21,7 @@
 #include <random>
 
 #include "cli_helpers.hpp"
+#include "random_data.hpp"
 #include "vit/layers/convert.hpp"
 #include "vit/layers/linear.hpp"
 #include "vit/vit.hpp"
@@ -28,19 +29,12 @@
 namespace {
 
 namespace L = vit::layers;
+using vit_test::randn;
 
 constexpr double kU = 1.0 / 256;             // bf16's unit roundoff, 2^-8
 constexpr double kGradRelL2 = 0.05;          // ‖g16 - g32‖ / ‖g32‖ per tensor
 constexpr double kGradMaxElement = 0.10;     // max |g16 - g32| / max |g32| per tensor
 constexpr double kLossRelative = 0.01;       // |loss16 - loss32| / loss32
-
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd;
-    std::vector<float> v(n);
-    for (float& x : v) x = nd(rng);
-    return v;
-}
 
 std::vector<L::Bf16> to_bf16(const std::vector<float>& v) {
     std::vector<L::Bf16> out(v.size());
@@ -71,8 +65,8 @@ double worst_share_of_bound(const std::vector<float>& got, const std::vector<flo
 // the two-rounding bound of the f32 product; db (summed from the f32 dy) equal to f32's.
 TEST(Bf16TrainingLinear, ForwardDxAndDwStayWithinTwoRoundingsOfF32) {
     const int64_t M = 45, in = 72, out = 56;
-    const auto x = random_vector(size_t(M * in), 1), w = random_vector(size_t(out * in), 2),
-               b = random_vector(size_t(out), 3), dy = random_vector(size_t(M * out), 4);
+    const auto x = randn(size_t(M * in), 1), w = randn(size_t(out * in), 2),
+               b = randn(size_t(out), 3), dy = randn(size_t(M * out), 4);
     L::Linear f32(M, in, out, true, L::Epilogue::None, true);
     L::Linear mixed(M, in, out, true, L::Epilogue::None, true, vit::Activation::Gelu, {L::dt::bf16, L::dt::f32});
     EXPECT_NE(std::string(mixed.impl()).find("bf16"), std::string::npos) << mixed.impl();
