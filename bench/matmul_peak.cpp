@@ -1,7 +1,8 @@
 // vit_matmul_peak: oneDNN's own matrix-product throughput on this machine, the ceiling against which
 // scripts/bench_all.sh reads the models' speed ("fraction of peak"). It runs the library's Matmul
 // (vit/layers/matmul.hpp) as the inference path does: dst (M, N) = src (M, K) · wei (K, N) with the
-// weights packed once into oneDNN's preferred layout, f32 or bf16 inputs, f32 output. The default shape
+// weights packed once into oneDNN's preferred layout: f32 or bf16 inputs with f32 output, or (int8) u8
+// activations x s8 weights with s32 output, the product of the int8 Linear layers. The default shape
 // is fc1 of vit_base_patch16_224 at batch 32 (6304 token rows, 768 -> 3072).
 //
 //   vit_matmul_peak [M K N [REPS [DTYPE...]]]     (threads: OMP_NUM_THREADS)
@@ -10,6 +11,7 @@
 // (2·M·K·N / time) and the kernel oneDNN chose.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <iostream>
 #include <random>
@@ -28,17 +30,28 @@ namespace {
 namespace L = vit::layers;
 
 nlohmann::json measure(int64_t M, int64_t K, int64_t N, int reps, vit::Dtype dtype) {
+    // int8: the product the int8 Linear layers run, u8 activations x s8 weights -> s32 (before their
+    // epilogue); f32 and bf16: f32 output.
+    const bool int8 = dtype == vit::Dtype::Int8;
     const L::dt type = dtype == vit::Dtype::BF16 ? L::dt::bf16 : L::dt::f32;
+    const L::dt src_type = int8 ? L::dt::u8 : type, wei_type = int8 ? L::dt::s8 : type;
     std::mt19937 rng(0);
     std::normal_distribution<float> nd;
     std::vector<float> src(size_t(M * K)), wei(size_t(K * N)), dst(size_t(M * N));
     for (float& v : src) v = nd(rng);
     for (float& v : wei) v = nd(rng);
-    L::Matmul mm({{M, K}, {}, type}, {{K, N}, {}, type}, {{M, N}, {}}, false, L::Epilogue::None, 1.0f,
-                 vit::Activation::Gelu, true);
-    const dnnl::memory packed = mm.pack(wei.data(), {{K, N}, {}});
+    L::Matmul mm({{M, K}, {}, src_type}, {{K, N}, {}, wei_type}, {{M, N}, {}, int8 ? L::dt::s32 : L::dt::f32}, false,
+                 L::Epilogue::None, 1.0f, vit::Activation::Gelu, true);
+    std::vector<std::uint8_t> src8;
+    std::vector<std::int8_t> wei8;
+    if (int8) {  // any bytes do for timing: the normal draws, scaled and clipped
+        for (float v : src) src8.push_back(static_cast<std::uint8_t>(std::clamp(128.0f + 32.0f * v, 0.0f, 255.0f)));
+        for (float v : wei) wei8.push_back(static_cast<std::int8_t>(std::clamp(32.0f * v, -127.0f, 127.0f)));
+    }
+    const dnnl::memory packed =
+        int8 ? mm.pack(wei8.data(), {{K, N}, {}, L::dt::s8}) : mm.pack(wei.data(), {{K, N}, {}});
     std::vector<L::Bf16> src16;
-    const void* x = src.data();
+    const void* x = int8 ? static_cast<const void*>(src8.data()) : src.data();
     if (type == L::dt::bf16) {
         src16.resize(src.size());
         L::Convert(M * K, L::dt::f32, L::dt::bf16).run(src.data(), src16.data());
@@ -53,6 +66,7 @@ nlohmann::json measure(int64_t M, int64_t K, int64_t N, int reps, vit::Dtype dty
     }
     std::nth_element(times.begin(), times.begin() + reps / 2, times.end());
     const double t = times[size_t(reps / 2)];
+    // gflops: 2·M·K·N operations per second, integer ones for int8 (GOP/s).
     return {{"dtype", vit::to_string(dtype)}, {"m", M}, {"k", K}, {"n", N}, {"reps", reps},
             {"ms", std::round(t * 1e5) / 100}, {"gflops", std::round(2.0 * M * K * N / t / 1e7) / 100},
             {"impl", mm.impl()}};
@@ -70,7 +84,7 @@ int main(int argc, char** argv) {
         if (M <= 0 || K <= 0 || N <= 0 || reps <= 0) throw vit::ConfigError("M, K, N and REPS must be positive");
         std::vector<vit::Dtype> dtypes;
         for (size_t i = 4; i < args.size(); ++i) dtypes.push_back(vit::parse_dtype(args[i]));
-        if (dtypes.empty()) dtypes = {vit::Dtype::F32, vit::Dtype::BF16};
+        if (dtypes.empty()) dtypes = {vit::Dtype::F32, vit::Dtype::BF16, vit::Dtype::Int8};
         for (vit::Dtype d : dtypes) std::cout << measure(M, K, N, reps, d).dump() << std::endl;
         return 0;
     } catch (const std::exception& e) {

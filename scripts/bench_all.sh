@@ -94,7 +94,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 uptime_start=$(uptime)
 for ((r = 1; r <= rounds; ++r)); do
     echo "# round $r of $rounds ($(uptime))" >&2
-    for d in f32 bf16; do
+    for d in "${dtypes[@]}"; do
         record "$r" matmul_peak "$d" matmul 6304 peak -- "$build/vit_matmul_peak" 6304 768 3072 "$reps" "$d"
     done
     for c in "${cases[@]}"; do
