@@ -28,8 +28,6 @@ NetworkOptions with_gradients() {
 const ViTConfig& checked(const ViTConfig& c) {
     if (c.num_classes <= 0)
         throw ConfigError("chefer2021-lrp explains a class, and this model has no classifier (num_classes 0)");
-    if (c.global_pool == GlobalPool::Map)
-        throw ConfigError("chefer2021-lrp: the attention pool (global_pool map) has no LRP rules here");
     return c;
 }
 
@@ -96,6 +94,18 @@ CheferLrp::CheferLrp(const Model& model, int batch)
         blocks_.push_back({qkv_.split(p.data() + o.qkv_w), proj_.split(p.data() + o.proj_w),
                            fc1_.split(p.data() + o.fc1_w), fc2_.split(p.data() + o.fc2_w)});
     head_w_ = head_.split(p.data() + s.head_w);
+    if (c.global_pool == GlobalPool::Map) {  // the pool's Linears; pool_w_.qkv holds kv's weight
+        pool_kv_ = AlphaBetaLinear(M, D, 2 * D);
+        pool_proj_ = AlphaBetaLinear(B, D, D);
+        pool_fc1_ = AlphaBetaLinear(B, D, Hm);
+        pool_fc2_ = AlphaBetaLinear(B, Hm, D);
+        pool_w_ = {pool_kv_.split(p.data() + s.pool.kv_w), pool_proj_.split(p.data() + s.pool.proj_w),
+                   pool_fc1_.split(p.data() + s.pool.fc1_w), pool_fc2_.split(p.data() + s.pool.fc2_w)};
+        r_pool_h_.resize(size_t(B * Hm));
+        r_pool_a_.resize(size_t(B * D));
+        r_pool_b_.resize(size_t(B * D));
+        r_pool_kv_.resize(size_t(M * 2 * D));
+    }
     if (c.distilled) {
         head_dist_ = AlphaBetaLinear(B, D, K);
         head_dist_w_ = head_dist_.split(p.data() + s.head_dist_w);
@@ -143,6 +153,10 @@ void CheferLrp::pool_relprop(const float* r_pooled) {
             for (int64_t b = 0; b < B; ++b) std::copy_n(r_pooled + (r * B + b) * D, D, r_.data() + (b * T + r) * D);
         return;
     }
+    if (c.global_pool == GlobalPool::Map) {
+        attention_pool_relprop(r_pooled);
+        return;
+    }
     // The mean over the patch tokens of src (the final stream, or its norm): token t gets
     // src_t ⊙ (R / mean) / P. TokenAvg's class half is a copy of the class token's row.
     const float* src = c.fc_norm ? N.stream(2 * c.depth) : N.fin_.data();
@@ -157,6 +171,48 @@ void CheferLrp::pool_relprop(const float* r_pooled) {
             for (int64_t t = pre; t < T; ++t) r_[size_t((b * T + t) * D + d)] = src[(b * T + t) * D + d] * s;
         }
     }
+}
+
+void CheferLrp::attention_pool_relprop(const float* r_pooled) {
+    Network& N = net_;
+    const ViTConfig& c = N.c_;
+    const int64_t B = N.B_, T = N.T_, D = N.D_, H = N.H_, hd = D / H, pre = N.prefix_, NP = T - pre, D2 = 2 * D;
+    const layers::AttentionPool::Activations a = N.attn_pool_.activations();
+    // The pool reads the final-normed tokens (fc_norm would come after it; timm's map models have none).
+    const float* src = c.fc_norm ? N.stream(2 * c.depth) : N.fin_.data();
+    const float* y = c.fc_norm ? N.pooled_.data() : N.pooled_ln_.data();
+    // y = y0 + fc2(GELU(fc1(norm(y0)))): the add rule, then alpha-beta through fc2 and fc1 (GELU and
+    // the norm pass relevance on); the fork at y0 adds up.
+    add_relprop(a.y0, y, r_pooled, r_pool_a_.data(), r_pool_b_.data(), B, D);
+    pool_fc2_.relprop(a.h, pool_w_.fc2, r_pool_b_.data(), r_pool_h_.data());
+    pool_fc1_.relprop(a.ln, pool_w_.fc1, r_pool_h_.data(), r_pool_b_.data());
+    for (int64_t e = 0; e < B * D; ++e) r_pool_a_[size_t(e)] += r_pool_b_[size_t(e)];
+    pool_proj_.relprop(a.o, pool_w_.proj, r_pool_a_.data(), r_pool_b_.data());  // now R at o
+    // o = A V per head, as in the blocks; then the scores q·k (unscaled, Z = q·k): R_K = K ⊙ (R_A / Z) q
+    // / 2, the query's half dropped with the parameter it belongs to.
+    std::fill(r_pool_kv_.begin(), r_pool_kv_.end(), 0.0f);
+#pragma omp parallel for
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        const float* A = a.att + bh * NP;
+        const float* q = a.q + h * hd;
+        const float* r_o = r_pool_b_.data() + b * D + h * hd;
+        const float* o = a.o + b * D + h * hd;
+        for (int64_t n = 0; n < NP; ++n) {
+            const int64_t row = (b * T + pre + n) * D2;
+            const float *k = a.kv + row + h * hd, *v = a.kv + row + D + h * hd;
+            float t = 0, z = 0;
+            for (int64_t e = 0; e < hd; ++e) {
+                const float s = safe_div(r_o[e], o[e]);
+                t += s * v[e];
+                r_pool_kv_[size_t(row + D + h * hd + e)] = 0.5f * v[e] * A[n] * s;
+                z += q[e] * k[e];
+            }
+            const float r_a = 0.5f * A[n] * t, s3 = safe_div(r_a, z);
+            for (int64_t e = 0; e < hd; ++e) r_pool_kv_[size_t(row + h * hd + e)] = 0.5f * k[e] * s3 * q[e];
+        }
+    }
+    pool_kv_.relprop(src, pool_w_.qkv, r_pool_kv_.data(), r_.data());  // the final norm passes it on
 }
 
 void CheferLrp::attention_relprop(int block, const float* r_ctx, int n, Tensor& relevance) {

@@ -12,11 +12,15 @@
 //                      R_K = K ⊙ ((R / Z)ᵀ Q) / 2
 //   mean pooling       (not in their ViT, which pools the class token) the gradient rule,
 //                      R_t = x_t ⊙ (R / mean) / P
+//   attention pool     (not in their ViT either; SigLIP's global_pool map) the same rules applied to
+//                      its parts: y = y0 + fc2(GELU(fc1(norm(y0)))) by the add rule and alpha-beta, y0
+//                      = proj(o) by alpha-beta, o = A V as above, and q Kᵀ as above with the query's
+//                      half dropped (the query is a parameter, not an input), then kv by alpha-beta
 //   copies (the residual fork, LayerScale, token selection)   relevance passes through or adds up
 // Every division is the code's safe_divide: 0 where the denominator is 0, else a / (b + 1e-9). The
 // sums of the add rule are per image (the code explains one image at a time).
 // The relevance of block i's attention, R_A (after the halving), times its gradient d logit_c / dA,
-// is what saliency.cpp rolls out (chefer_relevance). Not for attention-pool models (ConfigError).
+// is what saliency.cpp rolls out (chefer_relevance).
 #pragma once
 #include <vector>
 
@@ -55,6 +59,8 @@ private:
                             int64_t size);
     // Pooling and final norm: r_pooled (R*B, F) at the classifier's input -> r_ (B*T, D).
     void pool_relprop(const float* r_pooled);
+    // The attention pool's part of it: r_pooled (B, D) -> r_ (B*T, D).
+    void attention_pool_relprop(const float* r_pooled);
     // Block i's attention: r_ctx (B*T, D) -> R_A into relevance (its first n images), r_qkv_ (B*T, 3D).
     void attention_relprop(int block, const float* r_ctx, int n, Tensor& relevance);
 
@@ -67,6 +73,11 @@ private:
         std::vector<float> qkv, proj, fc1, fc2;  // split weights
     };
     std::vector<BlockWeights> blocks_;
+    // The attention pool (global_pool map): its Linears and their split weights; relevance at its
+    // hidden layer, norm and attention output (B, Hm), (B, D), and at kv (B*T, 2D).
+    AlphaBetaLinear pool_kv_, pool_proj_, pool_fc1_, pool_fc2_;
+    BlockWeights pool_w_;
+    std::vector<float> r_pool_h_, r_pool_a_, r_pool_b_, r_pool_kv_;
     std::vector<float> head_w_, head_dist_w_;
     // Relevance buffers: residual stream and branch (B*T, D), attention output, qkv, MLP hidden; the
     // pooled rows and the logits (two heads when distilled); the first head's share of the logits.

@@ -40,6 +40,15 @@ public:
                   BackwardRule rule = BackwardRule::Gradient);
     // (B, H, N) attention of the query over the pooled tokens, from the last forward.
     const float* attention() const { return att_.data(); }
+    // The last forward's intermediate values, for relevance passes (chefer_lrp.cpp): the query (D),
+    // kv (B*T, 2D), a (B, H, N), o, y0 and norm(y0) (B, D), and the activated hidden layer (B, Hm; after
+    // a forward planned with backward).
+    struct Activations {
+        const float *q, *kv, *att, *o, *y0, *ln, *h;
+    };
+    Activations activations() const {
+        return {q_out_.data(), kv_out_.data(), att_.data(), o_.data(), y0_.data(), ln_.data(), h_.data()};
+    }
 
 private:
     int64_t B_ = 0, T_ = 0, S_ = 0, D_ = 0, H_ = 0, Hm_ = 0;
