@@ -32,6 +32,35 @@ TEST(Chart, LineChartsArePanelsSideBySideAndDrawEachSeriesInItsColour) {
     EXPECT_GT(pixels_of(img(cv::Rect(300, 0, 300, 200)), {0, 0, 255}), 50u);
 }
 
+// Where the legend went: its names are the only near-black pixels inside the plot (the title stands
+// above it, tick labels are grey, the lines coloured); the plot of a 300x200 panel spans rows 34 to 147.
+size_t legend_ink(const cv::Mat& panel, bool upper_half) {
+    const cv::Rect plot(70, 34, 214, 114);
+    const cv::Mat half = panel(cv::Rect(plot.x, upper_half ? plot.y : plot.y + plot.height / 2, plot.width, plot.height / 2));
+    size_t n = 0;
+    for (int y = 0; y < half.rows; ++y)
+        for (int x = 0; x < half.cols; ++x) {
+            const cv::Vec3b p = half.at<cv::Vec3b>(y, x);
+            n += p[0] < 60 && p[1] < 60 && p[2] < 60;
+        }
+    return n;
+}
+
+TEST(Chart, LegendMovesToTheCornerTheLinesLeaveFree) {
+    const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8};
+    const std::vector<double> rising{0.20, 0.45, 0.60, 0.70, 0.76, 0.80, 0.83, 0.85}, falling{2.2, 1.6, 1.3, 1.1, 1.0, 0.9, 0.85, 0.8};
+    const cv::Scalar blue(255, 0, 0), green(0, 160, 0);
+    const LineChart accuracy{"accuracy", "epoch", {{"train", x, rising, blue}, {"test", x, rising, green, true}}, true};
+    const LineChart loss{"loss", "epoch", {{"train", x, falling, blue}, {"test", x, falling, green, true}}};
+    const cv::Mat acc_img = draw_line_charts({accuracy}, 300, 200), loss_img = draw_line_charts({loss}, 300, 200);
+    // Accuracies rise into the top right: the legend goes below them. Losses fall from the top left
+    // to the bottom right: the top right is free.
+    EXPECT_EQ(legend_ink(acc_img, true), 0u);
+    EXPECT_GT(legend_ink(acc_img, false), 20u);
+    EXPECT_GT(legend_ink(loss_img, true), 20u);
+    EXPECT_EQ(legend_ink(loss_img, false), 0u);
+}
+
 TEST(Chart, LineChartWithoutFiniteValuesIsDrawnEmptyRatherThanRefused) {
     LineChart a{"loss", "epoch", {{"train", {1}, {std::nan("")}, cv::Scalar(255, 0, 0)}}};
     const cv::Mat img = draw_line_charts({a}, 300, 200);

@@ -40,6 +40,43 @@ std::string tick_label(double v, double step, bool percent) {
     return buf;
 }
 
+// The legend, one line per series, on a white box in the corner of the plot that hides the fewest
+// points of the lines (sampled every few pixels along each segment): top right for falling losses,
+// bottom right for rising accuracies.
+void draw_legend(cv::Mat& img, const cv::Rect& plot, const std::vector<Series>& series,
+                 const std::vector<std::vector<cv::Point>>& lines) {
+    if (series.empty()) return;
+    int name_w = 0;
+    for (const Series& s : series) name_w = std::max(name_w, text_width(s.name, 0.45));
+    const cv::Size box(name_w + 40, 18 * int(series.size()) + 8);
+    const int inset = 6;
+    const cv::Point corners[] = {{plot.x + plot.width - inset - box.width, plot.y + inset},
+                                 {plot.x + plot.width - inset - box.width, plot.y + plot.height - inset - box.height},
+                                 {plot.x + inset, plot.y + inset},
+                                 {plot.x + inset, plot.y + plot.height - inset - box.height}};
+    cv::Rect best;
+    size_t fewest = std::numeric_limits<size_t>::max();
+    for (const cv::Point& at : corners) {
+        const cv::Rect r(at, box);
+        size_t hidden = 0;
+        for (const auto& pts : lines)
+            for (size_t i = 0; i + 1 < pts.size(); ++i) {
+                const cv::Point d = pts[i + 1] - pts[i];
+                const int steps = std::max(1, std::max(std::abs(d.x), std::abs(d.y)) / 3);
+                for (int k = 0; k < steps; ++k) hidden += r.contains(pts[i] + d * (double(k) / steps));
+            }
+        if (hidden < fewest) fewest = hidden, best = r;
+    }
+    cv::rectangle(img, best, kWhite, cv::FILLED);
+    cv::rectangle(img, best, kGrid, 1);
+    int y = best.y + 18;
+    for (const Series& s : series) {
+        cv::line(img, {best.x + 8, y - 4}, {best.x + 30, y - 4}, s.colour, 2, cv::LINE_AA);
+        text(img, s.name, {best.x + 36, y}, 0.45);
+        y += 18;
+    }
+}
+
 void draw_chart(cv::Mat& img, const LineChart& c) {
     const int W = img.cols, H = img.rows, left = 70, right = 16, top = 34, bottom = 52;
     const cv::Rect plot(left, top, W - left - right, H - top - bottom);
@@ -75,9 +112,9 @@ void draw_chart(cv::Mat& img, const LineChart& c) {
     }
     cv::rectangle(img, plot, kAxis, 1);
     text(img, c.x_label, {plot.x + plot.width / 2 - text_width(c.x_label, 0.48) / 2, H - 10}, 0.48, kAxis);
-    int legend_y = plot.y + 18;
+    std::vector<std::vector<cv::Point>> lines;
     for (const Series& s : c.series) {
-        std::vector<cv::Point> pts;
+        std::vector<cv::Point>& pts = lines.emplace_back();
         for (size_t i = 0; i < s.x.size(); ++i)
             if (std::isfinite(s.y[i])) pts.emplace_back(px(s.x[i]), py(s.y[i]));
         for (size_t i = 1; i < pts.size(); ++i) {
@@ -91,14 +128,9 @@ void draw_chart(cv::Mat& img, const LineChart& c) {
         }
         if (pts.size() <= 40)
             for (const cv::Point& p : pts) cv::circle(img, p, 3, s.colour, cv::FILLED, cv::LINE_AA);
-        // Legend at the top right, one line per series.
-        const int lx = plot.x + plot.width - 10 - text_width(s.name, 0.45) - 30;
-        cv::line(img, {lx, legend_y - 4}, {lx + 22, legend_y - 4}, s.colour, 2, cv::LINE_AA);
-        text(img, s.name, {lx + 28, legend_y}, 0.45);
-        legend_y += 18;
     }
+    draw_legend(img, plot, c.series, lines);
 }
-
 }  // namespace
 
 cv::Mat draw_line_charts(const std::vector<LineChart>& charts, int panel_width, int panel_height) {
