@@ -269,30 +269,47 @@ TEST_F(Cli, BenchPrintsOneJsonLine) {
     EXPECT_GT(j.at("img_per_s").get<double>(), 0.0);
 }
 
-TEST_F(Cli, ShippedCifarModelClassifiesTheSamples) {
-    const std::string model = kSource + "/models/cifar-t.safetensors";
-    const Result r = run("classify --top-k 1 --model " + quote(model) + " " + quote(kSource + "/datasets/samples/cifar10"));
-    EXPECT_CLEAN_EXIT(r, 0);
-    const auto rows = lines_of(r.out);
-    ASSERT_EQ(rows.size(), 9u);
-    int right = 0;
-    for (size_t i = 1; i < rows.size(); ++i) {
-        const auto f = csv_split(rows[i]);
-        const std::string file = fs::path(f[0]).filename().string();
-        right += file.rfind(f[1] + "_", 0) == 0;  // files are named <class>_NNNN.jpg
+namespace {
+
+// Shipped CIFAR-10 models: the README's default (the 2-hour RandAugment run) and the 30-epoch
+// reference-recipe model that tests and docs use as a fixed reference; models/README.md records both.
+struct ShippedCifarModel {
+    const char* file;
+    double recorded_accuracy;  // percent, as models/README.md records it
+};
+const ShippedCifarModel kShippedCifarModels[] = {{"cifar-t-randaug.safetensors", 81.28}, {"cifar-t.safetensors", 78.05}};
+
+}  // namespace
+
+TEST_F(Cli, ShippedCifarModelsClassifyTheSamples) {
+    for (const auto& m : kShippedCifarModels) {
+        const Result r = run("classify --top-k 1 --model " + quote(kSource + "/models/" + m.file) + " " +
+                             quote(kSource + "/datasets/samples/cifar10"));
+        EXPECT_CLEAN_EXIT(r, 0);
+        const auto rows = lines_of(r.out);
+        ASSERT_EQ(rows.size(), 9u) << m.file;
+        int right = 0;
+        for (size_t i = 1; i < rows.size(); ++i) {
+            const auto f = csv_split(rows[i]);
+            const std::string file = fs::path(f[0]).filename().string();
+            right += file.rfind(f[1] + "_", 0) == 0;  // files are named <class>_NNNN.jpg
+        }
+        EXPECT_GE(right, 6) << m.file << "\n" << r.out;
     }
-    EXPECT_GE(right, 6) << r.out;
 }
 
-TEST_F(Cli, ShippedCifarModelReachesItsRecordedAccuracy) {
+TEST_F(Cli, ShippedCifarModelsReachTheirRecordedAccuracy) {
     const std::string data = std::string(VIT_SHARED_DIR) + "/datasets/cifar10";
     if (!fs::exists(data + "/test")) GTEST_SKIP() << "CIFAR-10 not found at " << data << " (../shared absent)";
-    const Result r = run("eval --model " + quote(kSource + "/models/cifar-t.safetensors") + " --data " + quote(data));
-    EXPECT_CLEAN_EXIT(r, 0);
-    const size_t at = r.out.find("accuracy ");
-    ASSERT_NE(at, std::string::npos) << r.out;
-    const double acc = std::stod(r.out.substr(at + 9));
-    EXPECT_GE(acc, 77.5) << "models/README.md records 78.05%";
+    for (const auto& m : kShippedCifarModels) {
+        const Result r = run("eval --model " + quote(kSource + "/models/" + m.file) + " --data " + quote(data));
+        EXPECT_CLEAN_EXIT(r, 0);
+        const size_t at = r.out.find("accuracy ");
+        ASSERT_NE(at, std::string::npos) << r.out;
+        const double acc = std::stod(r.out.substr(at + 9));
+        // The same weights on the same images: only the order of float sums may differ from the run.
+        EXPECT_NEAR(acc, m.recorded_accuracy, 0.05) << m.file << ": models/README.md records " << m.recorded_accuracy << "%";
+    }
 }
 
 // Fine-tuning a Hub folder: a new head for the data's classes, and the loss falls.
