@@ -12,11 +12,16 @@ using vit_cli::draw_confusion;
 using vit_cli::draw_line_charts;
 using vit_cli::LineChart;
 
-size_t pixels_of(const cv::Mat& img, const cv::Vec3b& colour) {
+template <class Pred>
+size_t pixels_where(const cv::Mat& img, Pred pred) {
     size_t n = 0;
     for (int y = 0; y < img.rows; ++y)
-        for (int x = 0; x < img.cols; ++x) n += img.at<cv::Vec3b>(y, x) == colour;
+        for (int x = 0; x < img.cols; ++x) n += pred(img.at<cv::Vec3b>(y, x));
     return n;
+}
+
+size_t pixels_of(const cv::Mat& img, const cv::Vec3b& colour) {
+    return pixels_where(img, [&](const cv::Vec3b& p) { return p == colour; });
 }
 
 TEST(Chart, LineChartsArePanelsSideBySideAndDrawEachSeriesInItsColour) {
@@ -37,13 +42,7 @@ TEST(Chart, LineChartsArePanelsSideBySideAndDrawEachSeriesInItsColour) {
 size_t legend_ink(const cv::Mat& panel, bool upper_half) {
     const cv::Rect plot(70, 34, 214, 114);
     const cv::Mat half = panel(cv::Rect(plot.x, upper_half ? plot.y : plot.y + plot.height / 2, plot.width, plot.height / 2));
-    size_t n = 0;
-    for (int y = 0; y < half.rows; ++y)
-        for (int x = 0; x < half.cols; ++x) {
-            const cv::Vec3b p = half.at<cv::Vec3b>(y, x);
-            n += p[0] < 60 && p[1] < 60 && p[2] < 60;
-        }
-    return n;
+    return pixels_where(half, [](const cv::Vec3b& p) { return p[0] < 60 && p[1] < 60 && p[2] < 60; });
 }
 
 TEST(Chart, LegendMovesToTheCornerTheLinesLeaveFree) {

@@ -278,7 +278,7 @@ TEST_F(Cli, BenchPrintsOneJsonLine) {
 
 namespace {
 
-// Shipped CIFAR-10 models: the README's default (the 2-hour RandAugment run) and the 30-epoch
+// Shipped CIFAR-10 models: the README's default (the 100-epoch RandAugment run) and the 30-epoch
 // reference-recipe model that tests and docs use as a fixed reference; models/README.md records both.
 struct ShippedCifarModel {
     const char* file;

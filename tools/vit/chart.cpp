@@ -131,6 +131,7 @@ void draw_chart(cv::Mat& img, const LineChart& c) {
     }
     draw_legend(img, plot, c.series, lines);
 }
+
 }  // namespace
 
 cv::Mat draw_line_charts(const std::vector<LineChart>& charts, int panel_width, int panel_height) {
