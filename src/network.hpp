@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vit/layers/attention.hpp"
+#include "vit/layers/convert.hpp"
 #include "vit/distributed.hpp"
 #include "vit/dtype.hpp"
 #include "vit/layers/attention_pool.hpp"

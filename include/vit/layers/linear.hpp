@@ -7,11 +7,11 @@
 // Training in bf16 (mixed precision, as PyTorch's autocast) runs all three products with bf16 inputs
 // and f32 accumulation: the forward and dx read a row-major bf16 copy of W (the caller's, refreshed
 // once per step), dW reads the bf16 x saved by the forward, and dy is rounded to bf16 once per call
-// into the layer's own scratch; dW and db accumulate in f32, db from the f32 dy.
+// into the layer's own scratch, in the pass that sums db's columns; dW and db accumulate in f32, db
+// from the f32 dy.
 #pragma once
 #include <vector>
 
-#include "vit/layers/convert.hpp"
 #include "vit/layers/matmul.hpp"
 
 namespace vit::layers {
@@ -43,8 +43,10 @@ private:
     View w_;  // W (out, in) row-major read as the (in, out) right operand
     int64_t rows_ = 0, out_ = 0;
     Matmul fwd_, bwd_data_, bwd_weights_;
-    std::vector<Bf16> dy16_;   // (M, out): dy rounded, for a bf16 backward
-    Convert dy_to_bf16_;
+    int64_t chunks() const;
+    void sum_and_round(const float* dy, float* db, Bf16* dy16);
+    std::vector<Bf16> dy16_;      // (M, out): dy rounded, for a bf16 backward
+    std::vector<float> col_part_; // (row chunks, out): the bias gradient's partial column sums
 };
 
 }  // namespace vit::layers
