@@ -27,8 +27,13 @@ anchor=../shared/anchor
 python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)  # the anchor's fair OpenBLAS set-up
 
 [[ -d $anchor ]] || { echo "bench_all: $anchor not found (the shared anchor scripts)" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "bench_all: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
-cmake --build "$build" -j2 --target vit vit_matmul_peak >&2
+# The anchor's set-up (../shared/anchor/README.md): Debian's PyTorch on OpenBLAS. Without
+# libopenblas0-pthread it runs on the reference BLAS, 20-40x slower (vit_tiny batch 1: 1.2 img/s against
+# 25), which would flatter every ratio to PyTorch. /usr/bin/time measures peak memory.
+VIT_EXTRA_PACKAGES="time libopenblas0-pthread python3-torch" scripts/setup.sh >&2
+[[ $build == build ]] || cmake --build "$build" -j2 --target vit vit_matmul_peak >&2
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)
+[[ $blas == *openblas* ]] || { echo "bench_all: PyTorch would run on $blas, not OpenBLAS" >&2; exit 1; }
 scripts/install_onnxruntime.sh
 export NODE_PATH=$PWD/.cache/onnxruntime-node/node_modules OMP_NUM_THREADS=$threads
 
@@ -145,7 +150,7 @@ done
 versions=$(
     echo "oneDNN $(dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null || echo '?') (Debian libdnnl2)"
     echo "onnxruntime-node $(node -p "require('onnxruntime-node/package.json').version")"
-    echo "PyTorch $("${python[@]}" -c 'import torch; print(torch.__version__)') (Debian python3-torch)"
+    echo "PyTorch $("${python[@]}" -c 'import torch; print(torch.__version__)') (Debian python3-torch, BLAS $blas)"
     echo "$(c++ --version | head -n 1)"
     echo "OpenCV $(pkg-config --modversion opencv4 2>/dev/null || echo '?'), node $(node --version)"
 )
