@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vit/cpu_dispatch.hpp"
+#include "vit/error.hpp"
 
 namespace vit::layers {
 
@@ -95,6 +96,7 @@ void Linear::forward(const void* x, const void* w, const float* b, void* y) { fw
 dnnl::memory Linear::pack(const float* w) const { return fwd_.pack(w, w_); }
 
 void Linear::backward(const void* x, const void* w, const float* dy, float* dx, float* dw, float* db) {
+    if (col_part_.empty()) throw ConfigError("backward of a Linear planned for inference only");
     Bf16* dy16 = dy16_.empty() ? nullptr : dy16_.data();
     sum_and_round(dy, db, dy16);
     const void* dy_in = dy16 ? static_cast<const void*>(dy16) : dy;
