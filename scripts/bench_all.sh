@@ -31,7 +31,7 @@ python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)  # the an
 # libopenblas0-pthread it runs on the reference BLAS, 20-40x slower (vit_tiny batch 1: 1.2 img/s against
 # 25), which would flatter every ratio to PyTorch. /usr/bin/time measures peak memory.
 VIT_EXTRA_PACKAGES="time libopenblas0-pthread python3-torch" scripts/setup.sh >&2
-[[ $build == build ]] || cmake --build "$build" -j2 --target vit vit_matmul_peak >&2
+[[ $build == build ]] || cmake --build "$build" -j2 --target vit vit_matmul_peak vit_fma_peak >&2
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)
 [[ $blas == *openblas* ]] || { echo "bench_all: PyTorch would run on $blas, not OpenBLAS" >&2; exit 1; }
 scripts/install_onnxruntime.sh
@@ -50,6 +50,10 @@ done
 
 dtypes=(f32 bf16)
 if "$build/vit" bench -q --model-config fmnist-t --batch 1 --reps 1 --dtype int8 >/dev/null 2>&1; then dtypes+=(int8); fi
+
+# The hardware's f32 multiply-add ceiling (bench/fma_peak.cpp), where the CPU has AVX-512.
+fma=0
+if "$build/vit_fma_peak" 1 1 >/dev/null 2>&1; then fma=1; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -102,6 +106,9 @@ for ((r = 1; r <= rounds; ++r)); do
     for d in "${dtypes[@]}"; do
         record "$r" matmul_peak "$d" matmul 6304 peak -- "$build/vit_matmul_peak" 6304 768 3072 "$reps" "$d"
     done
+    if [[ $fma == 1 ]]; then
+        record "$r" fma_peak f32 fma 0 peak -- "$build/vit_fma_peak" "$threads" 3
+    fi
     for c in "${cases[@]}"; do
         set -- $c
         config=$1 batch=$2 mode=$3
@@ -180,11 +187,14 @@ med = statistics.median
 peak = {d: med([r["gflops"] for r in rows if r["engine"] == "matmul_peak" and r["dtype"] == d])
         for d in {r["dtype"] for r in rows if r["engine"] == "matmul_peak"}}
 peak_impl = {r["dtype"]: r["impl"] for r in rows if r["engine"] == "matmul_peak"}
+fma_rates = [r["gflops"] for r in rows if r["engine"] == "fma_peak"]
+fma = med(fma_rates) if fma_rates else None
+peaks = ("matmul_peak", "fma_peak")
 by = collections.defaultdict(list)  # (config, batch, mode, engine, dtype) -> rows
 for r in rows:
-    if r["engine"] != "matmul_peak":
+    if r["engine"] not in peaks:
         by[(r["case_config"], r["case_batch"], r["case_mode"], r["engine"], r["dtype"])].append(r)
-cases = list(dict.fromkeys((r["case_config"], r["case_batch"], r["case_mode"]) for r in rows if r["engine"] != "matmul_peak"))
+cases = list(dict.fromkeys((r["case_config"], r["case_batch"], r["case_mode"]) for r in rows if r["engine"] not in peaks))
 dtypes = [d for d in ("f32", "bf16", "int8") if any(k[3] == "vit" and k[4] == d for k in by)]
 
 def ips(case, engine, dtype):
@@ -224,6 +234,12 @@ L.append("|---|---|---|")
 for d in sorted(peak):
     L.append(f"| {d} | {peak[d]:.1f} | `{peak_impl[d]}` |")
 L.append("")
+if fma:
+    L.append(f"The hardware's own f32 ceiling in the same run (`vit_fma_peak {threads}`: independent AVX-512 "
+             f"multiply-add chains in registers, no memory): **{fma:.1f} GFLOP/s**, so oneDNN's best f32 "
+             f"product reaches {peak.get('f32', 0) / fma:.0%} of it. The \"f32 of FMA\" column below reads the "
+             "models against this ceiling: no f32 engine, ONNX Runtime's included, can pass 100%.")
+    L.append("")
 L.append("### img/s and ratios")
 L.append("")
 L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export; PyTorch: the anchor's eager f32 model. "
@@ -232,7 +248,7 @@ L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export; PyTorch: the anchor
 L.append("")
 head = "| case |" + "".join(f" vit {d} |" for d in dtypes) + " ORT | PyTorch |" + \
        "".join(f" {d} / ORT |" for d in dtypes) + "".join(f" {d} / PyTorch |" for d in dtypes) + \
-       "".join(f" {d} of peak |" for d in dtypes) + " bf16 / f32 |"
+       "".join(f" {d} of peak |" for d in dtypes) + (" f32 of FMA | ORT of FMA |" if fma else "") + " bf16 / f32 |"
 L.append(head)
 L.append("|" + "---|" * (head.count("|") - 1))
 for case in cases:
@@ -245,6 +261,10 @@ for case in cases:
     for d in dtypes:
         v, pk = ips(case, "vit", d), peak.get("bf16" if d == "int8" else d)
         cells.append(fmt(None if v is None or not pk else v * flops(config, mode) / 1e9 / pk, "{:.0%}"))
+    if fma:
+        for e in ("vit", "onnxruntime"):
+            v = ips(case, e, "f32")
+            cells.append(fmt(None if v is None else v * flops(config, mode) / 1e9 / fma, "{:.0%}"))
     ours32 = {r["round"]: r["img_per_s"] for r in by.get(case + ("vit", "f32"), [])}
     ours16 = {r["round"]: r["img_per_s"] for r in by.get(case + ("vit", "bf16"), [])}
     rs = [ours16[k] / ours32[k] for k in ours16 if k in ours32]
