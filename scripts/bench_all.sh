@@ -3,7 +3,8 @@
 # and int8 once `vit bench --dtype int8` exists), ONNX Runtime f32 (npm's onnxruntime-node on the
 # PyTorch anchor's ONNX export, ../shared/anchor/ort_export.py + ort_bench.js) and the PyTorch anchor
 # (../shared/anchor/bench_infer.py, bench_train.py), alternating case by case; oneDNN's own matmul
-# peak (build/vit_matmul_peak, 6304x768x3072) at the start of every round; peak RSS of every command
+# peak (build/vit_matmul_peak, 6304x768x3072) and the hardware's f32 multiply-add ceiling
+# (build/vit_fma_peak) at the start of every round; peak RSS of every command
 # (/usr/bin/time -v); the kernels oneDNN chose (ONEDNN_VERBOSE). Writes the results section of
 # docs/BENCHMARKS.md (between the bench_all markers) and keeps the raw JSON lines beside it.
 #
