@@ -14,6 +14,7 @@
 #include <random>
 
 #include "cli_helpers.hpp"
+#include "dtype_agreement.hpp"
 #include "random_data.hpp"
 #include "tensor_compare.hpp"
 #include "vit/layers/convert.hpp"
@@ -136,31 +137,13 @@ TEST(Bf16Cifar, ShippedModelAgreesWithF32OnTheTestImages) {
     lo.height = lo.width = 32;
     lo.val_split = 0.5;  // the folder has no test split of its own: both halves are the test images
     const vit::DataSplit halves = vit::load_dataset(test_dir, lo);
-    const int B = 250, K = model.config().num_classes;
-    vit::Runner f32(model, B), bf16(model, B, vit::RunOptions{false, 0, vit::Dtype::BF16});
-    int64_t total = 0, agree = 0, right32 = 0, right16 = 0;
-    for (const vit::Dataset* d : {&halves.train, &halves.test}) {
-        vit::BatchLoader loader(*d, B, vit::Augment{}, model.preprocess().mean, model.preprocess().std,
-                                vit::LoaderOptions{});
-        loader.start_epoch(0);
-        vit::Batch b;
-        while (loader.next(b)) {
-            const float* z32 = f32.forward(b.x.data(), b.n);
-            const float* z16 = bf16.forward(b.x.data(), b.n);
-            for (int i = 0; i < b.n; ++i) {
-                const int p32 = vit::argmax(z32 + i * K, K), p16 = vit::argmax(z16 + i * K, K);
-                agree += p32 == p16;
-                right32 += p32 == b.y[size_t(i)];
-                right16 += p16 == b.y[size_t(i)];
-                ++total;
-            }
-        }
-    }
-    ASSERT_EQ(total, 10000);
-    EXPECT_GE(agree, 9950) << "top-1 agreement below 99.5%";
-    EXPECT_LE(std::abs(right16 - right32), 50) << "accuracy " << right16 << " vs " << right32 << " of 10000";
-    std::cout << "[ figures  ] CIFAR-10 test: bf16 agrees with f32 on " << agree << " of " << total << "; correct "
-              << right32 << " (f32), " << right16 << " (bf16)\n";
+    const vit_test::Agreement a = vit_test::agreement_with_f32(model, vit::Dtype::BF16, {&halves.train, &halves.test});
+    ASSERT_EQ(a.total, 10000);
+    EXPECT_GE(a.agree, 9950) << "top-1 agreement below 99.5%";
+    EXPECT_LE(std::abs(a.right_other - a.right_f32), 50)
+        << "accuracy " << a.right_other << " vs " << a.right_f32 << " of 10000";
+    std::cout << "[ figures  ] CIFAR-10 test: bf16 agrees with f32 on " << a.agree << " of " << a.total
+              << "; correct " << a.right_f32 << " (f32), " << a.right_other << " (bf16)\n";
 }
 
 TEST(DtypeCapture, AttentionGradientsAreRefusedOutsideF32) {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cli_helpers.hpp"
+#include "dtype_agreement.hpp"
 #include "random_data.hpp"
 #include "tensor_compare.hpp"
 #include "vit/layers/activation_math.hpp"
@@ -201,29 +202,13 @@ TEST(Int8Cifar, ShippedModelKeepsItsAccuracyOnTestImages) {
     lo.height = lo.width = 32;
     lo.val_split = 0.2;  // a seeded fifth of the folder's images
     const vit::Dataset subset = vit::load_dataset(test_dir, lo).test;
-    const int B = 250, K = model.config().num_classes;
-    vit::Runner f32(model, B), int8(model, B, vit::RunOptions{false, 0, vit::Dtype::Int8});
-    int64_t total = 0, agree = 0, right32 = 0, right8 = 0;
-    vit::BatchLoader loader(subset, B, vit::Augment{}, model.preprocess().mean, model.preprocess().std,
-                            vit::LoaderOptions{});
-    loader.start_epoch(0);
-    vit::Batch b;
-    while (loader.next(b)) {
-        const float* z32 = f32.forward(b.x.data(), b.n);
-        const float* z8 = int8.forward(b.x.data(), b.n);
-        for (int i = 0; i < b.n; ++i) {
-            const int p32 = vit::argmax(z32 + i * K, K), p8 = vit::argmax(z8 + i * K, K);
-            agree += p32 == p8;
-            right32 += p32 == b.y[size_t(i)];
-            right8 += p8 == b.y[size_t(i)];
-            ++total;
-        }
-    }
-    ASSERT_EQ(total, 2000);
-    EXPECT_GE(agree, 1960) << "top-1 agreement below 98%";
-    EXPECT_LE(std::abs(right8 - right32), 10) << "accuracy " << right8 << " vs " << right32 << " of 2000";
-    std::cout << "[ figures  ] CIFAR-10 test subset: int8 agrees with f32 on " << agree << " of " << total
-              << "; correct " << right32 << " (f32), " << right8 << " (int8)\n";
+    const vit_test::Agreement a = vit_test::agreement_with_f32(model, vit::Dtype::Int8, {&subset});
+    ASSERT_EQ(a.total, 2000);
+    EXPECT_GE(a.agree, 1960) << "top-1 agreement below 98%";
+    EXPECT_LE(std::abs(a.right_other - a.right_f32), 10)
+        << "accuracy " << a.right_other << " vs " << a.right_f32 << " of 2000";
+    std::cout << "[ figures  ] CIFAR-10 test subset: int8 agrees with f32 on " << a.agree << " of " << a.total
+              << "; correct " << a.right_f32 << " (f32), " << a.right_other << " (int8)\n";
 }
 
 using vit_test::Cli;
