@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -120,9 +121,15 @@ void append_metrics(const fs::path& path, const EpochMetrics& m, bool with_ema, 
     if (fresh)
         out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s"
             << (with_ema ? ",ema_test_loss,ema_test_acc" : "") << (recipe.empty() ? "" : ",recipe") << '\n';
-    out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.test_loss << ',' << m.test_acc << ','
-        << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s;
-    if (with_ema) out << ',' << m.ema_test_loss << ',' << m.ema_test_acc;
+    // An epoch without evaluation (FitConfig::eval_every) leaves its test cells empty.
+    const auto test_cell = [&m](double v) {
+        std::ostringstream cell;
+        if (m.evaluated) cell << v;
+        return cell.str();
+    };
+    out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << test_cell(m.test_loss) << ','
+        << test_cell(m.test_acc) << ',' << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s;
+    if (with_ema) out << ',' << test_cell(m.ema_test_loss) << ',' << test_cell(m.ema_test_acc);
     if (!recipe.empty()) out << ',' << recipe;
     out << '\n';
     if (!out) throw IoError("cannot append to " + path.string());
@@ -137,6 +144,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
 
 FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const FitCallbacks& cb, Communicator& comm) {
     if (cfg.epochs <= 0 || cfg.batch <= 0) throw ConfigError("epochs and batch must be positive");
+    if (cfg.eval_every < 1) throw ConfigError("FitConfig::eval_every must be at least 1, got " + std::to_string(cfg.eval_every));
     if (cfg.recipe.find_first_of(",\"\r\n") != std::string::npos)
         throw ConfigError("FitConfig::recipe '" + cfg.recipe + "' cannot be a CSV cell: no commas, quotes or line breaks");
     if (!cfg.recipe.empty()) {
@@ -257,7 +265,8 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         m.train_loss = p.seen ? p.loss_sum / double(p.seen) : 0;
         m.train_acc = p.seen ? double(p.correct) / double(p.seen) : 0;
         m.lr = lr;
-        if (data.test.size() > 0) {
+        m.evaluated = data.test.size() > 0 && (m.epoch % cfg.eval_every == 0 || m.epoch == cfg.epochs);
+        if (m.evaluated) {
             const EvalResult e = evaluate(model, data.test, cfg.eval_batch);
             m.test_acc = e.accuracy();
             m.test_loss = e.loss;
@@ -272,7 +281,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         done.next_batch = 0;
         done.loss_sum = 0;
         done.correct = done.seen = 0;
-        const bool improved = data.test.size() > 0 && m.test_acc > p.best_acc;
+        const bool improved = m.evaluated && m.test_acc > p.best_acc;
         if (improved) done.best_acc = p.best_acc = m.test_acc;
         if (improved) save_checkpoint(best.string(), model.to_checkpoint());
         if (ema) save_checkpoint(ema_file.string(), ema->model().to_checkpoint());

@@ -2,6 +2,7 @@
 // a PNG image folder written here, the PyTorch train-step fixture, and broken inputs.
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <cmath>
 
@@ -138,6 +139,48 @@ TEST_F(CliTrain, AMetricsFileThatCannotBeDrawnOnlyWarnsAndTheTrainingFinishes) {
         EXPECT_NE(bad.err.find(c.message), std::string::npos) << c.name << ": " << bad.err;
         EXPECT_FALSE(fs::exists(dir / "curves.png")) << c.name;
     }
+}
+
+TEST_F(CliTrain, EvalEveryEvaluatesEveryNthEpochAndTheLast) {
+    // 5 epochs with --eval-every 2 and an EMA: epochs 2, 4 and 5 (the last) are evaluated. The others
+    // leave their four test cells empty and say so on their epoch line; the curves are still drawn.
+    const fs::path run = tmp_ / "run";
+    const Result r = this->run(train_args(run, 5) + " --eval-every 2 --model-ema 0.9");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const auto cells = [](const std::string& line) {
+        std::vector<std::string> out;
+        std::istringstream in(line);
+        for (std::string cell; std::getline(in, cell, ',');) out.push_back(cell);
+        if (!line.empty() && line.back() == ',') out.emplace_back();
+        return out;
+    };
+    std::ifstream csv(run / "metrics.csv");
+    std::string line;
+    ASSERT_TRUE(std::getline(csv, line));
+    const std::vector<std::string> header = cells(line);
+    std::vector<size_t> test_columns;
+    for (size_t i = 0; i < header.size(); ++i)
+        if (header[i].find("test_") != std::string::npos) test_columns.push_back(i);
+    ASSERT_EQ(test_columns.size(), 4u) << line;
+    for (int epoch = 1; epoch <= 5; ++epoch) {
+        ASSERT_TRUE(std::getline(csv, line)) << "epoch " << epoch;
+        const std::vector<std::string> row = cells(line);
+        ASSERT_EQ(row.size(), header.size()) << line;
+        EXPECT_EQ(row[0], std::to_string(epoch));
+        const bool evaluated = epoch % 2 == 0 || epoch == 5;
+        for (size_t i : test_columns) EXPECT_EQ(row[i].empty(), !evaluated) << "epoch " << epoch << ", " << header[i];
+    }
+    size_t skipped = 0;
+    for (size_t at = r.err.find("test not evaluated"); at != std::string::npos; at = r.err.find("test not evaluated", at + 1))
+        ++skipped;
+    EXPECT_EQ(skipped, 2u) << r.err;
+    const cv::Mat curves = cv::imread((run / "curves.png").string(), cv::IMREAD_COLOR);
+    EXPECT_EQ(curves.cols, 1120);
+    EXPECT_TRUE(fs::exists(run / "best.safetensors"));
+
+    const Result bad = this->run(train_args(tmp_ / "r2", 1) + " --eval-every 0");
+    EXPECT_CLEAN_EXIT(bad, 2);
+    EXPECT_NE(bad.err.find("--eval-every must be at least 1"), std::string::npos) << bad.err;
 }
 
 TEST_F(CliTrain, MaxPixelsBelowTheImagesSkipsEveryOne) {

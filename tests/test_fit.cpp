@@ -2,9 +2,12 @@
 // and clear errors for a missing or mismatched checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <vector>
 
 #include "temp_dir.hpp"
 #include "vit/vit.hpp"
@@ -71,6 +74,31 @@ vit::FitConfig small_fit(const fs::path& dir) {
     return f;
 }
 
+// small_fit with every source of randomness and state on: dropout and drop-path, whose masks must be
+// replayed, RandAugment, random erasing, mixup and cutmix, whose draws must be, repeated augmentation,
+// whose order must be, and the weight EMA, which must come back from a checkpoint.
+vit::FitConfig every_feature_fit(const fs::path& dir) {
+    vit::FitConfig f = small_fit(dir);
+    f.model_ema_decay = 0.9f;
+    f.augment.auto_augment = vit::parse_auto_augment("rand-m9-mstd0.5-inc1");
+    f.augment.erasing.prob = 0.5f;
+    f.augment.mixup.mixup_alpha = 0.8f;
+    f.augment.mixup.cutmix_alpha = 1.0f;
+    f.aug_repeats = 3;
+    f.optim.regularization.drop_path = 0.3f;
+    f.optim.regularization.dropout = 0.1f;
+    f.optim.regularization.attn_drop = 0.1f;
+    f.optim.regularization.head_drop = 0.1f;
+    return f;
+}
+
+float max_difference(const vit::Model& a, const vit::Model& b) {
+    float worst = 0;
+    for (size_t i = 0; i < a.params().size(); ++i)
+        worst = std::max(worst, std::fabs(a.params().data()[i] - b.params().data()[i]));
+    return worst;
+}
+
 }  // namespace
 
 TEST(Fit, LearnsAndWritesRunFolder) {
@@ -102,26 +130,8 @@ TEST(Fit, LearnsAndWritesRunFolder) {
 TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
     TempDir a("vit-fit-a"), b("vit-fit-b");
-    // Dropout and drop-path on, so that their masks must be replayed too, RandAugment, random erasing,
-    // mixup and cutmix, whose draws must be replayed, repeated augmentation, whose order must be, and
-    // the weight EMA, which must come back from the checkpoint.
-    auto small_fit = [](const fs::path& dir) {
-        vit::FitConfig f = ::small_fit(dir);
-        f.model_ema_decay = 0.9f;
-        f.augment.auto_augment = vit::parse_auto_augment("rand-m9-mstd0.5-inc1");
-        f.augment.erasing.prob = 0.5f;
-        f.augment.mixup.mixup_alpha = 0.8f;
-        f.augment.mixup.cutmix_alpha = 1.0f;
-        f.aug_repeats = 3;
-        f.optim.regularization.drop_path = 0.3f;
-        f.optim.regularization.dropout = 0.1f;
-        f.optim.regularization.attn_drop = 0.1f;
-        f.optim.regularization.head_drop = 0.1f;
-        return f;
-    };
-
     vit::Model straight = tiny_model();
-    ASSERT_EQ(vit::fit(straight, data, small_fit(a.path)), vit::FitOutcome::Completed);
+    ASSERT_EQ(vit::fit(straight, data, every_feature_fit(a.path)), vit::FitOutcome::Completed);
 
     // Stop in the middle of the second epoch (6 steps per epoch), as Ctrl-C would.
     vit::Model first = tiny_model();
@@ -129,18 +139,15 @@ TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     vit::FitCallbacks cb;
     cb.on_step = [&](const vit::StepProgress&) { ++steps; };
     cb.stop_requested = [&] { return steps == 9; };
-    ASSERT_EQ(vit::fit(first, data, small_fit(b.path), cb), vit::FitOutcome::Stopped);
+    ASSERT_EQ(vit::fit(first, data, every_feature_fit(b.path), cb), vit::FitOutcome::Stopped);
     ASSERT_TRUE(fs::exists(b.path / "last.safetensors"));
 
     vit::Model resumed = tiny_model();  // fresh weights: everything must come from the checkpoint
-    vit::FitConfig f = small_fit(b.path);
+    vit::FitConfig f = every_feature_fit(b.path);
     f.resume = true;
     ASSERT_EQ(vit::fit(resumed, data, f), vit::FitOutcome::Completed);
 
-    float worst = 0;
-    for (size_t i = 0; i < straight.params().size(); ++i)
-        worst = std::max(worst, std::fabs(straight.params().data()[i] - resumed.params().data()[i]));
-    EXPECT_EQ(worst, 0.0f) << "resumed weights differ from the uninterrupted run";
+    EXPECT_EQ(max_difference(straight, resumed), 0.0f) << "resumed weights differ from the uninterrupted run";
 
     const vit::Model ema_a(vit::load_checkpoint((a.path / "ema.safetensors").string()));
     const vit::Model ema_b(vit::load_checkpoint((b.path / "ema.safetensors").string()));
@@ -160,6 +167,25 @@ TEST(Fit, InterruptedAndResumedRunEndsWithTheSameWeights) {
     f.model_ema_decay = 0.0f;
     f.epochs = 4;
     EXPECT_THROW(vit::fit(resumed, data, f), vit::ConfigError);
+}
+
+TEST(Fit, EvaluatingEveryOtherEpochTrainsTheSameWeights) {
+    // Evaluation reads the weights and nothing else: a run that skips it in epoch 1 (eval_every 2; epoch
+    // 3, the last, is always evaluated) ends where the run that evaluates every epoch ends.
+    const vit::DataSplit data{synthetic(48, 1), synthetic(12, 2)};
+    TempDir a("vit-fit-every"), b("vit-fit-sparse");
+    vit::Model every = tiny_model(), sparse = tiny_model();
+    ASSERT_EQ(vit::fit(every, data, every_feature_fit(a.path)), vit::FitOutcome::Completed);
+    vit::FitConfig f = every_feature_fit(b.path);
+    f.eval_every = 2;
+    std::vector<bool> evaluated;
+    vit::FitCallbacks cb;
+    cb.on_epoch = [&](const vit::EpochMetrics& m) { evaluated.push_back(m.evaluated); };
+    ASSERT_EQ(vit::fit(sparse, data, f, cb), vit::FitOutcome::Completed);
+    EXPECT_EQ(evaluated, (std::vector<bool>{false, true, true}));
+    EXPECT_EQ(max_difference(every, sparse), 0.0f);
+    f.eval_every = 0;
+    EXPECT_THROW(vit::fit(sparse, data, f), vit::ConfigError);
 }
 
 TEST(ModelEma, AfterKStepsEqualsTheHandComputedAverage) {

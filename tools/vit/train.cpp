@@ -98,13 +98,14 @@ int run_train(const std::vector<std::string>& args) {
         ("mixup-prob", po::value<float>()->default_value(1.0f), "probability of mixing a batch when --mixup or --cutmix is on")
         ("mixup-switch-prob", po::value<float>()->default_value(0.5f), "with both on: probability of cutmix rather than mixup for a batch")
         ("aug-repeats", po::value<int>()->default_value(1), "repeated augmentation: each image of an epoch's order taken this many times in a row, differently augmented, the epoch keeping its length (timm's --aug-repeats, e.g. 3; 1: off)")
-        ("model-ema", po::value<float>()->default_value(0.0f), "keep an exponential moving average of the weights with this decay (timm's --model-ema-decay, e.g. 0.999; 0: off), evaluated every epoch and saved as ema.safetensors")
+        ("model-ema", po::value<float>()->default_value(0.0f), "keep an exponential moving average of the weights with this decay (timm's --model-ema-decay, e.g. 0.999; 0: off), evaluated with the live weights and saved as ema.safetensors")
         ("mean", po::value<std::string>(), "normalisation mean per channel (default: computed from the training set)")
         ("std", po::value<std::string>(), "normalisation std per channel (default: computed)")
         ("val-split", po::value<double>()->default_value(0.0), "hold out this fraction of train as test when the data has no test split")
         ("seed", po::value<uint64_t>()->default_value(0), "random seed (initialisation, order, augmentation)")
         ("init", po::value<std::string>()->default_value("torch"), "initialisation: timm, or torch (PyTorch module defaults, as the anchor's reference model)")
         ("workers", po::value<int>()->default_value(2), "data loader threads")
+        ("eval-every", po::value<int>()->default_value(1), "evaluate on the test split after every Nth epoch and after the last (metrics.csv leaves the others' test cells empty; best.safetensors is chosen among the evaluated epochs)")
         ("img-size", po::value<std::string>(), "with --init-from: run the model at this size (N or HxW)");
     // clang-format on
     add_threads_flag(options);
@@ -157,6 +158,8 @@ int run_train(const std::vector<std::string>& args) {
         if (!(fc.model_ema_decay >= 0 && fc.model_ema_decay < 1)) throw UsageError("--model-ema must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
+        fc.eval_every = vm["eval-every"].as<int>();
+        if (fc.eval_every < 1) throw UsageError("--eval-every must be at least 1");
         fc.run_dir = vm["output"].as<std::string>();
         fc.resume = vm["resume"].as<bool>();
         if (!recipe.source.empty()) {
@@ -272,11 +275,13 @@ int run_train(const std::vector<std::string>& args) {
             // The loader's own rate (images per second of one worker thread) is what the augmentation
             // costs; the wait says whether it ever held the steps back.
             const double images = m.images_per_s * m.seconds;
+            char test[64] = "test not evaluated";
+            if (m.evaluated) std::snprintf(test, sizeof test, "test loss %.4f acc %.2f%%", m.test_loss, 100 * m.test_acc);
             char buf[448];
             std::snprintf(buf, sizeof buf,
-                          "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %.2e | %s, %.0f "
+                          "epoch %d/%d: train loss %.4f acc %.2f%% | %s | lr %.2e | %s, %.0f "
                           "img/s, waited %.2fs for data (loader %.0f img/s per thread) | ETA %s",
-                          m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.lr,
+                          m.epoch, fc.epochs, m.train_loss, 100 * m.train_acc, test, m.lr,
                           format_duration(m.seconds).c_str(), m.images_per_s, m.data_wait_s,
                           m.data_busy_s > 0 ? images / m.data_busy_s : 0.0,
                           format_duration(m.seconds * (fc.epochs - m.epoch)).c_str());

@@ -1,6 +1,7 @@
 #include "training_curves.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -13,6 +14,8 @@
 namespace vit_cli {
 
 namespace {
+
+bool is_test_column(const std::string& name) { return name.rfind("test_", 0) == 0 || name.rfind("ema_test_", 0) == 0; }
 
 // Column name -> values, for the numeric columns of the file.
 std::map<std::string, std::vector<double>> read_columns(const std::string& path) {
@@ -35,6 +38,11 @@ std::map<std::string, std::vector<double>> read_columns(const std::string& path)
                                    " cells, the header " + std::to_string(names.size()));
         for (size_t i = 0; i < names.size(); ++i) {
             if (names[i] == "recipe") continue;  // the one text column
+            // Test figures are empty in the epochs that were not evaluated (vit train --eval-every).
+            if (cells[i].empty() && is_test_column(names[i])) {
+                cols[names[i]].push_back(std::nan(""));
+                continue;
+            }
             size_t used = 0;
             double v = 0;
             try {
@@ -58,6 +66,7 @@ cv::Mat training_curves(const std::string& metrics_csv) {
     const std::vector<double>& x = cols["epoch"];
     // Colours: train blue, test orange, EMA green (BGR).
     const cv::Scalar train(180, 119, 31), test(14, 127, 255), ema(44, 160, 44);
+    // The chart skips the NaN of epochs without evaluation and joins the evaluated ones.
     LineChart loss{"loss", "epoch", {{"train", x, cols["train_loss"], train}, {"test", x, cols["test_loss"], test}}};
     LineChart acc{"accuracy", "epoch", {{"train", x, cols["train_acc"], train}, {"test", x, cols["test_acc"], test}}, true};
     if (cols.count("ema_test_acc")) {
