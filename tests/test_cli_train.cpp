@@ -130,7 +130,10 @@ TEST_F(CliTrain, AMetricsFileThatCannotBeDrawnOnlyWarnsAndTheTrainingFinishes) {
     for (const Case& c :
          {Case{"not-a-number", header + "\n1,2.3,0.1,2.2,n/a,0.001,1,100,0\n",
                "metrics.csv: line 2, column test_acc: 'n/a' is not a number"},
-          Case{"short-row", header + ",note\n", "metrics.csv: line 2 has 9 cells, the header 10"}}) {
+          Case{"short-row", header + ",note\n", "metrics.csv: line 2 has 9 cells, the header 10"},
+          // Only the test columns may be empty (epochs that --eval-every skipped).
+          Case{"empty-train-cell", header + "\n1,,0.1,,,0.001,1,100,0\n",
+               "metrics.csv: line 2, column train_loss: '' is not a number"}}) {
         const fs::path dir = tmp_ / c.name;
         fs::create_directories(dir);
         std::ofstream(dir / "metrics.csv") << c.file;
