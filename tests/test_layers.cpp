@@ -140,6 +140,33 @@ TEST(LayerContract, Softmax) {
     check_layer(L);
 }
 
+TEST(Softmax, MatchesADoublePrecisionSoftmaxOnRowsOfEveryLength) {
+    // Row lengths below, at and past the 16-float vector, the attention rows of cifar-t (65) and of
+    // the 224-pixel models (197), with logits from -30 to 30 as scaled scores reach; in place too.
+    for (int64_t n : {1, 5, 16, 17, 65, 197}) {
+        const int64_t R = 7;
+        vit::layers::Softmax sm({R, n});
+        const std::vector<float> x = randn(size_t(R * n), uint32_t(n), 10.0f);
+        std::vector<float> y(x.size()), inplace = x;
+        sm.forward(x.data(), y.data());
+        sm.forward(inplace.data(), inplace.data());
+        for (int64_t r = 0; r < R; ++r) {
+            double mx = -1e300, sum = 0;
+            for (int64_t j = 0; j < n; ++j) mx = std::max(mx, double(x[size_t(r * n + j)]));
+            for (int64_t j = 0; j < n; ++j) sum += std::exp(double(x[size_t(r * n + j)]) - mx);
+            for (int64_t j = 0; j < n; ++j) {
+                const size_t i = size_t(r * n + j);
+                const double want = std::exp(double(x[i]) - mx) / sum;
+                // Rounding x - max to f32 moves e^(x - max) by up to half an ulp of |x - max|, relative
+                // (6e-8 |x - max|); the exponential and the normalisation add a few ulps (1e-6).
+                const double tol = want * (1e-6 + 6e-8 * std::fabs(double(x[i]) - mx));
+                EXPECT_NEAR(y[i], want, tol) << "n " << n << ", row " << r << ", column " << j;
+                EXPECT_EQ(inplace[i], y[i]) << "n " << n << ", row " << r << ", column " << j;
+            }
+        }
+    }
+}
+
 TEST(LayerContract, MultiHeadAttentionOnFusedQkv) {
     const int64_t B = 2, T = 3, D = 4, H = 2;
     vit::layers::Attention attn(B, T, D, H, true);
