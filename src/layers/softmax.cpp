@@ -106,17 +106,20 @@ Softmax::Softmax(const dims& shape, bool backward, dt dst) {
         args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
         return;
     }
+    // The forward's descriptor is also the backward's hint; its primitive is built only where our own
+    // kernel does not run.
+    const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_training, md, axis);
+    const dnnl::softmax_forward::primitive_desc pd(desc, cpu_engine());
     if (has_avx512()) {
         rows_ = 1;
         for (size_t i = 0; i + 1 < shape.size(); ++i) rows_ *= shape[i];
         cols_ = static_cast<int>(shape.back());
+    } else {
+        prim_ = dnnl::softmax_forward(pd);
+        src_ = unbound(md);
+        dst_ = unbound(md);
+        args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     }
-    const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_training, md, axis);
-    const dnnl::softmax_forward::primitive_desc pd(desc, cpu_engine());
-    prim_ = dnnl::softmax_forward(pd);
-    src_ = unbound(md);
-    dst_ = unbound(md);
-    args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     if (!backward) return;
     const dnnl::softmax_backward::desc bdesc(md, md, axis);
     bwd_ = dnnl::softmax_backward(dnnl::softmax_backward::primitive_desc(bdesc, cpu_engine(), pd));
