@@ -95,8 +95,16 @@ std::pair<std::string, std::string> parse_repo_id(const std::string& id, const s
     return {org, name};
 }
 
+// A Hub id is ORG/NAME: one '/', no leading ./ ../ / or ~/, and no model-file extension (a Hub name may
+// hold dots, as timm's "vit_base_patch16_224.augreg2_in21k_ft_in1k", so only these extensions count).
 bool looks_like_path(const std::string& spec) {
-    return spec.find('/') == std::string::npos || spec.front() == '/' || spec.rfind("./", 0) == 0 ||
+    static const char* const kFileExtensions[] = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".json", ".npz"};
+    const auto ends_with = [&](const std::string& tail) {
+        return spec.size() >= tail.size() && spec.compare(spec.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    for (const char* ext : kFileExtensions)
+        if (ends_with(ext)) return true;
+    return std::count(spec.begin(), spec.end(), '/') != 1 || spec.front() == '/' || spec.rfind("./", 0) == 0 ||
            spec.rfind("../", 0) == 0 || spec.rfind("~/", 0) == 0;
 }
 

@@ -31,7 +31,8 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
       reg_(opts.training ? (opts.reg.validate(), opts.reg) : Regularization{}),
       branched_(reg_.drop_path > 0 || reg_.dropout > 0 || cfg.layer_scale()),
       per_branch_(opts.training && cfg.layer_scale()), bf16_(!opts.training && opts.dtype == Dtype::BF16),
-      mixed_(opts.training && opts.dtype == Dtype::BF16), int8_(opts.dtype == Dtype::Int8), B_(batch),
+      mixed_(opts.training && opts.dtype == Dtype::BF16), int8_(opts.dtype == Dtype::Int8),
+      int8_attention_(int8_ ? cpu_support().int8_attention : Dtype::F32), B_(batch),
       P_(cfg.num_patches()), T_(cfg.num_tokens()), D_(cfg.embed_dim), H_(cfg.num_heads), Hm_(cfg.mlp_hidden()),
       K_(cfg.num_classes), O_(cfg.num_outputs()),
       M_(int64_t(batch) * cfg.num_tokens()), R_(cfg.distilled ? 2 : 1),
@@ -48,6 +49,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
                           ") of a global batch of " + std::to_string(opts.slice.total));
     if (opts.training && opts.dtype == Dtype::Int8)
         throw ConfigError("training runs in f32 or bf16, not int8");
+    require_dtype(opts.dtype);  // before any allocation or oneDNN plan
     require_memory(estimate_bytes(cfg, batch, opts),
                    std::string("a network for a batch of ") + std::to_string(batch) + " (" +
                        (opts.training ? "training" : opts.capture_attention ? "inference, attention kept" : "inference") +
@@ -59,8 +61,9 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     tokens_.resize(B_ * P_ * D_);
     if (cfg.pre_norm) emb_.resize(M_ * D_);
     xs_.resize((training ? 2 * cfg.depth + 1 : 1) * M_ * D_);
-    // bf16 attention (bf16 and int8) without maps: the attention's own scratch.
-    if (!(bf16_ || int8_) || per_block_) att_.resize(A * BHTT);
+    // bf16 attention (bf16, and int8 where bf16 runs) without maps: the attention's own scratch.
+    const bool attention16 = bf16_ || mixed_ || (int8_ && int8_attention_ == Dtype::BF16);
+    if (!attention16 || per_block_) att_.resize(A * BHTT);
     if (bf16_) {
         ln16_.resize(M_ * D_);
         qkv16_.resize(M_ * 3 * D_);
@@ -76,8 +79,13 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         params_to_bf16_ = layers::Convert(static_cast<int64_t>(params16_.size()), layers::dt::f32, layers::dt::bf16);
         h_to_bf16_ = layers::Convert(M_ * Hm_, layers::dt::f32, layers::dt::bf16);
     } else if (int8_) {
-        qkv16_.resize(M_ * 3 * D_);
-        ctx16_.resize(M_ * D_);
+        if (int8_attention_ == Dtype::BF16) {
+            qkv16_.resize(M_ * 3 * D_);
+            ctx16_.resize(M_ * D_);
+        } else {
+            qkv_.resize(M_ * 3 * D_);
+            ctx_.resize(M_ * D_);
+        }
         xq_ = layers::QuantizedRows(M_, D_);
         hq_ = layers::QuantizedRows(M_, Hm_);
         acc_.resize(size_t(M_ * std::max(3 * D_, Hm_)));
@@ -132,8 +140,9 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     const layers::dt low = bf16_ || mixed_ ? layers::dt::bf16 : layers::dt::f32;
     const layers::LinearTypes to_low{low, low}, to_f32{low, layers::dt::f32};
     // The attention products take bf16 operands in bf16 inference, mixed-precision training and int8
-    // (there the qkv product writes bf16 and the attention output is quantised from bf16).
-    const layers::dt attention_type = bf16_ || mixed_ || int8_ ? layers::dt::bf16 : layers::dt::f32;
+    // (there the qkv product writes bf16 and the attention output is quantised from bf16; on a CPU
+    // without bf16 products int8 keeps the attention in f32).
+    const layers::dt attention_type = attention16 ? layers::dt::bf16 : layers::dt::f32;
     // The residual adds are fused into proj and fc2 (x += ...), unless the branch is dropped or scaled.
     const Epilogue residual = branched_ ? Epilogue::None : Epilogue::Accumulate;
     if (int8_) {  // fc1 applies the activation and quantises the hidden layer for fc2
@@ -358,16 +367,23 @@ const float* Network::forward(const Parameters& p, const float* img, int n) {
 
 // As the f32 block, with the four Linear layers in int8: their inputs quantised per token (norm1 and
 // norm2 by the LayerNorm, the attention output here, the hidden layer by fc1), the attention itself
-// in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32).
+// in bf16 as in a bf16 network (qkv and its output bf16, softmax in f32) where this CPU has bf16
+// products, else in f32 (cpu_support.hpp).
 void Network::int8_block(const Parameters& p, int i, float* x_in, float* x_mid, float* x_out, float* att) {
     // Inference only: one residual slot (x_in, x_mid and x_out are the same rows) and no dropout; with
     // LayerScale the branches go through branch_ and add_branch.
     const BlockParams& o = off_.blocks[size_t(i)];
     const Int8Block& w = int8_weights_[size_t(i)];
     ln_to_u8_.forward(x_in, at(p, o.norm1_w), at(p, o.norm1_b), xq_);
-    qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
-    attn_.forward(qkv16_.data(), att, ctx16_.data());
-    layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
+    if (int8_attention_ == Dtype::BF16) {
+        qkv8_.forward(xq_, w.qkv, acc_.data(), qkv16_.data());
+        attn_.forward(qkv16_.data(), att, ctx16_.data());
+        layers::quantize_rows(ctx16_.data(), M_, D_, xq_);
+    } else {
+        qkv8_.forward(xq_, w.qkv, acc_.data(), qkv_.data());
+        attn_.forward(qkv_.data(), att, ctx_.data());
+        layers::quantize_rows(ctx_.data(), M_, D_, xq_);
+    }
     if (branched_) {
         proj8_.forward(xq_, w.proj, acc_.data(), branch(0));
         add_branch(x_in, nullptr, at(p, o.ls1), branch(0), x_mid);

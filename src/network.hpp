@@ -7,6 +7,7 @@
 
 #include "vit/layers/attention.hpp"
 #include "vit/layers/convert.hpp"
+#include "vit/cpu_support.hpp"
 #include "vit/distributed.hpp"
 #include "vit/dtype.hpp"
 #include "vit/layers/attention_pool.hpp"
@@ -123,6 +124,9 @@ private:
     const bool bf16_;        // inference in bf16 (NetworkOptions::dtype)
     const bool mixed_;       // training in bf16: mixed precision (NetworkOptions::dtype)
     const bool int8_;        // inference with int8 Linear layers in the blocks
+    // Int8: the number format of the attention's products, BF16 where this CPU has bf16 products, else
+    // F32 (CpuSupport::int8_attention). F32 in the other modes.
+    const Dtype int8_attention_;
     // B images, P patches, T tokens (prefix + patches), D width, H heads, Hm MLP width, K classes, O
     // outputs (K, or F without a classifier), M = B*T rows, R pooled rows per image (2 when distilled),
     // F the width of a pooled row (2D for TokenAvg, else D).
@@ -156,7 +160,8 @@ private:
     uint64_t noise_seed_ = 0;
 
     // bf16: the blocks' matmul inputs (norm1 / norm2 output, qkv, attention output, MLP hidden), each
-    // (B*T, width) as their f32 twins above, which bf16 does not allocate; int8 uses qkv16_ and ctx16_.
+    // (B*T, width) as their f32 twins above, which bf16 does not allocate; int8 uses qkv16_ and ctx16_
+    // (int8 with f32 attention uses qkv_ and ctx_ instead).
     // Mixed-precision training keeps them per block for the backward (ln16_: norm1 of block i in slot
     // 2i, norm2 in 2i + 1), and hact_ as one f32 scratch slot (the GELU's output, then rounded into h16_).
     std::vector<layers::Bf16> ln16_, qkv16_, ctx16_, h16_;
@@ -171,7 +176,7 @@ private:
     // int8: the blocks' Linear weights quantised (pack_weights), their quantised inputs (norm1 / norm2
     // output and the attention output share xq_, (B*T, D); the MLP hidden layer hq_, (B*T, Hm)), and
     // the int32 products, (B*T, max(3D, Hm)), shared by the four layers. The attention's qkv16_ and
-    // ctx16_ are bf16, as in a bf16 network.
+    // ctx16_ are bf16, as in a bf16 network (qkv_ and ctx_ in f32 where int8_attention_ is F32).
     struct Int8Block {
         layers::Int8Weights qkv, proj, fc1, fc2;
     };

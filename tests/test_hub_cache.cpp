@@ -242,7 +242,7 @@ TEST_F(HubCache, ASnapshotWithoutSafetensorsWeightsIsAnError) {
 
 TEST_F(HubCache, MalformedIdsAreConfigErrors) {
     for (const std::string spec :
-         {"timm/", "org/..", "a/b/c", "timm/vit tiny", "org/na--me", "org/-name", "hf-hub:timm", "hf-hub:/name",
+         {"timm/", "org/..", "timm/vit tiny", "org/na--me", "org/-name", "hf-hub:timm", "hf-hub:/name",
           "hf-hub:a/b/c", "hf-hub:../name", "hf-hub:"}) {
         SCOPED_TRACE(spec);
         const std::string message = resolve_error<vit::ConfigError>(spec);
@@ -253,8 +253,9 @@ TEST_F(HubCache, MalformedIdsAreConfigErrors) {
 
 TEST_F(HubCache, SpecsThatCanOnlyBePathsAreReturnedUnchanged) {
     // Missing files included: load_checkpoint reports those as missing files, not as Hub ids.
+    // A model-file extension or more than one '/' marks a path too, even with one '/' ("models/x.safetensors").
     for (const std::string spec : {"model.safetensors", "/no/such/model", "./no/such/model", "../no/such/model",
-                                   "~/no/such/model", ""})
+                                   "~/no/such/model", "", "models/nope.safetensors", "org/model.pth", "a/b/c"})
         EXPECT_EQ(vit::resolve_model_spec(spec), spec);
 }
 

@@ -29,6 +29,10 @@ struct ConfigError : Error {
 struct ImageError : Error {
     using Error::Error;
 };
+// A number format or kernel that this CPU (as oneDNN sees it, ONEDNN_MAX_CPU_ISA included) cannot run.
+struct UnsupportedError : Error {
+    using Error::Error;
+};
 // A computation whose memory, estimated before allocating, exceeds what the system has available.
 struct MemoryError : Error {
     using Error::Error;

@@ -10,6 +10,8 @@
 //   const float* logits = runner.forward(x.data(), /*n=*/1);                     // (1, classes)
 //   vit::Runner fast(model, 8, vit::RunOptions{false, 0, vit::Dtype::BF16});     // bf16 products (dtype.hpp)
 //   vit::Runner int8(model, 8, vit::RunOptions{false, 0, vit::Dtype::Int8});     // int8 Linear layers
+//   vit::cpu_support().bf16.mode;   // Native, Emulated or Refused here (cpu_support.hpp); a Runner in a
+//                                   // refused dtype throws vit::UnsupportedError before any work
 //
 //   // Training (fit.hpp): a dataset in memory, the reference recipe, checkpoints in a run folder.
 //   vit::LoadOptions lo;
@@ -33,6 +35,7 @@
 #include "vit/auto_augment.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/config.hpp"
+#include "vit/cpu_support.hpp"
 #include "vit/data.hpp"
 #include "vit/dtype.hpp"
 #include "vit/error.hpp"

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "vit/cpu_dispatch.hpp"
 #include "vit/error.hpp"
 
 namespace vit::layers {
@@ -24,18 +25,14 @@ inline uint32_t lowbias32(uint32_t x) {
 // of one mask; with two, such keys must also agree in the second half.
 inline uint32_t hash(uint32_t k0, uint32_t k1, uint32_t i) { return lowbias32(lowbias32(i * 0x9E3779B9u + k0) ^ k1); }
 
-// The element loop, compiled for AVX-512, AVX2 and the baseline, the best chosen at load time (GCC's
-// function multiversioning on x86; other compilers and targets build the baseline only).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define VIT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VIT_VECTOR_CLONES
-#endif
-// Element i draws mask entry first + i.
-VIT_VECTOR_CLONES void mask_range(const float* x, float* y, int64_t begin, int64_t end, uint32_t first, uint32_t k0,
-                                  uint32_t k1, uint32_t threshold, float scale) {
-    for (int64_t i = begin; i < end; ++i)
-        y[i] = hash(k0, k1, first + static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
+// Element i draws mask entry first + i. The element loop is compiled for AVX-512, AVX2 and the
+// baseline (cpu_dispatch.hpp).
+void mask_range(const float* x, float* y, int64_t begin, int64_t end, uint32_t first, uint32_t k0, uint32_t k1,
+                uint32_t threshold, float scale) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        for (int64_t i = begin; i < end; ++i)
+            y[i] = hash(k0, k1, first + static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
+    });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vit/cpu_dispatch.hpp"
 #include "vit/error.hpp"
 #include "vit/layers/activation_math.hpp"
 
@@ -12,40 +13,45 @@ namespace vit::layers {
 
 namespace {
 // One row of the epilogue: y_c (+)= a · (sw_c · acc_c) + (o · sum_c + b_c), a = sa_r, o = low_r.
-VIT_ROW_KERNEL void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, float* y,
-                                bool accumulate) {
-    const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
-    if (accumulate) {
+void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, float* y, bool accumulate) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
+        if (accumulate) {
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] += a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
-    } else {
+            for (int64_t c = 0; c < n; ++c) y[c] += a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
+        } else {
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] = a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
-    }
+            for (int64_t c = 0; c < n; ++c) y[c] = a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
+        }
+    });
 }
 
 // The same, written rounded to bf16.
-VIT_ROW_KERNEL void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, Bf16* y) {
-    const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
+void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, Bf16* y) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
 #pragma omp simd
-    for (int64_t c = 0; c < n; ++c) y[c] = to_bf16(a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]));
+        for (int64_t c = 0; c < n; ++c) y[c] = to_bf16(a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]));
+    });
 }
 
-VIT_ROW_KERNEL void activate_row(Activation act, float* y, int64_t n) {
-    switch (act) {
-    case Activation::Gelu:
+void activate_row(Activation act, float* y, int64_t n) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        switch (act) {
+        case Activation::Gelu:
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] = gelu_erf(y[c]);
-        break;
-    case Activation::QuickGelu:
+            for (int64_t c = 0; c < n; ++c) y[c] = gelu_erf(y[c]);
+            break;
+        case Activation::QuickGelu:
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] = quick_gelu(y[c]);
-        break;
-    case Activation::GeluTanh:
+            for (int64_t c = 0; c < n; ++c) y[c] = quick_gelu(y[c]);
+            break;
+        case Activation::GeluTanh:
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] = gelu_tanh(y[c]);
-        break;
-    }
+            for (int64_t c = 0; c < n; ++c) y[c] = gelu_tanh(y[c]);
+            break;
+        }
+    });
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vit/cpu_dispatch.hpp"
 #include "vit/error.hpp"
 
 namespace vit::layers {
@@ -15,7 +16,7 @@ namespace {
 struct RowStats {
     float mean, var, inv_std;
 };
-VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
+VIT_KERNEL_BODY inline RowStats row_stats(const float* x, int64_t C, float eps) {
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < C; ++c) sum += x[c];
@@ -28,21 +29,25 @@ VIT_ROW_KERNEL RowStats row_stats(const float* x, int64_t C, float eps) {
 }
 
 // One row of the bf16 output: y = (x - mean) / std · gamma + beta, rounded; returns the statistics.
-VIT_ROW_KERNEL RowStats normalize_bf16_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
-                                           Bf16* y) {
-    const RowStats st = row_stats(x, C, eps);
+RowStats normalize_bf16_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                            Bf16* y) {
+    return cpu::vectorized([&]() VIT_KERNEL_BODY {
+        const RowStats st = row_stats(x, C, eps);
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) y[c] = to_bf16((x[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
-    return st;
+        for (int64_t c = 0; c < C; ++c) y[c] = to_bf16((x[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
+        return st;
+    });
 }
 
 // One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
-VIT_ROW_KERNEL void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
-                                           float* y, QuantizedRows& out, int64_t r) {
-    const RowStats st = row_stats(x, C, eps);
+void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
+                            float* y, QuantizedRows& out, int64_t r) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        const RowStats st = row_stats(x, C, eps);
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
-    quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
+        for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
+        quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
+    });
 }
 }  // namespace
 

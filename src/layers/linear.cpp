@@ -17,38 +17,46 @@ namespace {
 // (its rounding used to be a separate oneDNN reorder).
 constexpr int64_t kChunkRows = 64;
 
-VIT_ROW_KERNEL void sum_chunk(const float* dy, int64_t rows, int64_t cols, float* part, Bf16* dy16) {
-    std::fill(part, part + cols, 0.0f);
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* row = dy + r * cols;
-        if (dy16 == nullptr) {
+void sum_chunk(const float* dy, int64_t rows, int64_t cols, float* part, Bf16* dy16) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        std::fill(part, part + cols, 0.0f);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* row = dy + r * cols;
+            if (dy16 == nullptr) {
 #pragma omp simd
-            for (int64_t j = 0; j < cols; ++j) part[j] += row[j];
-            continue;
-        }
-        Bf16* out = dy16 + r * cols;
+                for (int64_t j = 0; j < cols; ++j) part[j] += row[j];
+                continue;
+            }
+            Bf16* out = dy16 + r * cols;
 #pragma omp simd
-        for (int64_t j = 0; j < cols; ++j) {
-            part[j] += row[j];
-            out[j] = to_bf16(row[j]);
+            for (int64_t j = 0; j < cols; ++j) {
+                part[j] += row[j];
+                out[j] = to_bf16(row[j]);
+            }
         }
-    }
+    });
 }
 
-VIT_ROW_KERNEL void round_rows(const float* dy, int64_t n, Bf16* dy16) {
+void round_rows(const float* dy, int64_t n, Bf16* dy16) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dy16[i] = to_bf16(dy[i]);
+        for (int64_t i = 0; i < n; ++i) dy16[i] = to_bf16(dy[i]);
+    });
 }
 
-VIT_ROW_KERNEL void add_chunk_sums(const float* part, int64_t chunks, int64_t cols, float* db) {
+void add_chunk_sums(const float* part, int64_t chunks, int64_t cols, float* db) {
     constexpr int64_t kBlock = 16;
+    // The dispatch sits inside the parallel loop: OpenMP outlines a parallel region into a function of
+    // its own, compiled for the baseline.
 #pragma omp parallel for
     for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
-        const int64_t n = std::min(kBlock, cols - j0);
-        float acc[kBlock] = {};
-        for (int64_t c = 0; c < chunks; ++c)
-            for (int64_t j = 0; j < n; ++j) acc[j] += part[c * cols + j0 + j];
-        for (int64_t j = 0; j < n; ++j) db[j0 + j] += acc[j];
+        cpu::vectorized([&]() VIT_KERNEL_BODY {
+            const int64_t n = std::min(kBlock, cols - j0);
+            float acc[kBlock] = {};
+            for (int64_t c = 0; c < chunks; ++c)
+                for (int64_t j = 0; j < n; ++j) acc[j] += part[c * cols + j0 + j];
+            for (int64_t j = 0; j < n; ++j) db[j0 + j] += acc[j];
+        });
     }
 }
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "vit/cpu_dispatch.hpp"
+
 namespace vit::layers {
 
 namespace {
@@ -41,11 +43,15 @@ void quantize_rows_of(const T* x, int64_t rows, int64_t cols, QuantizedRows& y) 
 }
 }  // namespace
 
-VIT_ROW_KERNEL void quantize_row(const float* x, int64_t n, std::uint8_t* q, float* scale, float* low) {
-    quantize_row_of(x, n, q, scale, low);
+void quantize_row(const float* x, int64_t n, std::uint8_t* q, float* scale, float* low) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        quantize_row_of(x, n, q, scale, low);
+    });
 }
-VIT_ROW_KERNEL void quantize_row(const Bf16* x, int64_t n, std::uint8_t* q, float* scale, float* low) {
-    quantize_row_of(x, n, q, scale, low);
+void quantize_row(const Bf16* x, int64_t n, std::uint8_t* q, float* scale, float* low) {
+    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        quantize_row_of(x, n, q, scale, low);
+    });
 }
 
 void quantize_rows(const float* x, int64_t rows, int64_t cols, QuantizedRows& y) { quantize_rows_of(x, rows, cols, y); }

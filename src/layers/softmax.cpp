@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "vit/cpu_dispatch.hpp"
 #include "vit/error.hpp"
 
 namespace vit::layers {
@@ -84,10 +85,8 @@ __attribute__((target("avx512f"))) void softmax_row_avx512(const float* x, float
     if (tail) _mm512_mask_storeu_ps(y + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + full), inv));
 }
 
-bool has_avx512() {
-    static const bool yes = __builtin_cpu_supports("avx512f");
-    return yes;
-}
+// Our kernel runs where our other AVX-512 loops do: under the same cap (cpu_dispatch.hpp).
+bool has_avx512() { return cpu::vector_level() == cpu::Vectors::Avx512; }
 
 }  // namespace
 

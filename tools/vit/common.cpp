@@ -10,7 +10,9 @@
 #include <thread>
 
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/core/version.hpp>
 
 namespace vit_cli {
 
@@ -25,8 +27,17 @@ int guarded(const std::string& command, const std::string& usage, const std::fun
     } catch (const po::error& e) {
         std::cerr << prefix() << e.what() << "\n\n" << usage;
         return kExitUsage;
+    } catch (const vit::UnsupportedError& e) {
+        // A dtype this CPU cannot run is a choice the user can change: a usage error, without the usage.
+        std::cerr << prefix() << e.what() << "\n";
+        return kExitUsage;
     } catch (const vit::Error& e) {
         std::cerr << prefix() << e.what() << "\n";
+    } catch (const dnnl::error& e) {
+        // Every dtype is checked against this CPU before any work (vit::require_dtype): reaching here is a
+        // bug, reported with what a bug report needs.
+        std::cerr << prefix() << "oneDNN failed (" << e.what() << ") on this CPU ("
+                  << vit::cpu_support().isa << "); please report it with the output of `vit info`\n";
     } catch (const cv::Exception& e) {
         // OpenCV's what() spans several lines with source locations; err is the useful part.
         std::cerr << prefix() << "OpenCV: " << e.err << "\n";
@@ -80,6 +91,12 @@ int run_command(const CommandSpec& spec, const po::options_description& flags, c
     });
 }
 
+Versions versions() {
+    const dnnl_version_t* d = dnnl_version();
+    return {kVersion, std::to_string(d->major) + "." + std::to_string(d->minor) + "." + std::to_string(d->patch),
+            CV_VERSION};
+}
+
 void check_flags(const std::string& flags, const std::function<void()>& check) {
     try {
         check();
@@ -125,12 +142,14 @@ void add_dtype_flag(po::options_description& options) {
                           "number format of the matrix products: f32, bf16 (bf16 inputs and weights, f32 "
                           "accumulation, LayerNorm, softmax and residual stream) or int8 (the blocks' Linear "
                           "layers: weights 8-bit per output channel, activations 8-bit per token, int32 "
-                          "accumulation; attention, norms and residual stream in f32)");
+                          "accumulation; the attention in bf16 where the CPU has bf16 products, else f32; norms and residual "
+                          "stream in f32). `vit info` shows which run on this CPU");
 }
 
 vit::Dtype dtype_flag(const po::variables_map& vm) {
     vit::Dtype dtype = vit::Dtype::F32;
     check_flags("--dtype", [&] { dtype = vit::parse_dtype(vm["dtype"].as<std::string>()); });
+    vit::require_dtype(dtype);  // before any work: refused with the CPU's instruction set and the way out
     return dtype;
 }
 

@@ -40,6 +40,13 @@ int run_train_step(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
+int run_info(const std::vector<std::string>& args);
+
+// The versions of vit and of the libraries it runs on, as `vit --version` and `vit info` print them.
+struct Versions {
+    std::string vit, onednn, opencv;
+};
+Versions versions();
 
 // Runs body and maps every exception to a message on stderr and an exit code, so that no exception
 // ever leaves main. usage is printed after usage errors so the user sees what was expected.
@@ -87,8 +94,8 @@ std::pair<int, int> parse_img_size(const std::string& text);
 void add_model_flag(po::options_description& options);         // --model, -m: a checkpoint or Hub id
 void add_model_config_flag(po::options_description& options);  // --model-config, -c: a name or JSON file
 void add_threads_flag(po::options_description& options);       // --threads, -t: for set_threads
-void add_dtype_flag(po::options_description& options);         // --dtype: f32 | bf16, read by dtype_flag
-// The --dtype value; a UsageError for an unknown one.
+void add_dtype_flag(po::options_description& options);         // --dtype: f32 | bf16 | int8, read by dtype_flag
+// The --dtype value; a UsageError for an unknown one, vit::UnsupportedError for one this CPU cannot run.
 vit::Dtype dtype_flag(const po::variables_map& vm);
 void add_max_pixels_flag(po::options_description& options);    // --max-pixels: for image_limits
 

@@ -3,9 +3,6 @@
 #include <string>
 #include <vector>
 
-#include <oneapi/dnnl/dnnl.hpp>
-#include <opencv2/core/version.hpp>
-
 #include "common.hpp"
 #include "processes.hpp"
 
@@ -27,6 +24,8 @@ const Command kCommands[] = {
     {"export", "write a model as a timm (Hub layout) or Hugging Face ViT folder", vit_cli::run_export},
     {"bench", "images/s of inference or training steps, as one JSON line (compare with the PyTorch anchor)",
      vit_cli::run_bench},
+    {"info", "the CPU, its instruction set and which --dtype runs on it, threads and versions (for bug reports)",
+     vit_cli::run_info},
 };
 
 std::string usage() {
@@ -45,9 +44,8 @@ std::string usage() {
 }
 
 std::string version() {
-    const dnnl_version_t* d = dnnl_version();
-    return std::string("vit ") + vit_cli::kVersion + " (oneDNN " + std::to_string(d->major) + "." +
-           std::to_string(d->minor) + "." + std::to_string(d->patch) + ", OpenCV " + CV_VERSION + ")\n";
+    const vit_cli::Versions v = vit_cli::versions();
+    return "vit " + v.vit + " (oneDNN " + v.onednn + ", OpenCV " + v.opencv + ")\n";
 }
 
 }  // namespace

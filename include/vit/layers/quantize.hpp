@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "vit/cpu_dispatch.hpp"
 #include "vit/layers/dnn.hpp"
 
 namespace vit::layers {
