@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the build dependencies that are missing (Debian/Ubuntu) and builds everything into build/.
-# Safe to run again: installed packages are left alone and the build is incremental.
+# Installs the build dependencies that are missing (Debian/Ubuntu) and builds into build/: the library
+# and `vit` (the README's first command), or the targets in VIT_BUILD_TARGETS (scripts/test.sh: all).
+# Safe to run again: installed packages are left alone and the build is incremental, with the same
+# flags whichever targets are built, so the test suite's build reuses the program's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +38,5 @@ scripts/install_onnxruntime.sh || echo "setup: ONNX Runtime (npm onnxruntime-nod
 # Extra CMake arguments (scripts/test.sh passes -DVIT_WERROR=ON) come from VIT_CMAKE_ARGS.
 read -r -a extra <<< "${VIT_CMAKE_ARGS:-}"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${extra[@]}"
-cmake --build build -j"$(nproc)"
+read -r -a targets <<< "${VIT_BUILD_TARGETS:-vit}"
+cmake --build build -j"$(nproc)" --target "${targets[@]}"

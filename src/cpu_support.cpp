@@ -110,6 +110,7 @@ CpuSupport probe() {
                            plans_bf16_attention();
     if (!bf16_runs) {
         s.bf16.mode = DtypeMode::Refused;
+        s.bf16.kernel.clear();
         s.bf16.note = "bf16 needs AVX-512 (AVX512_CORE: emulated; AVX512_CORE_BF16 or AMX: native) and " + found +
                       ": use int8 (fast) or f32 (exact) instead";
     } else if (has(isa, kBf16Bit)) {

@@ -120,6 +120,12 @@ protected:
         const fs::path err = tmp_ / "stderr.txt";
         return run_command("exec " + quote(kBinary) + " " + args, err);
     }
+    // The same on a smaller CPU: `vit ARGS` under ONEDNN_MAX_CPU_ISA=isa (AVX2, SSE41, ...), which caps
+    // oneDNN's kernels and ours alike.
+    Result run_capped(const std::string& isa, const std::string& args) {
+        const fs::path err = tmp_ / "stderr.txt";
+        return run_command("exec env ONEDNN_MAX_CPU_ISA=" + quote(isa) + " " + quote(kBinary) + " " + args, err);
+    }
 
     fs::path tmp_;
 };

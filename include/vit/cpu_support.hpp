@@ -31,7 +31,8 @@ const char* to_string(DtypeMode m);
 
 struct DtypeSupport {
     DtypeMode mode = DtypeMode::Refused;
-    std::string kernel;  // the oneDNN implementation of its Linear product ("brg:avx512_core", "gemm:jit")
+    std::string kernel;  // oneDNN's implementation of its Linear product ("brg:avx512_core", "gemm:jit");
+                         // empty when refused
     std::string note;    // why it is emulated or refused, and what to use instead; empty when native
 };
 

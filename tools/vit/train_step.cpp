@@ -36,6 +36,7 @@ int run_train_step(const std::vector<std::string>& args) {
     const CommandSpec command{"train-step", kUsage, {"model", "batch", "output"}};
     return run_command(command, options, args, [&](const po::variables_map& vm) -> int {
         set_threads(vm["threads"].as<int>());
+        const vit::Dtype dtype = dtype_flag(vm);  // before loading anything
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         vit::Model model(ck);
         const vit::ViTConfig& c = model.config();
@@ -59,7 +60,7 @@ int run_train_step(const std::vector<std::string>& args) {
         vit::OptimConfig oc;
         oc.weight_decay = vm["weight-decay"].as<float>();
         oc.label_smoothing = vm["label-smoothing"].as<float>();
-        oc.dtype = dtype_flag(vm);
+        oc.dtype = dtype;
         vit::Communicator& comm = processes();
         if (x.shape[0] < comm.size())
             throw vit::ConfigError(batch_path + ": " + std::to_string(x.shape[0]) + " images cannot be split across " +
