@@ -8,7 +8,7 @@
 //   vit_matmul_peak [M K N [REPS [DTYPE...]]]     (threads: OMP_NUM_THREADS)
 //
 // One JSON line per dtype: the median over REPS of the wall time of one product, its GFLOP/s
-// (2·M·K·N / time) and the kernel oneDNN chose.
+// (2·M·K·N / time) and the kernel oneDNN chose; for a dtype this CPU refuses (cpu_support.hpp), why.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vit/cpu_support.hpp"
 #include "vit/dtype.hpp"
 #include "vit/error.hpp"
 #include "vit/layers/convert.hpp"
@@ -85,7 +86,13 @@ int main(int argc, char** argv) {
         std::vector<vit::Dtype> dtypes;
         for (size_t i = 4; i < args.size(); ++i) dtypes.push_back(vit::parse_dtype(args[i]));
         if (dtypes.empty()) dtypes = {vit::Dtype::F32, vit::Dtype::BF16, vit::Dtype::Int8};
-        for (vit::Dtype d : dtypes) std::cout << measure(M, K, N, reps, d).dump() << std::endl;
+        for (vit::Dtype d : dtypes) {
+            const vit::DtypeSupport& s = vit::cpu_support().dtype(d);
+            const nlohmann::json line = s.mode == vit::DtypeMode::Refused
+                                            ? nlohmann::json{{"dtype", vit::to_string(d)}, {"refused", s.note}}
+                                            : measure(M, K, N, reps, d);
+            std::cout << line.dump() << std::endl;
+        }
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "vit_matmul_peak: " << e.what() << "\n";

@@ -130,7 +130,7 @@ CpuSupport probe() {
         s.int8.mode = DtypeMode::Native;
     } else {
         s.int8.mode = DtypeMode::Emulated;
-        s.int8.note = "no VNNI instructions: u8 x s8 products go through 16-bit multiply-adds";
+        s.int8.note = "no VNNI instructions: u8 x s8 products go through saturating 16-bit multiply-adds, so weights are quantised to 7 bits";
     }
     if (s.int8.mode != DtypeMode::Refused && !bf16_runs)
         s.int8.note += std::string(s.int8.note.empty() ? "" : "; ") + "attention products in f32 (no bf16 here)";

@@ -153,23 +153,21 @@ inline uint8_t clip8(int32_t acc) {
 // Vertical pass; `row_offset` is subtracted from the coefficient rows (the horizontal pass only
 // produced the rows that the vertical pass reads, starting at the first one used). The inner loop runs
 // along a row of bytes, which the AVX-512 version does 16 at a time.
-void resample_vertical(const cv::Mat& in, cv::Mat& out, int row_offset, const Coeffs& c) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        const int n = out.cols * in.channels();
-        std::vector<int32_t> acc(static_cast<size_t>(n));
-        int32_t* a = acc.data();
-        for (int yy = 0; yy < out.rows; ++yy) {
-            const int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
-            std::fill(acc.begin(), acc.end(), int32_t{1} << (kPrecisionBits - 1));
-            for (int y = 0; y < c.count[yy]; ++y) {
-                const uint8_t* src = in.ptr<uint8_t>(c.first[yy] - row_offset + y);
-                const int32_t ky = k[y];
-                for (int i = 0; i < n; ++i) a[i] += int32_t{src[i]} * ky;
-            }
-            uint8_t* dst = out.ptr<uint8_t>(yy);
-            for (int i = 0; i < n; ++i) dst[i] = clip8(a[i]);
+VIT_KERNEL_BODY inline void resample_vertical(const cv::Mat& in, cv::Mat& out, int row_offset, const Coeffs& c) {
+    const int n = out.cols * in.channels();
+    std::vector<int32_t> acc(static_cast<size_t>(n));
+    int32_t* a = acc.data();
+    for (int yy = 0; yy < out.rows; ++yy) {
+        const int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
+        std::fill(acc.begin(), acc.end(), int32_t{1} << (kPrecisionBits - 1));
+        for (int y = 0; y < c.count[yy]; ++y) {
+            const uint8_t* src = in.ptr<uint8_t>(c.first[yy] - row_offset + y);
+            const int32_t ky = k[y];
+            for (int i = 0; i < n; ++i) a[i] += int32_t{src[i]} * ky;
         }
-    });
+        uint8_t* dst = out.ptr<uint8_t>(yy);
+        for (int i = 0; i < n; ++i) dst[i] = clip8(a[i]);
+    }
 }
 
 // Python's round() on (diff / 2.0) for an integer diff >= 0: halves go to the even neighbour.
@@ -382,13 +380,13 @@ cv::Mat resize_like_pil(const cv::Mat& image, int width, int height, Interpolati
         cv::Mat columns;
         cv::transpose(image.rowRange(first_row, last_row), columns);
         cv::Mat resampled(width, columns.cols, columns.type());
-        resample_vertical(columns, resampled, 0, ch);
+        cpu::vectorized<resample_vertical>(columns, resampled, 0, ch);
         cv::transpose(resampled, cur);
         row_offset = first_row;
     }
     if (!need_v) return cur;
     cv::Mat out(height, cur.cols, CV_MAKETYPE(CV_8U, image.channels()));
-    resample_vertical(cur, out, row_offset, cv_);
+    cpu::vectorized<resample_vertical>(cur, out, row_offset, cv_);
     return out;
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "cli_helpers.hpp"
+#include "cpu_caps.hpp"
 #include "dtype_agreement.hpp"
 #include "random_data.hpp"
 #include "tensor_compare.hpp"
@@ -42,6 +43,7 @@ TEST(Dtype, NamesParseBackAndOthersAreRefused) {
 // one), and each output within bf16 rounding of the f32 product. With x and w rounded to bf16 (relative
 // error ≤ 2^-8 each), |y - y32| ≤ 2 · 2^-8 · Σ_k |x_k w_k| + output rounding.
 TEST(Bf16Linear, PackedWeightsGiveTheF32ProductWithinBf16Rounding) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const int64_t M = 37, in = 96, out = 80;
     const auto x = randn(size_t(M * in), 1), w = randn(size_t(out * in), 2),
                b = randn(size_t(out), 3);
@@ -88,6 +90,7 @@ void PrintTo(const Fixture& f, std::ostream* os) { *os << f.dir; }
 class Bf16Model : public ::testing::TestWithParam<Fixture> {};
 
 TEST_P(Bf16Model, LogitsAndAttentionStayWithinBf16ToleranceOfF32AndTopClassesAgree) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string dir = std::string(VIT_TEST_DATA) + "/" + GetParam().dir;
     const vit::Model model(vit::load_checkpoint(dir));
     const vit::SafeTensors ref = vit::read_safetensors(dir + "/reference.safetensors");
@@ -129,6 +132,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16Model,
 // least 99.5% of them, and its accuracy is within 0.5 points (measured: 99.91% agreement, 78.06% against
 // 78.05%).
 TEST(Bf16Cifar, ShippedModelAgreesWithF32OnTheTestImages) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string test_dir = std::string(VIT_SHARED_DIR) + "/datasets/cifar10/test";
     if (!fs::exists(test_dir)) GTEST_SKIP() << "CIFAR-10 not found at " << test_dir << " (../shared absent)";
     const vit::Model model(vit::load_checkpoint(std::string(VIT_SOURCE_DIR) + "/models/cifar-t.safetensors"));
@@ -157,9 +161,15 @@ TEST(DtypeCapture, AttentionGradientsAreRefusedOutsideF32) {
 using vit_test::Cli;
 using vit_test::quote;
 
-TEST_F(Cli, BenchReportsTheDtypeItRan) {
-    for (const std::string d : {"bf16", "int8"}) {
+TEST_F(Cli, BenchReportsTheDtypeItRanOrRefusesItOnThisCpu) {
+    for (const vit::Dtype dtype : {vit::Dtype::BF16, vit::Dtype::Int8}) {
+        const std::string d = vit::to_string(dtype);
         const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --dtype " + d);
+        if (vit::cpu_support().dtype(dtype).mode == vit::DtypeMode::Refused) {
+            EXPECT_CLEAN_EXIT(r, 2);
+            EXPECT_NE(r.err.find(vit::cpu_support().isa), std::string::npos) << r.err;
+            continue;
+        }
         EXPECT_CLEAN_EXIT(r, 0);
         EXPECT_NE(r.out.find("\"dtype\":\"" + d + "\""), std::string::npos) << r.out;
     }
@@ -174,6 +184,7 @@ TEST_F(Cli, UnknownDtypeIsAUsageError) {
 }
 
 TEST_F(Cli, Bf16TrainingBenchReportsTheDtypeItRan) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const vit_test::Result r = run("bench --model-config cifar-t --batch 2 --reps 1 --train --dtype bf16");
     EXPECT_CLEAN_EXIT(r, 0);
     EXPECT_NE(r.out.find("\"mode\":\"train\""), std::string::npos) << r.out;
@@ -181,6 +192,7 @@ TEST_F(Cli, Bf16TrainingBenchReportsTheDtypeItRan) {
 }
 
 TEST_F(Cli, GradientRolloutRefusesBf16BeforeLoadingAnything) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const vit_test::Result r = run("explain --dtype bf16 --method grad-rollout --model " + quote(vit_test::kModel) +
                                    " --output " + quote((tmp_ / "out").string()) + " " +
                                    quote(vit_test::kSamples + "/cifar10"));

@@ -21,6 +21,7 @@
 #include <random>
 
 #include "cli_helpers.hpp"
+#include "cpu_caps.hpp"
 #include "random_data.hpp"
 #include "vit/layers/convert.hpp"
 #include "vit/layers/linear.hpp"
@@ -64,6 +65,7 @@ double worst_share_of_bound(const std::vector<float>& got, const std::vector<flo
 // forward y = x Wᵀ + b, dx = dy W, dW += dyᵀ x with x, W and dy rounded to bf16, each element within
 // the two-rounding bound of the f32 product; db (summed from the f32 dy) equal to f32's.
 TEST(Bf16TrainingLinear, ForwardDxAndDwStayWithinTwoRoundingsOfF32) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const int64_t M = 45, in = 72, out = 56;
     const auto x = randn(size_t(M * in), 1), w = randn(size_t(out * in), 2),
                b = randn(size_t(out), 3), dy = randn(size_t(M * out), 4);
@@ -141,6 +143,7 @@ Diff diff(const float* a, const float* b, size_t n) {
 }  // namespace
 
 TEST(Bf16Training, StepGradientsOfEveryParameterStayWithinBf16ToleranceOfF32AndPyTorch) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
     const vit::SafeTensors fx = vit::read_safetensors(dir + "/train_step.safetensors");
     const StepOutcome f32 = train_step(vit::Dtype::F32, fx, dir);
@@ -182,6 +185,7 @@ TEST(Bf16Training, StepGradientsOfEveryParameterStayWithinBf16ToleranceOfF32AndP
 // is clear they moved exactly as in the f32 step (Adam's first step moves each by lr · sign(g), plus
 // the decay).
 TEST(Bf16Training, MasterWeightsStayF32AndTakeTheF32Update) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
     const vit::SafeTensors fx = vit::read_safetensors(dir + "/train_step.safetensors");
     const StepOutcome f32 = train_step(vit::Dtype::F32, fx, dir);
@@ -209,6 +213,7 @@ TEST(Bf16Training, MasterWeightsStayF32AndTakeTheF32Update) {
 // Dropout, attention dropout and drop-path run the same masks in both dtypes (a function of the seed):
 // the bf16 gradients stay as close to f32's as without them.
 TEST(Bf16Training, StepWithDropoutAndDropPathStaysWithinBf16ToleranceOfF32) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string dir = std::string(VIT_TEST_DATA) + "/timm-vit-small32";
     const vit::SafeTensors fx = vit::read_safetensors(dir + "/train_step.safetensors");
     vit::Regularization reg;
@@ -229,6 +234,7 @@ using vit_test::Cli;
 using vit_test::quote;
 
 TEST_F(Cli, TrainStepInBf16WritesGradientsNearPyTorchs) {
+    VIT_SKIP_UNLESS_DTYPE_RUNS(vit::Dtype::BF16);
     const std::string& dir = vit_test::kFixture;
     const std::string out = (tmp_ / "step16.safetensors").string();
     const vit_test::Result r = run("train-step --dtype bf16 --model " + quote(dir) + " --batch " +

@@ -25,14 +25,12 @@ inline uint32_t lowbias32(uint32_t x) {
 // of one mask; with two, such keys must also agree in the second half.
 inline uint32_t hash(uint32_t k0, uint32_t k1, uint32_t i) { return lowbias32(lowbias32(i * 0x9E3779B9u + k0) ^ k1); }
 
-// Element i draws mask entry first + i. The element loop is compiled for AVX-512, AVX2 and the
-// baseline (cpu_dispatch.hpp).
-void mask_range(const float* x, float* y, int64_t begin, int64_t end, uint32_t first, uint32_t k0, uint32_t k1,
-                uint32_t threshold, float scale) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        for (int64_t i = begin; i < end; ++i)
-            y[i] = hash(k0, k1, first + static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
-    });
+// Element i draws mask entry first + i.
+// The element loop, compiled for AVX-512, AVX2 and the baseline (cpu_dispatch.hpp).
+VIT_KERNEL_BODY inline void mask_range(const float* x, float* y, int64_t begin, int64_t end, uint32_t first, uint32_t k0,
+                                       uint32_t k1, uint32_t threshold, float scale) {
+    for (int64_t i = begin; i < end; ++i)
+        y[i] = hash(k0, k1, first + static_cast<uint32_t>(i)) >= threshold ? x[i] * scale : 0.0f;
 }
 
 }  // namespace
@@ -63,8 +61,8 @@ void Dropout::apply(const float* x, float* y, int64_t n, uint64_t key, int64_t f
     const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for if (chunks > 1)
     for (int64_t c = 0; c < chunks; ++c)
-        mask_range(x, y, c * kChunk, std::min(n, (c + 1) * kChunk), static_cast<uint32_t>(first), k0, k1, threshold_,
-                   scale);
+        cpu::vectorized<mask_range>(x, y, c * kChunk, std::min(n, (c + 1) * kChunk), static_cast<uint32_t>(first), k0,
+                                    k1, threshold_, scale);
 }
 
 }  // namespace vit::layers

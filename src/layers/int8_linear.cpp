@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "vit/cpu_dispatch.hpp"
+#include "vit/cpu_support.hpp"
 #include "vit/error.hpp"
 #include "vit/layers/activation_math.hpp"
 
@@ -13,45 +14,49 @@ namespace vit::layers {
 
 namespace {
 // One row of the epilogue: y_c (+)= a · (sw_c · acc_c) + (o · sum_c + b_c), a = sa_r, o = low_r.
-void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, float* y, bool accumulate) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
-        if (accumulate) {
+VIT_KERNEL_BODY inline void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w,
+                                        float* y, bool accumulate) {
+    const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
+    if (accumulate) {
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) y[c] += a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
-        } else {
+        for (int64_t c = 0; c < n; ++c) y[c] += a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
+    } else {
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) y[c] = a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
-        }
-    });
+        for (int64_t c = 0; c < n; ++c) y[c] = a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]);
+    }
 }
 
 // The same, written rounded to bf16.
-void rescale_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w, Bf16* y) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
+VIT_KERNEL_BODY inline void rescale_row_bf16(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w,
+                                             Bf16* y) {
+    const float *sw = w.scale.data(), *sum = w.sum.data(), *b = w.bias.data();
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) y[c] = to_bf16(a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]));
-    });
+    for (int64_t c = 0; c < n; ++c) y[c] = to_bf16(a * (sw[c] * static_cast<float>(acc[c])) + (o * sum[c] + b[c]));
 }
 
-void activate_row(Activation act, float* y, int64_t n) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        switch (act) {
-        case Activation::Gelu:
+VIT_KERNEL_BODY inline void activate_row(Activation act, float* y, int64_t n) {
+    switch (act) {
+    case Activation::Gelu:
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) y[c] = gelu_erf(y[c]);
-            break;
-        case Activation::QuickGelu:
+        for (int64_t c = 0; c < n; ++c) y[c] = gelu_erf(y[c]);
+        break;
+    case Activation::QuickGelu:
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) y[c] = quick_gelu(y[c]);
-            break;
-        case Activation::GeluTanh:
+        for (int64_t c = 0; c < n; ++c) y[c] = quick_gelu(y[c]);
+        break;
+    case Activation::GeluTanh:
 #pragma omp simd
-            for (int64_t c = 0; c < n; ++c) y[c] = gelu_tanh(y[c]);
-            break;
-        }
-    });
+        for (int64_t c = 0; c < n; ++c) y[c] = gelu_tanh(y[c]);
+        break;
+    }
+}
+
+// fc1's epilogue, one row: rescaled into the f32 row, activated, then quantised for fc2.
+VIT_KERNEL_BODY inline void epilogue_row(const std::int32_t* acc, int64_t n, float a, float o, const Int8Weights& w,
+                                         Activation act, float* row, std::uint8_t* q, float* scale, float* low) {
+    rescale_row(acc, n, a, o, w, row, false);
+    activate_row(act, row, n);
+    quantize_row_body(row, n, q, scale, low);
 }
 }  // namespace
 
@@ -59,7 +64,8 @@ Int8Linear::Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep, Activ
     : mm_({{rows, in}, {}, dt::u8}, {{in, out}, {1, in}, dt::s8}, {{rows, out}, {}, dt::s32}, false, Epilogue::None,
           1.0f, act, true),
       rows_(rows), in_(in), out_(out), ep_(ep), act_(act), y_type_(ep == Epilogue::None ? y_type : dt::f32),
-      threads_(omp_get_max_threads()) {
+      threads_(omp_get_max_threads()),
+      levels_(cpu_support().int8.mode == DtypeMode::Native ? 127 : 63) {
     if (ep == Epilogue::Activate) row_.resize(static_cast<size_t>(threads_ * out));
 }
 
@@ -74,10 +80,11 @@ Int8Weights Int8Linear::pack(const float* w, const float* b) const {
         const float* wc = w + c * in_;
         float m = 0;
         for (int64_t k = 0; k < in_; ++k) m = std::max(m, std::fabs(wc[k]));
-        const float s = m / 127.0f, inv = m > 0 ? 127.0f / m : 0.0f;
+        const float levels = static_cast<float>(levels_);
+        const float s = m / levels, inv = m > 0 ? levels / m : 0.0f;
         int64_t sum = 0;
         for (int64_t k = 0; k < in_; ++k) {
-            const auto v = static_cast<std::int8_t>(std::lround(wc[k] * inv));  // |v| <= 127
+            const auto v = static_cast<std::int8_t>(std::lround(wc[k] * inv));  // |v| <= levels
             q[size_t(c * in_ + k)] = v;
             sum += v;
         }
@@ -98,13 +105,13 @@ void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int3
         Bf16* y16 = static_cast<Bf16*>(y);
 #pragma omp parallel for
         for (int64_t r = 0; r < rows_; ++r)
-            rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y16 + r * n);
+            cpu::vectorized<rescale_row_bf16>(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y16 + r * n);
         return;
     }
     float* y32 = static_cast<float*>(y);
 #pragma omp parallel for
     for (int64_t r = 0; r < rows_; ++r)
-        rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y32 + r * n, accumulate);
+        cpu::vectorized<rescale_row>(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, y32 + r * n, accumulate);
 }
 
 void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int32_t* acc, QuantizedRows& y) {
@@ -114,9 +121,8 @@ void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int3
 #pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
     for (int64_t r = 0; r < rows_; ++r) {
         float* row = row_.data() + int64_t(omp_get_thread_num()) * n;
-        rescale_row(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, row, false);
-        activate_row(act_, row, n);
-        quantize_row(row, n, y.q.data() + r * n, y.scale.data() + r, y.low.data() + r);
+        cpu::vectorized<epilogue_row>(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, act_, row,
+                                      y.q.data() + r * n, y.scale.data() + r, y.low.data() + r);
     }
 }
 

@@ -29,25 +29,21 @@ VIT_KERNEL_BODY inline RowStats row_stats(const float* x, int64_t C, float eps) 
 }
 
 // One row of the bf16 output: y = (x - mean) / std · gamma + beta, rounded; returns the statistics.
-RowStats normalize_bf16_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
-                            Bf16* y) {
-    return cpu::vectorized([&]() VIT_KERNEL_BODY {
-        const RowStats st = row_stats(x, C, eps);
+VIT_KERNEL_BODY inline RowStats normalize_bf16_row(const float* x, int64_t C, float eps, const float* gamma,
+                                                   const float* beta, Bf16* y) {
+    const RowStats st = row_stats(x, C, eps);
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) y[c] = to_bf16((x[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
-        return st;
-    });
+    for (int64_t c = 0; c < C; ++c) y[c] = to_bf16((x[c] - st.mean) * st.inv_std * gamma[c] + beta[c]);
+    return st;
 }
 
 // One row of the u8 output: y = (x - mean) / std · gamma + beta into the f32 row y, then quantised.
-void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma, const float* beta,
-                            float* y, QuantizedRows& out, int64_t r) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        const RowStats st = row_stats(x, C, eps);
+VIT_KERNEL_BODY inline void normalize_quantize_row(const float* x, int64_t C, float eps, const float* gamma,
+                                                   const float* beta, float* y, QuantizedRows& out, int64_t r) {
+    const RowStats st = row_stats(x, C, eps);
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
-        quantize_row(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
-    });
+    for (int64_t c = 0; c < C; ++c) y[c] = (x[c] - st.mean) * st.inv_std * gamma[c] + beta[c];
+    quantize_row_body(y, C, out.q.data() + r * C, out.scale.data() + r, out.low.data() + r);
 }
 }  // namespace
 
@@ -109,7 +105,7 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, v
 #pragma omp parallel for
         for (int64_t r = 0; r < rows_; ++r) {
             const float* xr = x + r * C;
-            const RowStats st = normalize_bf16_row(xr, C, eps_, gamma, beta, out + r * C);
+            const RowStats st = cpu::vectorized<normalize_bf16_row>(xr, C, eps_, gamma, beta, out + r * C);
             if (mean) {  // training: the statistics the backward reads
                 mean[r] = st.mean;
                 var[r] = st.var;
@@ -134,7 +130,8 @@ void LayerNorm::forward(const float* x, const float* gamma, const float* beta, Q
     const int64_t C = channels_;
 #pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
     for (int64_t r = 0; r < rows_; ++r)
-        normalize_quantize_row(x + r * C, C, eps_, gamma, beta, row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
+        cpu::vectorized<normalize_quantize_row>(x + r * C, C, eps_, gamma, beta,
+                                                row_.data() + int64_t(omp_get_thread_num()) * C, y, r);
 }
 
 void LayerNorm::backward(const float* x, const float* mean, const float* var, const float* gamma, const float* dy,

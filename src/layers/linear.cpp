@@ -17,47 +17,44 @@ namespace {
 // (its rounding used to be a separate oneDNN reorder).
 constexpr int64_t kChunkRows = 64;
 
-void sum_chunk(const float* dy, int64_t rows, int64_t cols, float* part, Bf16* dy16) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
-        std::fill(part, part + cols, 0.0f);
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* row = dy + r * cols;
-            if (dy16 == nullptr) {
+VIT_KERNEL_BODY inline void sum_chunk(const float* dy, int64_t rows, int64_t cols, float* part, Bf16* dy16) {
+    std::fill(part, part + cols, 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* row = dy + r * cols;
+        if (dy16 == nullptr) {
 #pragma omp simd
-                for (int64_t j = 0; j < cols; ++j) part[j] += row[j];
-                continue;
-            }
-            Bf16* out = dy16 + r * cols;
-#pragma omp simd
-            for (int64_t j = 0; j < cols; ++j) {
-                part[j] += row[j];
-                out[j] = to_bf16(row[j]);
-            }
+            for (int64_t j = 0; j < cols; ++j) part[j] += row[j];
+            continue;
         }
-    });
-}
-
-void round_rows(const float* dy, int64_t n, Bf16* dy16) {
-    cpu::vectorized([&]() VIT_KERNEL_BODY {
+        Bf16* out = dy16 + r * cols;
 #pragma omp simd
-        for (int64_t i = 0; i < n; ++i) dy16[i] = to_bf16(dy[i]);
-    });
+        for (int64_t j = 0; j < cols; ++j) {
+            part[j] += row[j];
+            out[j] = to_bf16(row[j]);
+        }
+    }
 }
 
+VIT_KERNEL_BODY inline void round_rows(const float* dy, int64_t n, Bf16* dy16) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dy16[i] = to_bf16(dy[i]);
+}
+
+// Columns [j0, j0 + 16) of db += Σ_c part (chunks, cols).
+constexpr int64_t kBlock = 16;
+VIT_KERNEL_BODY inline void add_chunk_sums_block(const float* part, int64_t chunks, int64_t cols, int64_t j0, float* db) {
+    const int64_t n = std::min(kBlock, cols - j0);
+    float acc[kBlock] = {};
+    for (int64_t c = 0; c < chunks; ++c)
+        for (int64_t j = 0; j < n; ++j) acc[j] += part[c * cols + j0 + j];
+    for (int64_t j = 0; j < n; ++j) db[j0 + j] += acc[j];
+}
+
+// The dispatch sits inside the parallel loop: OpenMP outlines a parallel region into a function of its
+// own, compiled for the baseline.
 void add_chunk_sums(const float* part, int64_t chunks, int64_t cols, float* db) {
-    constexpr int64_t kBlock = 16;
-    // The dispatch sits inside the parallel loop: OpenMP outlines a parallel region into a function of
-    // its own, compiled for the baseline.
 #pragma omp parallel for
-    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) {
-        cpu::vectorized([&]() VIT_KERNEL_BODY {
-            const int64_t n = std::min(kBlock, cols - j0);
-            float acc[kBlock] = {};
-            for (int64_t c = 0; c < chunks; ++c)
-                for (int64_t j = 0; j < n; ++j) acc[j] += part[c * cols + j0 + j];
-            for (int64_t j = 0; j < n; ++j) db[j0 + j] += acc[j];
-        });
-    }
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlock) cpu::vectorized<add_chunk_sums_block>(part, chunks, cols, j0, db);
 }
 }  // namespace
 
@@ -71,14 +68,15 @@ void Linear::sum_and_round(const float* dy, float* db, Bf16* dy16) {
 #pragma omp parallel for
         for (int64_t c = 0; c < n_chunks; ++c) {
             const int64_t r0 = c * kChunkRows, n = std::min(kChunkRows, rows_ - r0);
-            round_rows(dy + r0 * cols, n * cols, dy16 + r0 * cols);
+            cpu::vectorized<round_rows>(dy + r0 * cols, n * cols, dy16 + r0 * cols);
         }
         return;
     }
 #pragma omp parallel for
     for (int64_t c = 0; c < n_chunks; ++c) {
         const int64_t r0 = c * kChunkRows, n = std::min(kChunkRows, rows_ - r0);
-        sum_chunk(dy + r0 * cols, n, cols, col_part_.data() + c * cols, dy16 ? dy16 + r0 * cols : nullptr);
+        cpu::vectorized<sum_chunk>(dy + r0 * cols, n, cols, col_part_.data() + c * cols,
+                                   dy16 ? dy16 + r0 * cols : nullptr);
     }
     add_chunk_sums(col_part_.data(), n_chunks, cols, db);
 }
