@@ -55,7 +55,10 @@ TEST(Bf16Linear, PackedWeightsGiveTheF32ProductWithinBf16Rounding) {
     for (L::dt y_type : {L::dt::f32, L::dt::bf16}) {
         L::Linear bf16(M, in, out, true, L::Epilogue::None, false, vit::Activation::Gelu, {L::dt::bf16, y_type});
         EXPECT_EQ(std::string(bf16.impl()).find("ref"), std::string::npos) << bf16.impl();
-        EXPECT_NE(std::string(bf16.impl()).find("bf16"), std::string::npos) << bf16.impl();
+        // Native kernels have bf16 in their name; where bf16 is emulated, an f32 kernel runs.
+        if (vit::cpu_support().bf16.mode == vit::DtypeMode::Native) {
+            EXPECT_NE(std::string(bf16.impl()).find("bf16"), std::string::npos) << bf16.impl();
+        }
         const dnnl::memory packed = bf16.pack(w.data());
         std::vector<L::Bf16> x16(x.size());
         L::Convert(int64_t(x.size()), L::dt::f32, L::dt::bf16).run(x.data(), x16.data());
