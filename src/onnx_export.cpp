@@ -19,6 +19,7 @@
 #include "onnx_graph/graph_builder.hpp"
 #include "vit/checkpoint.hpp"
 #include "vit/error.hpp"
+#include "vit/layers/int8_linear.hpp"
 
 namespace vit {
 
@@ -33,7 +34,9 @@ constexpr float kPi = 3.14159265358979f;
 
 class VitGraph {
 public:
-    VitGraph(const Model& model, GraphBuilder& gb) : m_(model), c_(model.config()), g_(gb) {
+    // int8_levels 0: every Linear in f32; else the blocks' Linear layers in int8 on that weight grid.
+    VitGraph(const Model& model, GraphBuilder& gb, int int8_levels)
+        : m_(model), c_(model.config()), g_(gb), int8_levels_(int8_levels) {
         for (const ParamView& v : model.params().views()) by_offset_.emplace(v.offset, &v);
     }
 
@@ -76,6 +79,42 @@ private:
         return y;
     }
 
+    // A block's Linear layer: in f32, or quantised as Int8Linear computes it (onnx_export.hpp).
+    std::string block_linear(const std::string& x, size_t w, size_t b, const std::string& name) {
+        if (int8_levels_ == 0) return linear(x, w, b, name);
+        const ParamView& v = *by_offset_.at(w);
+        used_.insert(w);  // present through its quantised form
+        const int64_t out = v.shape[0], in = v.shape[1];
+        const layers::QuantizedWeights qw =
+            layers::quantize_weights(m_.params().data() + v.offset, out, in, int8_levels_);
+        std::vector<std::int8_t> qt(qw.q.size());  // (out, in) -> (in, out), MatMulInteger's right operand
+        for (int64_t c = 0; c < out; ++c)
+            for (int64_t k = 0; k < in; ++k) qt[size_t(k * out + c)] = qw.q[size_t(c * in + k)];
+        g_.weight(v.name + "_quantized", {in, out}, qt.data());
+        g_.weight(v.name + "_scale", {out}, qw.scale.data());
+        g_.weight(v.name + "_sum", {out}, qw.sum.data());
+
+        const std::vector<Attr> last_axis{Attr::list("axes", {-1}), Attr::integer("keepdims", 1)};
+        const std::string lo = g_.op("ReduceMin", {x}, name + ".min", last_axis);
+        const std::string hi = g_.op("ReduceMax", {x}, name + ".max", last_axis);
+        const std::string s = g_.op("Div", {g_.op("Sub", {hi, lo}, name + ".range"), g_.scalar(255.0f)}, name + ".step");
+        // 1 / s, and 0 for a constant row (s = 0), whose values all quantise to 0 and come back exactly.
+        const std::string inv = g_.op("Where", {g_.op("Greater", {s, g_.scalar(0.0f)}, name + ".varies"),
+                                                g_.op("Div", {g_.scalar(1.0f), s}, name + ".inv_step"), g_.scalar(0.0f)},
+                                      name + ".inv");
+        std::string q = g_.op("Mul", {g_.op("Sub", {x, lo}, name + ".shifted"), inv}, name + ".levels");
+        q = g_.op("Floor", {g_.op("Add", {g_.op("Min", {q, g_.scalar(255.0f)}, name + ".clip"), g_.scalar(0.5f)},
+                                  name + ".half")},
+                  name + ".round");
+        q = g_.op("Cast", {q}, name + ".u8", {Attr::integer("to", onnx::TensorProto::UINT8)});
+        const std::string acc = g_.op("MatMulInteger", {q, v.name + "_quantized"}, name + ".acc");
+        const std::string accf = g_.op("Cast", {acc}, name + ".accf", {Attr::integer("to", onnx::TensorProto::FLOAT)});
+        const std::string prod = g_.op("Mul", {s, g_.op("Mul", {v.name + "_scale", accf}, name + ".scaled")}, name + ".prod");
+        std::string offset = g_.op("Mul", {lo, v.name + "_sum"}, name + ".offset");
+        if (b != kNoParam) offset = g_.op("Add", {offset, param(b)}, name + ".bias");
+        return g_.op("Add", {prod, offset}, name + ".out");
+    }
+
     std::string layer_norm(const std::string& x, size_t w, size_t b, const std::string& name) {
         return g_.op("LayerNormalization", {x, param(w), param(b)}, name,
                      {Attr::integer("axis", -1), Attr::real("epsilon", c_.ln_eps)});
@@ -107,8 +146,8 @@ private:
     }
 
     std::string mlp(const std::string& x, size_t fc1_w, size_t fc1_b, size_t fc2_w, size_t fc2_b, const std::string& name) {
-        const std::string h = activation(linear(x, fc1_w, fc1_b, name + ".fc1"), name + ".act");
-        return linear(h, fc2_w, fc2_b, name + ".fc2");
+        const std::string h = activation(block_linear(x, fc1_w, fc1_b, name + ".fc1"), name + ".act");
+        return block_linear(h, fc2_w, fc2_b, name + ".fc2");
     }
 
     // Patch embedding (a convolution whose stride is its kernel: every pixel seen once, a remainder
@@ -171,14 +210,14 @@ private:
         const std::string b = "blocks." + std::to_string(i);
         const int64_t D = c_.embed_dim;
         const std::string h = layer_norm(x_in, o.norm1_w, o.norm1_b, b + ".norm1");
-        const auto qkv = heads(linear(h, o.qkv_w, o.qkv_b, b + ".attn.qkv"), 3, b + ".attn.qkv");
+        const auto qkv = heads(block_linear(h, o.qkv_w, o.qkv_b, b + ".attn.qkv"), 3, b + ".attn.qkv");
         std::string probs;
         std::string ctx = attend(qkv[0], qkv[1], qkv[2], b + ".attn", &probs);
         if (attention) g_.op_into("Identity", {probs}, "attn." + std::to_string(i));
         // (B, H, T, hd) -> (B, T, H, hd) -> (B, T, D): heads side by side.
         ctx = g_.op("Transpose", {ctx}, b + ".attn.merge", {Attr::list("perm", {0, 2, 1, 3})});
         ctx = g_.op("Reshape", {ctx, g_.ints({0, 0, D})}, b + ".attn.ctx");
-        std::string y = linear(ctx, o.proj_w, o.proj_b, b + ".attn.proj");
+        std::string y = block_linear(ctx, o.proj_w, o.proj_b, b + ".attn.proj");
         if (o.ls1 != kNoParam) y = g_.op("Mul", {y, param(o.ls1)}, b + ".ls1");
         const std::string x_mid = g_.op("Add", {x_in, y}, b + ".residual1");
         y = mlp(layer_norm(x_mid, o.norm2_w, o.norm2_b, b + ".norm2"), o.fc1_w, o.fc1_b, o.fc2_w, o.fc2_b, b + ".mlp");
@@ -260,13 +299,15 @@ private:
     std::map<size_t, const ParamView*> by_offset_;
     std::set<size_t> used_;
     std::string dist_;  // DeiT: the normalised distillation token (B, D)
+    const int int8_levels_;
 };
 
 // metadata_props: what a deployment needs besides the graph (see onnx_export.hpp).
-void add_metadata(onnx::ModelProto& m, const Model& model) {
+void add_metadata(onnx::ModelProto& m, const Model& model, int int8_levels) {
     const ViTConfig& c = model.config();
     using nlohmann::json;
-    const std::map<std::string, std::string> props{
+    std::map<std::string, std::string> props{
+        {"vit.dtype", int8_levels ? "int8" : "f32"},
         {"vit.preprocess", preprocess_to_json(model.preprocess())},
         {"vit.labels", json(model.labels()).dump()},
         {"vit.config", config_to_json(c)},
@@ -274,6 +315,7 @@ void add_metadata(onnx::ModelProto& m, const Model& model) {
         {"vit.output", json{{"name", c.num_classes > 0 ? "logits" : "features"},
                             {"shape", json::array({kBatch, c.num_outputs()})}}.dump()},
     };
+    if (int8_levels) props.emplace("vit.int8_weight_levels", std::to_string(int8_levels));
     for (const auto& [k, v] : props) {
         onnx::StringStringEntryProto* e = m.add_metadata_props();
         e->set_key(k);
@@ -303,6 +345,11 @@ void export_onnx(const Model& model, const std::string& path, const OnnxExportOp
     if (opts.opset != kOpset)
         throw ConfigError(path + ": ONNX opset " + std::to_string(opts.opset) + " is not supported, expected " +
                           std::to_string(kOpset));
+    if (opts.dtype == Dtype::BF16) throw ConfigError(path + ": ONNX export writes f32 or int8, not bf16");
+    const int levels = opts.dtype != Dtype::Int8 ? 0 : opts.int8_weight_levels ? opts.int8_weight_levels
+                                                                                : layers::int8_weight_levels();
+    if (levels != 0 && levels != 127 && levels != 63)
+        throw ConfigError(path + ": int8 weights take 127 or 63 levels a side, not " + std::to_string(levels));
     onnx::ModelProto m;
     m.set_ir_version(onnx::IR_VERSION);
     m.set_producer_name("vit");
@@ -313,12 +360,12 @@ void export_onnx(const Model& model, const std::string& path, const OnnxExportOp
     onnx::GraphProto* g = m.mutable_graph();
     g->set_name("vit");
     GraphBuilder gb(*g);
-    VitGraph vg(model, gb);
+    VitGraph vg(model, gb, levels);
     vg.build(opts.attention);
     const auto unused = vg.unused();
     if (!unused.empty())
         throw FormatError(path + ": the ONNX graph leaves the parameter '" + unused.front() + "' unused");
-    add_metadata(m, model);
+    add_metadata(m, model, levels);
 
     // protobuf cannot serialise a message of 2 GiB or more (models from ViT-H on); such a model would
     // need ONNX's external data, which this exporter does not write.

@@ -65,34 +65,46 @@ Int8Linear::Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep, Activ
           1.0f, act, true),
       rows_(rows), in_(in), out_(out), ep_(ep), act_(act), y_type_(ep == Epilogue::None ? y_type : dt::f32),
       threads_(omp_get_max_threads()),
-      levels_(cpu_support().int8.mode == DtypeMode::Native ? 127 : 63) {
+      levels_(int8_weight_levels()) {
     if (ep == Epilogue::Activate) row_.resize(static_cast<size_t>(threads_ * out));
 }
 
-Int8Weights Int8Linear::pack(const float* w, const float* b) const {
-    Int8Weights p;
-    p.scale.resize(size_t(out_));
-    p.sum.resize(size_t(out_));
-    p.bias.assign(size_t(out_), 0.0f);
-    if (b) std::copy(b, b + out_, p.bias.begin());
-    std::vector<std::int8_t> q(size_t(out_ * in_));
-    for (int64_t c = 0; c < out_; ++c) {
-        const float* wc = w + c * in_;
+int int8_weight_levels() { return cpu_support().int8.mode == DtypeMode::Native ? 127 : 63; }
+
+QuantizedWeights quantize_weights(const float* w, int64_t out, int64_t in, int levels) {
+    if (levels != 127 && levels != 63)
+        throw ConfigError("int8 weights take 127 or 63 levels a side, not " + std::to_string(levels));
+    QuantizedWeights p;
+    p.q.resize(size_t(out * in));
+    p.scale.resize(size_t(out));
+    p.sum.resize(size_t(out));
+    const float L = static_cast<float>(levels);
+    for (int64_t c = 0; c < out; ++c) {
+        const float* wc = w + c * in;
         float m = 0;
-        for (int64_t k = 0; k < in_; ++k) m = std::max(m, std::fabs(wc[k]));
-        const float levels = static_cast<float>(levels_);
-        const float s = m / levels, inv = m > 0 ? levels / m : 0.0f;
+        for (int64_t k = 0; k < in; ++k) m = std::max(m, std::fabs(wc[k]));
+        const float s = m / L, inv = m > 0 ? L / m : 0.0f;
         int64_t sum = 0;
-        for (int64_t k = 0; k < in_; ++k) {
+        for (int64_t k = 0; k < in; ++k) {
             const auto v = static_cast<std::int8_t>(std::lround(wc[k] * inv));  // |v| <= levels
-            q[size_t(c * in_ + k)] = v;
+            p.q[size_t(c * in + k)] = v;
             sum += v;
         }
         p.scale[size_t(c)] = s;
         p.sum[size_t(c)] = s * static_cast<float>(sum);
     }
+    return p;
+}
+
+Int8Weights Int8Linear::pack(const float* w, const float* b) const {
+    QuantizedWeights qw = quantize_weights(w, out_, in_, levels_);
+    Int8Weights p;
+    p.scale = std::move(qw.scale);
+    p.sum = std::move(qw.sum);
+    p.bias.assign(size_t(out_), 0.0f);
+    if (b) std::copy(b, b + out_, p.bias.begin());
     // Wq (out, in) row-major read as the (in, out) right operand, as Linear reads W.
-    p.q = mm_.pack(q.data(), View{{in_, out_}, {1, in_}, dt::s8});
+    p.q = mm_.pack(qw.q.data(), View{{in_, out_}, {1, in_}, dt::s8});
     return p;
 }
 

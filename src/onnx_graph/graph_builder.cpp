@@ -61,13 +61,22 @@ std::string GraphBuilder::op(const std::string& type, const std::vector<std::str
 }
 
 void GraphBuilder::weight(const std::string& name, const Shape& shape, const float* data) {
+    add_initializer(name, shape, onnx::TensorProto::FLOAT, data, sizeof(float));
+}
+
+void GraphBuilder::weight(const std::string& name, const Shape& shape, const std::int8_t* data) {
+    add_initializer(name, shape, onnx::TensorProto::INT8, data, sizeof(std::int8_t));
+}
+
+void GraphBuilder::add_initializer(const std::string& name, const Shape& shape, int type, const void* data,
+                                   size_t element_bytes) {
     claim(name);
     onnx::TensorProto* t = g_.add_initializer();
     t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->set_data_type(type);
     for (int64_t d : shape) t->add_dims(d);
-    // raw_data is little-endian float32, as this machine stores it.
-    t->set_raw_data(reinterpret_cast<const char*>(data), size_t(shape_numel(shape)) * sizeof(float));
+    // raw_data is little-endian, as this machine stores it.
+    t->set_raw_data(static_cast<const char*>(data), size_t(shape_numel(shape)) * element_bytes);
 }
 
 std::string GraphBuilder::constant(const std::string& key, const std::string& hint, onnx::TensorProto t) {

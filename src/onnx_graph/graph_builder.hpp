@@ -39,8 +39,10 @@ public:
     void op_into(const std::string& type, const std::vector<std::string>& inputs, const std::string& output,
                  const std::vector<Attr>& attrs = {});
 
-    // A float32 initializer with exactly this name and shape (a model parameter).
+    // A float32 or int8 initializer with exactly this name and shape (a model parameter, or its
+    // quantised form).
     void weight(const std::string& name, const Shape& shape, const float* data);
+    void weight(const std::string& name, const Shape& shape, const std::int8_t* data);
     // Constants, one initializer per distinct value: a float scalar, an int64 scalar (a Gather index) or
     // an int64 vector (shapes, axes, slice bounds).
     std::string scalar(float v);
@@ -54,6 +56,7 @@ public:
 private:
     std::string fresh(const std::string& hint);  // a new value name from hint, taken
     void claim(const std::string& name);         // takes name; FormatError if it was taken
+    void add_initializer(const std::string& name, const Shape& shape, int type, const void* data, size_t element_bytes);
     void add_node(const std::string& type, const std::vector<std::string>& inputs, const std::string& output,
                   const std::vector<Attr>& attrs);
     std::string constant(const std::string& key, const std::string& hint, onnx::TensorProto t);

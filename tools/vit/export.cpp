@@ -28,6 +28,11 @@ int run_export(const std::vector<std::string>& args) {
         ("output,o", po::value<std::string>(), "folder to write (required)")
         ("format,f", po::value<std::string>()->default_value("timm"), "timm, hf or onnx")
         ("attention", po::bool_switch(), "onnx: also output every block's attention probabilities")
+        ("dtype", po::value<std::string>()->default_value("f32"),
+         "onnx: f32, or int8 (the blocks' Linear layers quantised as --dtype int8 runs them: MatMulInteger with "
+         "int8 weights per output channel and u8 activations per token)")
+        ("int8-weight-bits", po::value<int>(), "onnx --dtype int8: 8, or 7 for CPUs without VNNI (ONNX Runtime's "
+         "reduce_range); default: what this CPU's int8 uses (vit info)")
         ("img-size", po::value<std::string>(), "export for another input size, N or HxW (resamples pos_embed)");
     // clang-format on
     const CommandSpec command{"export", kUsage, {"model", "output"}};
@@ -36,6 +41,18 @@ int run_export(const std::vector<std::string>& args) {
         if (format != "timm" && format != "hf" && format != "onnx")
             throw UsageError("--format must be timm, hf or onnx, got '" + format + "'");
         if (vm["attention"].as<bool>() && format != "onnx") throw UsageError("--attention applies to --format onnx only");
+        vit::Dtype dtype = vit::Dtype::F32;
+        check_flags("--dtype", [&] { dtype = vit::parse_dtype(vm["dtype"].as<std::string>()); });
+        if (dtype != vit::Dtype::F32 && (format != "onnx" || dtype != vit::Dtype::Int8))
+            throw UsageError("--dtype " + std::string(vit::to_string(dtype)) +
+                             ": the timm and hf folders hold f32 weights; --format onnx writes f32 or int8");
+        int weight_levels = 0;
+        if (vm.count("int8-weight-bits")) {
+            const int bits = vm["int8-weight-bits"].as<int>();
+            if (dtype != vit::Dtype::Int8) throw UsageError("--int8-weight-bits applies to --dtype int8 only");
+            if (bits != 7 && bits != 8) throw UsageError("--int8-weight-bits must be 7 or 8, got " + std::to_string(bits));
+            weight_levels = bits == 8 ? 127 : 63;
+        }
         const std::string img_size = vm.count("img-size") ? vm["img-size"].as<std::string>() : "";
         if (!img_size.empty()) parse_img_size(img_size);
         const std::string output = vm["output"].as<std::string>();
@@ -49,8 +66,10 @@ int run_export(const std::vector<std::string>& args) {
             const vit::Model model(ckpt);
             vit::OnnxExportOptions opts;
             opts.attention = vm["attention"].as<bool>();
+            opts.dtype = dtype;
+            opts.int8_weight_levels = weight_levels;
             vit::export_onnx(model, output, opts);
-            info("wrote " + output + " (ONNX opset " + std::to_string(opts.opset) +
+            info("wrote " + output + " (ONNX opset " + std::to_string(opts.opset) + ", " + vit::to_string(dtype) +
                  (opts.attention ? ", with attention outputs)" : ")"));
             return kExitOk;
         }

@@ -29,6 +29,17 @@
 
 namespace vit::layers {
 
+// The weights W (out, in) on a symmetric grid per output channel: Wq_ck = round(W_ck / sw_c), with
+// sw_c = max_k |W_ck| / levels. Shared by Int8Linear::pack and the int8 ONNX export.
+struct QuantizedWeights {
+    std::vector<std::int8_t> q;  // (out, in) row-major
+    std::vector<float> scale;    // (out) sw_c
+    std::vector<float> sum;      // (out) sw_c · Σ_k Wq_ck
+};
+QuantizedWeights quantize_weights(const float* w, int64_t out, int64_t in, int levels);
+// The levels a side this CPU's int8 products take without error: 127 with VNNI, 63 without (above).
+int int8_weight_levels();
+
 // A Linear's parameters as the int8 forward reads them (Int8Linear::pack).
 struct Int8Weights {
     dnnl::memory q;            // Wq (out, in) in the blocked s8 layout oneDNN's kernel reads
