@@ -5,13 +5,18 @@
 # (../shared/anchor/bench_infer.py, bench_train.py), alternating case by case; oneDNN's own matmul
 # peak (build/vit_matmul_peak, 6304x768x3072) and the hardware's f32 multiply-add ceiling
 # (build/vit_fma_peak) at the start of every round; peak RSS of every command
-# (/usr/bin/time -v); the kernels oneDNN chose (ONEDNN_VERBOSE). Writes the results section of
-# docs/BENCHMARKS.md (between the bench_all markers) and keeps the raw JSON lines beside it.
+# (/usr/bin/time -v); the kernels oneDNN chose (ONEDNN_VERBOSE). Where int8 runs, ONNX Runtime int8 too:
+# our `vit export --format onnx --dtype int8` of the same configuration. Writes the results section of
+# docs/BENCHMARKS.md for this CPU kind (between the bench_all markers named by the instruction set
+# oneDNN uses, so an AVX2 run and an AVX-512 run keep a section each) and keeps the raw JSON lines
+# beside it. Under ONEDNN_MAX_CPU_ISA (e.g. AVX2) our side runs capped, ONNX Runtime and PyTorch do not:
+# the section says so.
 #
 #   scripts/bench_all.sh [ROUNDS] [REPS] [THREADS]    defaults 3 10 2; `1 2` is a short run
 #   env: BUILD_DIR (build), OUT (docs/BENCHMARKS.md), CASES (regex on "config/batch/mode" to run a subset),
 #        LIMIT_S (seconds one measurement may take, 0 = none: past it the cell reads "-" and the run goes
-#        on; for short runs on a loaded machine, where one PyTorch vit_base batch 32 can take minutes)
+#        on; for short runs on a loaded machine, where one PyTorch vit_base batch 32 can take minutes),
+#        PYTORCH (1; 0 leaves the PyTorch anchor out, and its set-up)
 #
 # Every figure is the median over the rounds; ratios are the median of the per-round ratios (each
 # round runs the engines back to back, so a shared machine's load moves both sides of a ratio).
@@ -31,10 +36,18 @@ python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)  # the an
 # The anchor's set-up (../shared/anchor/README.md): Debian's PyTorch on OpenBLAS. Without
 # libopenblas0-pthread it runs on the reference BLAS, 20-40x slower (vit_tiny batch 1: 1.2 img/s against
 # 25), which would flatter every ratio to PyTorch. /usr/bin/time measures peak memory.
-VIT_EXTRA_PACKAGES="time libopenblas0-pthread python3-torch" scripts/setup.sh >&2
+pytorch=${PYTORCH:-1}
+if [[ $pytorch == 1 ]]; then
+    VIT_EXTRA_PACKAGES="time libopenblas0-pthread python3-torch" VIT_BUILD_TARGETS=all scripts/setup.sh >&2
+    blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)
+    [[ $blas == *openblas* ]] || { echo "bench_all: PyTorch would run on $blas, not OpenBLAS" >&2; exit 1; }
+else
+    VIT_EXTRA_PACKAGES="time" VIT_BUILD_TARGETS=all scripts/setup.sh >&2
+    blas="(not run)"
+fi
 [[ $build == build ]] || cmake --build "$build" -j2 --target vit vit_matmul_peak vit_fma_peak >&2
-blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)
-[[ $blas == *openblas* ]] || { echo "bench_all: PyTorch would run on $blas, not OpenBLAS" >&2; exit 1; }
+# The CPU kind this run measures: oneDNN's instruction set, capped by ONEDNN_MAX_CPU_ISA if set.
+kind=$("$build/vit" info --format json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["isa"])')
 scripts/install_onnxruntime.sh
 export NODE_PATH=$PWD/.cache/onnxruntime-node/node_modules OMP_NUM_THREADS=$threads
 
@@ -58,7 +71,7 @@ if "$build/vit_fma_peak" 1 1 >/dev/null 2>&1; then fma=1; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-raw=${out%.md}.bench_all.jsonl  # every measurement, one JSON line each
+raw=${out%.md}.bench_all.$kind.jsonl  # every measurement, one JSON line each, per CPU kind
 : >"$raw"
 
 # ONNX files of the anchor's ViT for the inference configurations.
@@ -67,8 +80,24 @@ for c in "${cases[@]}"; do
     set -- $c
     [[ $3 == infer && ! " ${onnx_configs[*]:-} " =~ " $1 " ]] && onnx_configs+=("$1")
 done
-(cd "$anchor" && "${python[@]}" ort_export.py "$work" "${onnx_configs[@]}") >/dev/null 2>&1 ||
-    { echo "bench_all: ort_export.py failed" >&2; exit 1; }
+if [[ $pytorch == 1 ]]; then
+    (cd "$anchor" && "${python[@]}" ort_export.py "$work" "${onnx_configs[@]}") >/dev/null 2>&1 ||
+        { echo "bench_all: ort_export.py failed" >&2; exit 1; }
+else  # the same graph, written by our own exporter (random weights, as the anchor's)
+    for config in "${onnx_configs[@]}"; do
+        "$build/vit" init -q --model-config "$config" --output "$work/$config.safetensors"
+        "$build/vit" export -q --model "$work/$config.safetensors" --format onnx --output "$work/$config.onnx"
+    done
+fi
+# ONNX Runtime int8: our int8 export of the same configuration (onnx_export.hpp).
+if [[ " ${dtypes[*]} " == *" int8 "* ]]; then
+    for config in "${onnx_configs[@]}"; do
+        [[ -f $work/$config.safetensors ]] ||
+            "$build/vit" init -q --model-config "$config" --output "$work/$config.safetensors"
+        "$build/vit" export -q --model "$work/$config.safetensors" --format onnx --dtype int8 \
+            --output "$work/$config-int8.onnx"
+    done
+fi
 
 # Runs a command under /usr/bin/time -v and appends its last JSON line to the raw file, tagged with the
 # round, engine, dtype, case and peak RSS.
@@ -125,9 +154,13 @@ for ((r = 1; r <= rounds; ++r)); do
             read -r chans size < <(size_of "$config")
             record "$r" onnxruntime f32 "$config" "$batch" "$mode" -- node "$anchor/ort_bench.js" \
                 "$work/$config.onnx" "$chans" "$size" "$batch" "$threads" "$reps"
-            record "$r" pytorch f32 "$config" "$batch" "$mode" -- "${python[@]}" "$anchor/bench_infer.py" \
-                "$config" "$batch" "$threads" "$reps"
-        else
+            if [[ -f $work/$config-int8.onnx ]]; then
+                record "$r" onnxruntime int8 "$config" "$batch" "$mode" -- node "$anchor/ort_bench.js" \
+                    "$work/$config-int8.onnx" "$chans" "$size" "$batch" "$threads" "$reps"
+            fi
+            [[ $pytorch == 1 ]] && record "$r" pytorch f32 "$config" "$batch" "$mode" -- "${python[@]}" \
+                "$anchor/bench_infer.py" "$config" "$batch" "$threads" "$reps"
+        elif [[ $pytorch == 1 ]]; then
             record "$r" pytorch f32 "$config" "$batch" "$mode" -- "${python[@]}" "$anchor/bench_train.py" \
                 "$config" "$batch" "$threads" "$reps"
         fi
@@ -158,19 +191,24 @@ done
 versions=$(
     echo "oneDNN $(dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null || echo '?') (Debian libdnnl2)"
     echo "onnxruntime-node $(node -p "require('onnxruntime-node/package.json').version")"
-    echo "PyTorch $("${python[@]}" -c 'import torch; print(torch.__version__)') (Debian python3-torch, BLAS $blas)"
+    [[ $pytorch == 1 ]] && echo "PyTorch $("${python[@]}" -c 'import torch; print(torch.__version__)') (Debian python3-torch, BLAS $blas)"
     echo "$(c++ --version | head -n 1)"
     echo "OpenCV $(pkg-config --modversion opencv4 2>/dev/null || echo '?'), node $(node --version)"
 )
 machine=$(
     echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs online ($(lscpu | sed -n 's/^Core(s) per socket: *//p') cores per socket, $(lscpu | sed -n 's/^Thread(s) per core: *//p') threads per core)"
-    echo "ISA flags: $(grep -o -w -E 'avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_int8' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    echo "ISA flags: $(grep -o -w -E 'avx2|fma|avx512f|avx512_bf16|avx512_vnni|avx_vnni|amx_bf16|amx_int8' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+    if [[ -n ${ONEDNN_MAX_CPU_ISA:-} ]]; then
+        echo "our side capped by ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA (oneDNN runs $kind; our own loops follow), ONNX Runtime and PyTorch on the whole CPU (they have no such cap)"
+    else
+        echo "oneDNN runs $kind"
+    fi
 )
 
 "${python[@]}" - "$raw" "$out" "$verbose" "$rounds" "$reps" "$threads" "$started" "$uptime_start" "$uptime_end" \
-    "$versions" "$machine" "$limit_s" "$work/over_limit" <<'PY'
+    "$versions" "$machine" "$limit_s" "$work/over_limit" "$kind" <<'PY'
 import collections, json, statistics, sys
-raw, out, verbose, rounds, reps, threads, started, up0, up1, versions, machine, limit_s, over_limit = sys.argv[1:]
+raw, out, verbose, rounds, reps, threads, started, up0, up1, versions, machine, limit_s, over_limit, kind = sys.argv[1:]
 over = [l.split() for l in open(over_limit)] if __import__("os").path.exists(over_limit) else []
 rows = [json.loads(l) for l in open(raw)]
 
@@ -211,8 +249,9 @@ def ratio(case, dtype, engine, peer_dtype="f32"):
 
 fmt = lambda v, spec="{:.2f}": "-" if v is None else spec.format(v)
 L = []
-L.append("<!-- bench_all:begin (written by scripts/bench_all.sh; edit the script, not this section) -->")
-L.append("## Results of `scripts/bench_all.sh`")
+begin_marker, end_marker = f"<!-- bench_all:begin {kind} ", f"<!-- bench_all:end {kind} -->"
+L.append(begin_marker + "(written by scripts/bench_all.sh; edit the script, not this section) -->")
+L.append(f"## Results of `scripts/bench_all.sh` on {kind}")
 L.append("")
 L.append(f"Run {started}: `scripts/bench_all.sh {rounds} {reps} {threads}` ({rounds} round(s), {reps} timed "
          f"repetitions per measurement, {threads} threads). Load (`uptime`) at the start: `{up0.strip()}`; "
@@ -243,12 +282,15 @@ if fma:
     L.append("")
 L.append("### img/s and ratios")
 L.append("")
-L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export; PyTorch: the anchor's eager f32 model. "
+L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export; ORT int8: ONNX Runtime on our int8 export of the "
+         "same configuration; PyTorch: the anchor's eager f32 model. "
          "\"of peak\": the model's GFLOP/s (forward multiply-adds x 2; training 3x) over the matmul peak "
          "of the same dtype (int8 against the bf16 peak).")
 L.append("")
-head = "| case |" + "".join(f" vit {d} |" for d in dtypes) + " ORT | PyTorch |" + \
-       "".join(f" {d} / ORT |" for d in dtypes) + "".join(f" {d} / PyTorch |" for d in dtypes) + \
+ort_int8 = "int8" in dtypes
+head = "| case |" + "".join(f" vit {d} |" for d in dtypes) + " ORT |" + (" ORT int8 |" if ort_int8 else "") + \
+       " PyTorch |" + "".join(f" {d} / ORT |" for d in dtypes) + (" int8 / ORT int8 |" if ort_int8 else "") + \
+       "".join(f" {d} / PyTorch |" for d in dtypes) + \
        "".join(f" {d} of peak |" for d in dtypes) + (" f32 of FMA | ORT of FMA |" if fma else "") + " bf16 / f32 |"
 L.append(head)
 L.append("|" + "---|" * (head.count("|") - 1))
@@ -256,8 +298,11 @@ for case in cases:
     config, batch, mode = case
     cells = [f"{config} b{batch} {mode}"]
     cells += [fmt(ips(case, "vit", d)) for d in dtypes]
-    cells += [fmt(ips(case, "onnxruntime", "f32")), fmt(ips(case, "pytorch", "f32"))]
+    cells += [fmt(ips(case, "onnxruntime", "f32"))] + ([fmt(ips(case, "onnxruntime", "int8"))] if ort_int8 else [])
+    cells += [fmt(ips(case, "pytorch", "f32"))]
     cells += [fmt(ratio(case, d, "onnxruntime"), "{:.2f}x") for d in dtypes]
+    if ort_int8:
+        cells.append(fmt(ratio(case, "int8", "onnxruntime", "int8"), "{:.2f}x"))
     cells += [fmt(ratio(case, d, "pytorch"), "{:.2f}x") for d in dtypes]
     for d in dtypes:
         v, pk = ips(case, "vit", d), peak.get("bf16" if d == "int8" else d)
@@ -274,7 +319,8 @@ for case in cases:
 L.append("")
 L.append("### Peak resident memory (MiB, `/usr/bin/time -v`, largest over rounds; the whole process)")
 L.append("")
-engines = [("vit", d) for d in dtypes] + [("onnxruntime", "f32"), ("pytorch", "f32")]
+engines = [("vit", d) for d in dtypes] + [("onnxruntime", "f32")] + ([("onnxruntime", "int8")] if ort_int8 else []) + \
+          [("pytorch", "f32")]
 head = "| case |" + "".join(f" {'ORT' if e == 'onnxruntime' else e} {d} |" for e, d in engines)
 L.append(head)
 L.append("|" + "---|" * (head.count("|") - 1))
@@ -292,13 +338,13 @@ L.append("|---|---|---|---|---|")
 counts = collections.Counter(tuple(l.rstrip("\n").split("\t")) for l in open(verbose) if l.strip())
 for (run, prim, impl, types), n in sorted(counts.items()):
     L.append(f"| {run} | {prim} | `{impl}` | `{types}` | {n} |")
-L.append("<!-- bench_all:end -->")
+L.append(end_marker)
 section = "\n".join(L) + "\n"
 
 text = open(out).read() if __import__("os").path.exists(out) else "# Benchmarks\n\n"
-begin, end = text.find("<!-- bench_all:begin"), text.find("<!-- bench_all:end -->")
+begin, end = text.find(begin_marker), text.find(end_marker)
 if begin >= 0 and end >= 0:
-    text = text[:begin] + section + text[end + len("<!-- bench_all:end -->\n"):]
+    text = text[:begin] + section + text[end + len(end_marker + "\n"):]
 else:  # first run: after the title and its paragraph
     first = text.find("\n## ")
     text = text + "\n" + section if first < 0 else text[:first + 1] + section + "\n" + text[first + 1:]
