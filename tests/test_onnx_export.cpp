@@ -226,6 +226,24 @@ vit::Tensor read_f32(const std::string& path, const vit::Shape& shape) {
     return t;
 }
 
+// Runs file in ONNX Runtime (tests/onnx/run_ort.js) on images x (N, C, H, W) of configuration c; the
+// outputs land in tmp as <name>.f32 and shapes.json. Returns "" or what went wrong.
+std::string run_in_ort(const std::string& file, const std::vector<float>& x, const vit::ViTConfig& c,
+                       const vit_test::TempDir& tmp) {
+    const std::string input = tmp.file("input.f32");
+    {
+        std::ofstream out(input, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(x.data()), std::streamsize(x.size() * 4));
+    }
+    const int64_t N = int64_t(x.size()) / (int64_t(c.in_chans) * c.img_h * c.img_w);
+    const std::string cmd = "NODE_PATH=" + quote(ort_node_modules()) + " node " +
+                            quote(std::string(VIT_SOURCE_DIR) + "/tests/onnx/run_ort.js") + " " + quote(file) + " " +
+                            quote(input) + " " + std::to_string(N) + " " + std::to_string(c.in_chans) + " " +
+                            std::to_string(c.img_h) + " " + std::to_string(c.img_w) + " " + quote(tmp.path.string());
+    const vit_test::Result r = run_command(cmd, tmp.file("stderr.txt"));
+    return r.code == 0 ? "" : cmd + "\n" + r.out + r.err;
+}
+
 onnx::ModelProto read_model(const std::string& path) {
     onnx::ModelProto m;
     std::ifstream in(path, std::ios::binary);
@@ -263,18 +281,9 @@ TEST_P(OnnxModel, RunsInOnnxRuntimeWithOurLogitsAndAttention) {
     const std::string file = tmp.file("model.onnx");
     vit::export_onnx(*l.model, file, opts);
 
-    const std::string input = tmp.file("input.f32");
-    {
-        std::ofstream out(input, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(l.input.ptr()), std::streamsize(l.input.data.size() * 4));
-    }
     const int64_t N = l.input.shape[0];
-    const std::string cmd = "NODE_PATH=" + quote(ort_node_modules()) + " node " +
-                            quote(std::string(VIT_SOURCE_DIR) + "/tests/onnx/run_ort.js") + " " + quote(file) + " " +
-                            quote(input) + " " + std::to_string(N) + " " + std::to_string(c.in_chans) + " " +
-                            std::to_string(c.img_h) + " " + std::to_string(c.img_w) + " " + quote(tmp.path.string());
-    const vit_test::Result r = run_command(cmd, tmp.file("stderr.txt"));
-    ASSERT_EQ(r.code, 0) << cmd << "\n" << r.out << r.err;
+    const std::string ran = run_in_ort(file, l.input.data, c, tmp);
+    ASSERT_TRUE(ran.empty()) << ran;
 
     std::vector<vit::Tensor> attn;
     const vit::Tensor ours = vit::run_forward(*l.model, l.input, int(N), &attn);
@@ -514,18 +523,10 @@ TEST(OnnxInt8, ShippedModelInOnnxRuntimePredictsWhatOurInt8RunnerPredicts) {
     vit_test::TempDir tmp("vit_onnx");
     vit::OnnxExportOptions opts;
     opts.dtype = vit::Dtype::Int8;
-    const std::string file = tmp.file("model.onnx"), input = tmp.file("input.f32");
+    const std::string file = tmp.file("model.onnx");
     vit::export_onnx(model, file, opts);
-    {
-        std::ofstream out(input, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(x.data()), std::streamsize(x.size() * 4));
-    }
-    const std::string cmd = "NODE_PATH=" + quote(ort_node_modules()) + " node " +
-                            quote(std::string(VIT_SOURCE_DIR) + "/tests/onnx/run_ort.js") + " " + quote(file) + " " +
-                            quote(input) + " " + std::to_string(N) + " " + std::to_string(c.in_chans) + " " +
-                            std::to_string(c.img_h) + " " + std::to_string(c.img_w) + " " + quote(tmp.path.string());
-    const vit_test::Result r = run_command(cmd, tmp.file("stderr.txt"));
-    ASSERT_EQ(r.code, 0) << cmd << "\n" << r.out << r.err;
+    const std::string ran = run_in_ort(file, x, c, tmp);
+    ASSERT_TRUE(ran.empty()) << ran;
     const vit::Tensor theirs = read_f32(tmp.file("logits.f32"), {N, K});
 
     int64_t agree = 0;
