@@ -62,8 +62,11 @@ for c in "${all_cases[@]}"; do
 done
 [[ ${#cases[@]} -gt 0 ]] || { echo "bench_all: CASES='$cases_filter' matches no case" >&2; exit 1; }
 
-dtypes=(f32 bf16)
-if "$build/vit" bench -q --model-config fmnist-t --batch 1 --reps 1 --dtype int8 >/dev/null 2>&1; then dtypes+=(int8); fi
+# The dtypes this CPU runs (a refused one exits 2: `vit info`).
+dtypes=(f32)
+for d in bf16 int8; do
+    if "$build/vit" bench -q --model-config fmnist-t --batch 1 --reps 1 --dtype "$d" >/dev/null 2>&1; then dtypes+=("$d"); fi
+done
 
 # The hardware's f32 multiply-add ceiling (bench/fma_peak.cpp), where the CPU has AVX-512.
 fma=0
@@ -152,11 +155,16 @@ for ((r = 1; r <= rounds; ++r)); do
         done
         if [[ $mode == infer ]]; then
             read -r chans size < <(size_of "$config")
-            record "$r" onnxruntime f32 "$config" "$batch" "$mode" -- node "$anchor/ort_bench.js" \
-                "$work/$config.onnx" "$chans" "$size" "$batch" "$threads" "$reps"
+            if [[ $pytorch == 1 ]]; then  # the anchor's export, whose input is named "input"
+                record "$r" onnxruntime f32 "$config" "$batch" "$mode" -- node "$anchor/ort_bench.js" \
+                    "$work/$config.onnx" "$chans" "$size" "$batch" "$threads" "$reps"
+            else  # ours, whose input is "pixel_values": the same timing, by tests/onnx/bench_ort.js
+                record "$r" onnxruntime f32 "$config" "$batch" "$mode" -- node tests/onnx/bench_ort.js \
+                    "$work/$config.onnx" "$chans" "$size" "$size" "$batch" "$threads" "$reps"
+            fi
             if [[ -f $work/$config-int8.onnx ]]; then
-                record "$r" onnxruntime int8 "$config" "$batch" "$mode" -- node "$anchor/ort_bench.js" \
-                    "$work/$config-int8.onnx" "$chans" "$size" "$batch" "$threads" "$reps"
+                record "$r" onnxruntime int8 "$config" "$batch" "$mode" -- node tests/onnx/bench_ort.js \
+                    "$work/$config-int8.onnx" "$chans" "$size" "$size" "$batch" "$threads" "$reps"
             fi
             [[ $pytorch == 1 ]] && record "$r" pytorch f32 "$config" "$batch" "$mode" -- "${python[@]}" \
                 "$anchor/bench_infer.py" "$config" "$batch" "$threads" "$reps"
@@ -282,10 +290,10 @@ if fma:
     L.append("")
 L.append("### img/s and ratios")
 L.append("")
-L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export; ORT int8: ONNX Runtime on our int8 export of the "
-         "same configuration; PyTorch: the anchor's eager f32 model. "
+L.append("ORT: ONNX Runtime f32 on the anchor's ONNX export (with PYTORCH=0 on ours, the same graph); ORT int8: "
+         "ONNX Runtime on our int8 export of the same configuration; PyTorch: the anchor's eager f32 model. "
          "\"of peak\": the model's GFLOP/s (forward multiply-adds x 2; training 3x) over the matmul peak "
-         "of the same dtype (int8 against the bf16 peak).")
+         "of the same dtype (int8 against the bf16 peak, or its own where bf16 does not run).")
 L.append("")
 ort_int8 = "int8" in dtypes
 head = "| case |" + "".join(f" vit {d} |" for d in dtypes) + " ORT |" + (" ORT int8 |" if ort_int8 else "") + \
@@ -305,7 +313,7 @@ for case in cases:
         cells.append(fmt(ratio(case, "int8", "onnxruntime", "int8"), "{:.2f}x"))
     cells += [fmt(ratio(case, d, "pytorch"), "{:.2f}x") for d in dtypes]
     for d in dtypes:
-        v, pk = ips(case, "vit", d), peak.get("bf16" if d == "int8" else d)
+        v, pk = ips(case, "vit", d), peak.get("bf16" if d == "int8" and "bf16" in peak else d)
         cells.append(fmt(None if v is None or not pk else v * flops(config, mode) / 1e9 / pk, "{:.0%}"))
     if fma:
         for e in ("vit", "onnxruntime"):
