@@ -422,4 +422,23 @@ TEST_F(ExportCli, BadFormatIsAUsageErrorAndInexpressibleModelAFailureNamingTheFe
     EXPECT_FALSE(fs::exists(tmp_ / "x"));
 }
 
+TEST_F(ExportCli, Int8IsForOnnxOnlyWithA7Or8BitWeightGridAndItsFileSaysSo) {
+    const std::string model = vit_test::quote(kCifarT), out = vit_test::quote((tmp_ / "m.onnx").string());
+    for (const std::string bad : {"--format timm --dtype int8", "--format onnx --dtype bf16",
+                                  "--format onnx --dtype int8 --int8-weight-bits 9",
+                                  "--format onnx --int8-weight-bits 7"}) {
+        SCOPED_TRACE(bad);
+        const vit_test::Result r = run("export --model " + model + " --output " + out + " " + bad);
+        EXPECT_CLEAN_EXIT(r, 2);
+        EXPECT_FALSE(fs::exists(tmp_ / "m.onnx"));
+    }
+    const vit_test::Result r =
+        run("export --model " + model + " --output " + out + " --format onnx --dtype int8 --int8-weight-bits 7");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const std::string bytes = vit_test::read_file(tmp_ / "m.onnx");
+    EXPECT_NE(bytes.find("MatMulInteger"), std::string::npos);
+    EXPECT_NE(bytes.find("vit.int8_weight_levels"), std::string::npos);
+    EXPECT_NE(r.err.find("int8"), std::string::npos) << r.err;
+}
+
 }  // namespace
