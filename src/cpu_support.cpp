@@ -1,5 +1,6 @@
 #include "vit/cpu_support.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -28,17 +29,18 @@ constexpr unsigned kBf16Bit = dnnl_cpu_isa_avx512_core_bf16 & ~dnnl_cpu_isa_avx5
 unsigned effective_isa() { return static_cast<unsigned>(dnnl::get_effective_cpu_isa()); }
 bool has(unsigned isa, unsigned bits) { return (isa & bits) == bits; }
 
-// The ONEDNN_MAX_CPU_ISA spelling of an instruction set.
-std::string isa_name(unsigned isa) {
-    struct Named {
-        unsigned isa;
-        const char* name;
-    };
-    static constexpr Named kNames[] = {
+// Every instruction set oneDNN 2.6 names, largest first, spelled as ONEDNN_MAX_CPU_ISA takes it.
+struct Named {
+    unsigned isa;
+    const char* name;
+};
+constexpr Named kNames[] = {
         {dnnl_cpu_isa_avx512_core_amx, "AVX512_CORE_AMX"}, {dnnl_cpu_isa_avx512_core_bf16, "AVX512_CORE_BF16"},
         {dnnl_cpu_isa_avx512_core_vnni, "AVX512_CORE_VNNI"}, {dnnl_cpu_isa_avx512_core, "AVX512_CORE"},
         {dnnl_cpu_isa_avx2_vnni, "AVX2_VNNI"},                {dnnl_cpu_isa_avx2, "AVX2"},
         {dnnl_cpu_isa_avx, "AVX"},                            {dnnl_cpu_isa_sse41, "SSE41"}};
+
+std::string isa_name(unsigned isa) {
     for (const Named& n : kNames)
         if (isa == n.isa) return n.name;
     for (const Named& n : kNames)  // a set oneDNN 2.6 has no name for: the largest named one inside it
@@ -97,7 +99,14 @@ CpuSupport probe() {
     const unsigned isa = effective_isa();
     s.cpu_model = cpu_model_name();
     s.isa = isa_name(isa);
-    if (const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA")) s.isa_cap = cap;
+    if (const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA")) {
+        // oneDNN reads the value case-insensitively and silently ignores one it does not know.
+        s.isa_cap = cap;
+        std::string upper = s.isa_cap;
+        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        s.isa_cap_ignored = upper != "ALL";
+        for (const Named& n : kNames) s.isa_cap_ignored = s.isa_cap_ignored && upper != n.name;
+    }
     s.vector_kernels = cpu::to_string(cpu::vector_level());
     const std::string found = "this CPU runs " + s.isa + (s.isa_cap.empty() ? "" : " (ONEDNN_MAX_CPU_ISA=" + s.isa_cap + ")");
 

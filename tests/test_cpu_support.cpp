@@ -152,6 +152,18 @@ TEST_F(Cli, InfoAsJsonShowsWhatSmallerCpusRun) {
     EXPECT_EQ(k["dtypes"]["bf16"]["mode"], "refused");
 }
 
+TEST_F(Cli, InfoSaysWhenTheIsaCapNamesNothingOneDnnKnows) {
+    const vit_test::Result r = run_capped("AVX3000", "info");
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.out.find("ONEDNN_MAX_CPU_ISA=AVX3000 names no instruction set oneDNN knows: ignored"),
+              std::string::npos) << r.out;
+    const vit_test::Result lower = run_capped("sse41", "info --format json");
+    EXPECT_CLEAN_EXIT(lower, 0);
+    const nlohmann::json j = nlohmann::json::parse(lower.out);
+    EXPECT_EQ(j["isa"], "SSE41");  // oneDNN reads the cap case-insensitively
+    EXPECT_EQ(j["isa_cap_ignored"], false);
+}
+
 TEST_F(Cli, InfoRefusesAnUnknownFormat) {
     const vit_test::Result r = run("info --format yaml");
     EXPECT_CLEAN_EXIT(r, 2);

@@ -40,6 +40,7 @@ struct CpuSupport {
     std::string cpu_model;  // /proc/cpuinfo's "model name" ("" where it cannot be read)
     std::string isa;        // oneDNN's effective instruction set, spelled as ONEDNN_MAX_CPU_ISA takes it
     std::string isa_cap;    // the ONEDNN_MAX_CPU_ISA in force ("" when unset)
+    bool isa_cap_ignored = false;  // isa_cap names no instruction set oneDNN knows, so caps nothing
     std::string vector_kernels;  // the level our own loops run at: "avx512", "avx2" or "baseline"
     DtypeSupport f32, bf16, int8;
     // Int8 networks compute the attention's two products in bf16 where bf16 runs, else in f32.

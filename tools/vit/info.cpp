@@ -30,6 +30,7 @@ nlohmann::json as_json(const vit::CpuSupport& cpu, const Versions& v) {
     return {{"cpu", cpu.cpu_model},
             {"isa", cpu.isa},
             {"isa_cap", cpu.isa_cap},
+            {"isa_cap_ignored", cpu.isa_cap_ignored},
             {"vector_kernels", cpu.vector_kernels},
             {"dtypes", dtypes},
             {"threads", omp_get_max_threads()},
@@ -40,7 +41,11 @@ nlohmann::json as_json(const vit::CpuSupport& cpu, const Versions& v) {
 void print_text(const vit::CpuSupport& cpu, const Versions& v) {
     std::cout << "cpu:            " << (cpu.cpu_model.empty() ? "(unknown)" : cpu.cpu_model) << "\n"
               << "isa:            " << cpu.isa
-              << (cpu.isa_cap.empty() ? "" : " (capped by ONEDNN_MAX_CPU_ISA=" + cpu.isa_cap + ")") << "\n"
+              << (cpu.isa_cap.empty()       ? ""
+                  : cpu.isa_cap_ignored ? " (ONEDNN_MAX_CPU_ISA=" + cpu.isa_cap +
+                                              " names no instruction set oneDNN knows: ignored)"
+                                        : " (capped by ONEDNN_MAX_CPU_ISA=" + cpu.isa_cap + ")")
+              << "\n"
               << "own kernels:    " << cpu.vector_kernels << "\n";
     for (vit::Dtype d : kDtypes) {
         const vit::DtypeSupport& s = cpu.dtype(d);
