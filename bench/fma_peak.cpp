@@ -21,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vit/cpu_dispatch.hpp"
-#include "vit/cpu_support.hpp"
+#include "util/cpu_dispatch.hpp"
+#include "vit/util/cpu_support.hpp"
 
 namespace {
 

@@ -20,11 +20,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vit/cpu_support.hpp"
-#include "vit/dtype.hpp"
-#include "vit/error.hpp"
-#include "vit/layers/convert.hpp"
-#include "vit/layers/matmul.hpp"
+#include "vit/util/cpu_support.hpp"
+#include "vit/util/dtype.hpp"
+#include "vit/util/error.hpp"
+#include "model/layers/convert.hpp"
+#include "model/layers/matmul.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the tests that depend on the CPU again under smaller instruction sets, so that a machine with
 # AVX-512 checks what users' CPUs run: ONEDNN_MAX_CPU_ISA caps oneDNN's kernels and our own loops alike
-# (include/vit/cpu_dispatch.hpp). Called by scripts/test.sh after the full suite; extra arguments go to
+# (src/util/cpu_dispatch.hpp). Called by scripts/test.sh after the full suite; extra arguments go to
 # ctest. A cap this CPU is already below is skipped with a message (a cap cannot raise the CPU).
 #
 #   AVX2          most laptops and desktops: bf16 refused, int8 without VNNI, attention in f32

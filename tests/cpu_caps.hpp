@@ -3,7 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
-#include "vit/cpu_support.hpp"
+#include "vit/util/cpu_support.hpp"
 
 // Use in a test body (GTEST_SKIP returns from it).
 #define VIT_SKIP_UNLESS_DTYPE_RUNS(d)                                                                         \

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "vit/logits.hpp"
+#include "vit/util/logits.hpp"
 #include "vit/vit.hpp"
 
 namespace vit_test {
@@ -20,7 +20,7 @@ struct Agreement {
 inline Agreement agreement_with_f32(const vit::Model& model, vit::Dtype dtype,
                                     std::initializer_list<const vit::Dataset*> sets, int batch = 250) {
     const int K = model.config().num_classes;
-    vit::Runner f32(model, batch), other(model, batch, vit::RunOptions{false, 0, dtype});
+    vit::Runner f32(model, batch), other(model, batch, vit::RunOptions{}.with_dtype(dtype));
     Agreement a;
     for (const vit::Dataset* d : sets) {
         vit::BatchLoader loader(*d, batch, vit::Augment{}, model.preprocess().mean, model.preprocess().std,

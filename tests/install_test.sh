@@ -22,7 +22,7 @@ fail() {
 }
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || fail "cmake --install: $(cat "$tmp/install.log")"
-for f in bin/vit include/vit/vit.hpp include/vit/image_header.hpp share/vit/configs/cifar-t.json \
+for f in bin/vit include/vit/vit.hpp include/vit/image/header.hpp share/vit/configs/cifar-t.json \
     share/vit/labels/imagenet-1k.tsv lib/cmake/vit/vitConfig.cmake lib/cmake/vit/vitConfigVersion.cmake; do
     [ -e "$prefix/$f" ] || fail "$f was not installed"
 done
@@ -61,6 +61,16 @@ if [ "$skip_consumer" = 1 ]; then
     echo "consumer project: skipped"
     exit 0
 fi
+# The installed headers are the library's public API only: none names oneDNN or OpenCV (both are linked
+# privately) or reaches into the library's private headers.
+if grep -rlE '#include *[<"](oneapi/|dnnl|opencv)' "$prefix/include/vit" >"$tmp/leaks"; then
+    fail "installed headers include oneDNN or OpenCV: $(cat "$tmp/leaks")"
+fi
+for h in $(cd "$prefix/include" && find vit -name '*.hpp'); do
+    for inc in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$prefix/include/$h"); do
+        [ -e "$prefix/include/$inc" ] || fail "installed $h includes $inc, which is not installed"
+    done
+done
 cp -r "$src/tests/install_consumer" consumer
 cmake -S consumer -B consumer/build -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
     >"$tmp/consumer.log" 2>&1 || fail "configuring the consumer project: $(cat "$tmp/consumer.log")"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vit/model.hpp"
+#include "vit/model/model.hpp"
 
 namespace vit::reference {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "vit/tensor.hpp"
+#include "vit/util/tensor.hpp"
 
 namespace vit_test {
 

@@ -61,14 +61,14 @@ const std::map<std::string, std::vector<int>>& pil() {
 
 std::vector<int> ints(const std::vector<uint8_t>& v) { return std::vector<int>(v.begin(), v.end()); }
 
-std::vector<uint8_t> affine(const std::vector<uint8_t>& src, const std::vector<double>& m, vit::Resample r) {
+std::vector<uint8_t> affine(const std::vector<uint8_t>& src, const std::vector<double>& m, vit::Interpolation r) {
     std::vector<uint8_t> out(src.size());
     const uint8_t fill[3] = {128, 128, 128};
     vit::affine_transform(src.data(), out.data(), H, W, C, m.data(), r, fill);
     return out;
 }
 
-std::vector<uint8_t> rotated(double degrees, vit::Resample r) {
+std::vector<uint8_t> rotated(double degrees, vit::Interpolation r) {
     std::vector<double> m(6);
     vit::rotation_matrix(degrees, H, W, m.data());
     return affine(rgb(), m, r);
@@ -122,15 +122,15 @@ TEST(AugmentOps, EnhancementsEqualPils) {
 }
 
 TEST(AugmentOps, NearestNeighbourGeometryEqualsPils) {
-    using vit::Resample;
-    EXPECT_EQ(ints(affine(rgb(), {1, 0.3, 0, 0, 1, 0}, Resample::Nearest)), pil().at("shear_x0.3"));
-    EXPECT_EQ(ints(affine(rgb(), {1, 0, 0, -0.25, 1, 0}, Resample::Nearest)), pil().at("shear_y-0.25"));
-    EXPECT_EQ(ints(affine(rgb(), {1, 0, 1.6, 0, 1, 0}, Resample::Nearest)), pil().at("translate_x1.6"));
-    EXPECT_EQ(ints(affine(rgb(), {1, 0, 0, 0, 1, -1}, Resample::Nearest)), pil().at("translate_y-1"));
-    EXPECT_EQ(ints(rotated(30, Resample::Nearest)), pil().at("rotate30"));
-    EXPECT_EQ(ints(rotated(-135, Resample::Nearest)), pil().at("rotate-135"));
+    using vit::Interpolation;
+    EXPECT_EQ(ints(affine(rgb(), {1, 0.3, 0, 0, 1, 0}, Interpolation::Nearest)), pil().at("shear_x0.3"));
+    EXPECT_EQ(ints(affine(rgb(), {1, 0, 0, -0.25, 1, 0}, Interpolation::Nearest)), pil().at("shear_y-0.25"));
+    EXPECT_EQ(ints(affine(rgb(), {1, 0, 1.6, 0, 1, 0}, Interpolation::Nearest)), pil().at("translate_x1.6"));
+    EXPECT_EQ(ints(affine(rgb(), {1, 0, 0, 0, 1, -1}, Interpolation::Nearest)), pil().at("translate_y-1"));
+    EXPECT_EQ(ints(rotated(30, Interpolation::Nearest)), pil().at("rotate30"));
+    EXPECT_EQ(ints(rotated(-135, Interpolation::Nearest)), pil().at("rotate-135"));
     // By hand: a shift by one row down (f = -1) fills the top row and moves row y to y + 1.
-    const std::vector<uint8_t> src = rgb(), down = affine(src, {1, 0, 0, 0, 1, -1}, Resample::Nearest);
+    const std::vector<uint8_t> src = rgb(), down = affine(src, {1, 0, 0, 0, 1, -1}, Interpolation::Nearest);
     for (int x = 0; x < W * C; ++x) {
         EXPECT_EQ(int(down[size_t(x)]), 128);
         EXPECT_EQ(down[size_t(W * C + x)], src[size_t(x)]);
@@ -139,8 +139,8 @@ TEST(AugmentOps, NearestNeighbourGeometryEqualsPils) {
 
 TEST(AugmentOps, BilinearAndBicubicRotationEqualPils) {
     // PIL's own filters (bicubic with a = -1, truncation, clamped neighbours, fill outside).
-    EXPECT_EQ(ints(rotated(30, vit::Resample::Bilinear)), pil().at("rotate30_bilinear"));
-    EXPECT_EQ(ints(rotated(30, vit::Resample::Bicubic)), pil().at("rotate30_bicubic"));
+    EXPECT_EQ(ints(rotated(30, vit::Interpolation::Bilinear)), pil().at("rotate30_bilinear"));
+    EXPECT_EQ(ints(rotated(30, vit::Interpolation::Bicubic)), pil().at("rotate30_bicubic"));
 }
 
 TEST(AutoAugment, ParsesTimmsRandStrings) {
@@ -233,7 +233,7 @@ TEST(AutoAugment, TrivialAugmentDrawsOneOperationFromTorchvisionsTables) {
         ASSERT_EQ(calls.size(), 1u);
         const auto& c = calls[0];
         ops.insert(int(c.op));
-        EXPECT_EQ(c.resample, vit::Resample::Nearest);
+        EXPECT_EQ(c.resample, vit::Interpolation::Nearest);
         switch (c.op) {
             case vit::AugmentOp::Rotate: EXPECT_LE(std::fabs(c.arg), 135.0); break;
             case vit::AugmentOp::ShearX:

@@ -4,7 +4,7 @@
 #include <opencv2/core.hpp>
 
 #include "../tools/vit/chart.hpp"
-#include "vit/error.hpp"
+#include "vit/util/error.hpp"
 
 namespace {
 

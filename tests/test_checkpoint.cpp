@@ -12,10 +12,11 @@
 
 #include "expect_error.hpp"
 #include "temp_dir.hpp"
-#include "vit/architectures.hpp"
-#include "vit/checkpoint.hpp"
-#include "vit/error.hpp"
-#include "vit/safetensors.hpp"
+#include "vit/io/architectures.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/util/error.hpp"
+#include "vit/io/safetensors.hpp"
+#include "vit/io/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using namespace vit;

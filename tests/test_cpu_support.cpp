@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
-#include "vit/cpu_dispatch.hpp"
+#include "util/cpu_dispatch.hpp"
 #include "vit/vit.hpp"
 
 namespace {
@@ -57,7 +57,7 @@ TEST(CpuSupport, ARefusedDtypeThrowsUnsupportedErrorNamingTheIsaBeforeAnyWork) {
         SCOPED_TRACE(vit::to_string(d));
         try {
             // A batch whose buffers could never be allocated: the refusal must come first.
-            vit::Runner runner(model, 1 << 30, vit::RunOptions{false, 0, d});
+            vit::Runner runner(model, 1 << 30, vit::RunOptions{}.with_dtype(d));
             ADD_FAILURE() << "a Runner was built in a refused dtype";
         } catch (const vit::UnsupportedError& e) {
             const std::string m = e.what();

@@ -22,8 +22,8 @@
 
 #include "image_bombs.hpp"
 #include "temp_dir.hpp"
-#include "vit/data.hpp"
-#include "vit/error.hpp"
+#include "vit/data/dataset.hpp"
+#include "vit/util/error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -696,7 +696,7 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
         vit::Augment crop;
         crop.random_crop = true;
         crop.padding = 2;
-        crop.pad_with_mean = mean_fill;
+        crop.pad_fill = mean_fill ? vit::PadFill::Mean : vit::PadFill::Black;
         vit::BatchLoader cl(d, 64, crop, mean, std, in_order);
         const auto cb = epoch_batches(cl, 0);
         int with_zeros = 0;

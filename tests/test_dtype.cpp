@@ -18,9 +18,9 @@
 #include "dtype_agreement.hpp"
 #include "random_data.hpp"
 #include "tensor_compare.hpp"
-#include "vit/layers/convert.hpp"
-#include "vit/layers/linear.hpp"
-#include "vit/logits.hpp"
+#include "model/layers/convert.hpp"
+#include "model/layers/linear.hpp"
+#include "vit/util/logits.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;

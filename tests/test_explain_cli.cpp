@@ -19,6 +19,7 @@
 
 #include "cli_helpers.hpp"
 #include "vit/vit.hpp"
+#include "image/cv_image.hpp"
 
 namespace fs = std::filesystem;
 

@@ -13,8 +13,8 @@
 
 #include "cli_helpers.hpp"
 #include "temp_dir.hpp"
-#include "vit/error.hpp"
-#include "vit/hub_cache.hpp"
+#include "vit/util/error.hpp"
+#include "vit/io/hub_cache.hpp"
 
 namespace fs = std::filesystem;
 

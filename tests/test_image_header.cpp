@@ -10,9 +10,10 @@
 #include "expect_error.hpp"
 #include "image_bombs.hpp"
 #include "temp_dir.hpp"
-#include "vit/error.hpp"
-#include "vit/image_header.hpp"
-#include "vit/preprocess.hpp"
+#include "vit/util/error.hpp"
+#include "vit/image/header.hpp"
+#include "vit/image/preprocess.hpp"
+#include "image/cv_image.hpp"
 
 namespace {
 

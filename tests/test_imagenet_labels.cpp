@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vit/imagenet_labels.hpp"
+#include "vit/model/imagenet_labels.hpp"
 
 namespace {
 

@@ -18,10 +18,10 @@
 #include "dtype_agreement.hpp"
 #include "random_data.hpp"
 #include "tensor_compare.hpp"
-#include "vit/layers/activation_math.hpp"
-#include "vit/layers/int8_linear.hpp"
-#include "vit/layers/linear.hpp"
-#include "vit/logits.hpp"
+#include "model/layers/activation_math.hpp"
+#include "model/layers/int8_linear.hpp"
+#include "model/layers/linear.hpp"
+#include "vit/util/logits.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;

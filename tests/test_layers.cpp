@@ -1,5 +1,5 @@
 // Every layer on its own against central finite differences, through one generic check of the
-// layer contract (include/vit/layers/dnn.hpp): backward writes the input gradient (whatever the buffer
+// layer contract (src/model/layers/dnn.hpp): backward writes the input gradient (whatever the buffer
 // held) and accumulates into the parameter gradients (on top of what they held).
 #include <gtest/gtest.h>
 
@@ -7,15 +7,15 @@
 #include <functional>
 #include <random>
 
-#include "vit/cpu_dispatch.hpp"
-#include "vit/layers/attention.hpp"
+#include "util/cpu_dispatch.hpp"
+#include "model/layers/attention.hpp"
 #include "random_data.hpp"
-#include "vit/layers/attention_pool.hpp"
-#include "vit/layers/dropout.hpp"
-#include "vit/layers/gelu.hpp"
-#include "vit/layers/layernorm.hpp"
-#include "vit/layers/linear.hpp"
-#include "vit/layers/softmax.hpp"
+#include "model/layers/attention_pool.hpp"
+#include "model/layers/dropout.hpp"
+#include "model/layers/gelu.hpp"
+#include "model/layers/layernorm.hpp"
+#include "model/layers/linear.hpp"
+#include "model/layers/softmax.hpp"
 
 namespace {
 

@@ -7,12 +7,13 @@
 #include <string>
 
 #include "expect_error.hpp"
-#include "vit/checkpoint.hpp"
-#include "vit/error.hpp"
-#include "vit/explain.hpp"
-#include "vit/memory.hpp"
-#include "vit/model.hpp"
-#include "vit/train.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/util/error.hpp"
+#include "vit/explain/attention_maps.hpp"
+#include "vit/util/memory.hpp"
+#include "vit/model/model.hpp"
+#include "vit/train/trainer.hpp"
+#include "vit/io/checkpoint.hpp"
 
 namespace {
 

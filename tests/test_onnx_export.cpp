@@ -20,9 +20,9 @@
 #include "cli_helpers.hpp"
 #include "temp_dir.hpp"
 #include "tensor_compare.hpp"
-#include "vit/layers/int8_linear.hpp"
-#include "vit/logits.hpp"
-#include "vit/onnx_export.hpp"
+#include "model/layers/int8_linear.hpp"
+#include "vit/util/logits.hpp"
+#include "vit/io/onnx_export.hpp"
 #include "vit/vit.hpp"
 
 namespace fs = std::filesystem;
@@ -510,7 +510,7 @@ TEST(OnnxInt8, ShippedModelInOnnxRuntimePredictsWhatOurInt8RunnerPredicts) {
     vit::BatchLoader loader(images, batch, vit::Augment{}, model.preprocess().mean, model.preprocess().std,
                             vit::LoaderOptions{});
     loader.start_epoch(0);
-    vit::Runner runner(model, batch, vit::RunOptions{false, 0, vit::Dtype::Int8});
+    vit::Runner runner(model, batch, vit::RunOptions{}.with_dtype(vit::Dtype::Int8));
     std::vector<float> x, ours;
     vit::Batch b;
     while (loader.next(b)) {

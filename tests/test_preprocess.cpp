@@ -17,9 +17,10 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "temp_dir.hpp"
-#include "vit/error.hpp"
-#include "vit/preprocess.hpp"
-#include "vit/safetensors.hpp"
+#include "vit/util/error.hpp"
+#include "vit/image/preprocess.hpp"
+#include "vit/io/safetensors.hpp"
+#include "image/cv_image.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,8 +7,8 @@
 #include <random>
 
 #include "temp_dir.hpp"
-#include "vit/error.hpp"
-#include "vit/safetensors.hpp"
+#include "vit/util/error.hpp"
+#include "vit/io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 using namespace vit;

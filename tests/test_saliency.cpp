@@ -1,4 +1,4 @@
-// Saliency methods beyond rollout (saliency.hpp, explain.hpp): Chefer et al.'s relevance rule and the
+// Saliency methods beyond rollout (saliency.hpp, attention_maps.hpp): Chefer et al.'s relevance rule and the
 // last block's attention against their definitions computed in double, occlusion against one
 // double-precision reference forward per occluded patch, the product against its two factors, and the
 // baselines a removed patch becomes.

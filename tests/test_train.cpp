@@ -5,7 +5,7 @@
 #include <random>
 
 #include "reference_vit.hpp"
-#include "vit/layers/dropout.hpp"
+#include "model/layers/dropout.hpp"
 #include "vit/vit.hpp"
 
 namespace {

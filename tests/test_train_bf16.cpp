@@ -23,8 +23,8 @@
 #include "cli_helpers.hpp"
 #include "cpu_caps.hpp"
 #include "random_data.hpp"
-#include "vit/layers/convert.hpp"
-#include "vit/layers/linear.hpp"
+#include "model/layers/convert.hpp"
+#include "model/layers/linear.hpp"
 #include "vit/vit.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vit/safetensors.hpp"
+#include "vit/io/safetensors.hpp"
 
 namespace vit_test {
 

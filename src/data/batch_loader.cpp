@@ -24,13 +24,13 @@
 #include <numeric>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "random.hpp"
-#include "vit/data.hpp"
-#include "vit/error.hpp"
-#include "vit/pixels.hpp"
+#include "data/random.hpp"
+#include "vit/data/dataset.hpp"
+#include "util/worker_threads.hpp"
+#include "vit/util/error.hpp"
+#include "image/pixels.hpp"
 
 namespace vit {
 
@@ -88,7 +88,7 @@ struct BatchLoader::Impl {
     // lut[c][v]: the normalised value of pixel value v in channel c, ((v / 255) - mean) / std.
     std::vector<std::array<float, 256>> lut;
     // The mean as 8-bit pixels, timm's img_mean (round(255 mean)): the fill of the auto-augmentation's
-    // geometric operations and, with pad_with_mean, of the crop padding before them.
+    // geometric operations and, with PadFill::Mean, of the crop padding before them.
     std::vector<uint8_t> mean_u8, black_u8;
 
     std::mutex mu;
@@ -105,7 +105,7 @@ struct BatchLoader::Impl {
     bool started = false;
     double waited = 0.0;
     double busy = 0.0;  // seconds the workers spent in build(), summed over threads
-    std::vector<std::thread> threads;
+    WorkerThreads threads;
 
     Impl(const Dataset& d, int b, Augment a, const LoaderOptions& o) : data(d), batch(b), aug(a), opts(o) {
         opts.workers = std::max(1, opts.workers);
@@ -125,7 +125,7 @@ struct BatchLoader::Impl {
         const size_t plane = size_t(H) * W;
         for (int c = 0; c < C; ++c) {
             const float* l = lut[c].data();
-            const float zero = aug.pad_with_mean ? 0.0f : l[0];
+            const float zero = aug.pad_fill == PadFill::Mean ? 0.0f : l[0];
             float* dc = dst + c * plane;
             for (int y = 0; y < H; ++y) {
                 const int sy = y + dy;
@@ -187,7 +187,7 @@ struct BatchLoader::Impl {
                     const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
                     for (int c = 0; c < C; ++c)
                         crop[(size_t(y) * W + x) * C + c] =
-                            inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_with_mean ? mean_u8[size_t(c)] : 0;
+                            inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_fill == PadFill::Mean ? mean_u8[size_t(c)] : 0;
                 }
             // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
             const std::vector<uint8_t>& fill = aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
@@ -333,17 +333,19 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     for (size_t k = 0; k < c; ++k)
         impl_->mean_u8.push_back(static_cast<uint8_t>(std::clamp(std::nearbyint(255.0 * mean[k]), 0.0, 255.0)));
     impl_->black_u8.assign(c, 0);
-    for (int t = 0; t < impl_->opts.workers; ++t) impl_->threads.emplace_back([this] { impl_->worker(); });
+    Impl* impl = impl_.get();
+    impl->threads.start(
+        impl->opts.workers, [impl](int) { impl->worker(); },
+        [impl] {
+            {
+                std::lock_guard<std::mutex> lk(impl->mu);
+                impl->stop = true;
+            }
+            impl->cv_work.notify_all();
+        });
 }
 
-BatchLoader::~BatchLoader() {
-    {
-        std::lock_guard<std::mutex> lk(impl_->mu);
-        impl_->stop = true;
-    }
-    impl_->cv_work.notify_all();
-    for (auto& t : impl_->threads) t.join();
-}
+BatchLoader::~BatchLoader() { impl_->threads.join(); }
 
 size_t BatchLoader::batches_per_epoch() const { return impl_->batches_per_epoch(); }
 

@@ -1,14 +1,14 @@
 // CIFAR-10 and CIFAR-100 binary files: fixed-size records of label byte(s) and a planar 32x32 RGB
 // image, with class names from the release's text files where present.
-#include "cifar.hpp"
+#include "data/cifar.hpp"
 
 #include <cctype>
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include "dataset_ops.hpp"
-#include "vit/error.hpp"
+#include "data/dataset_ops.hpp"
+#include "vit/util/error.hpp"
 
 namespace fs = std::filesystem;
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <filesystem>
 
-#include "vit/data.hpp"
+#include "vit/data/dataset.hpp"
 
 namespace vit::data_detail {
 

@@ -1,6 +1,6 @@
 // What every dataset reader shares: file tests and reading, channel and size conversion, and the
 // validation split.
-#include "dataset_ops.hpp"
+#include "data/dataset_ops.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,9 +12,9 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "random.hpp"
-#include "vit/error.hpp"
-#include "vit/pixels.hpp"
+#include "data/random.hpp"
+#include "vit/util/error.hpp"
+#include "image/pixels.hpp"
 
 namespace fs = std::filesystem;
 

@@ -9,7 +9,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "vit/data.hpp"
+#include "vit/data/dataset.hpp"
 
 namespace vit::data_detail {
 

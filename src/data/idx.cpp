@@ -1,6 +1,6 @@
 // IDX files, the format of MNIST and Fashion-MNIST: a big-endian header (magic, then one 32-bit size
 // per dimension) followed by unsigned bytes, images (N, rows, cols) in one file and labels (N) in another.
-#include "idx.hpp"
+#include "data/idx.hpp"
 
 #include <zlib.h>
 
@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "dataset_ops.hpp"
-#include "vit/error.hpp"
+#include "data/dataset_ops.hpp"
+#include "vit/util/error.hpp"
 
 namespace fs = std::filesystem;
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-#include "vit/data.hpp"
+#include "vit/data/dataset.hpp"
 
 namespace vit::data_detail {
 

@@ -1,7 +1,7 @@
 // The image-folder reader: the class folders of the train (and test) split are listed, every image
 // is decoded on a pool of worker threads into its own slot of the dataset, and the images that fail
 // to decode are dropped afterwards, so that the result does not depend on the threads' timing.
-#include "image_folder.hpp"
+#include "data/image_folder.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -18,11 +18,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "dataset_ops.hpp"
-#include "vit/error.hpp"
-#include "vit/image_files.hpp"
-#include "vit/image_header.hpp"
-#include "vit/preprocess.hpp"
+#include "data/dataset_ops.hpp"
+#include "util/worker_threads.hpp"
+#include "vit/util/error.hpp"
+#include "vit/image/extensions.hpp"
+#include "vit/image/header.hpp"
+#include "vit/image/preprocess.hpp"
+#include "image/cv_image.hpp"
 
 namespace fs = std::filesystem;
 
@@ -199,8 +201,8 @@ void parallel_for(size_t n, size_t threads, const std::function<void(size_t)>& w
         --running;
         cv_done.notify_all();
     };
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    WorkerThreads pool;
+    pool.start(static_cast<int>(threads), [&](int) { worker(); });
     {
         std::unique_lock<std::mutex> lk(mu);
         while (running > 0) {
@@ -213,7 +215,7 @@ void parallel_for(size_t n, size_t threads, const std::function<void(size_t)>& w
             }
         }
     }
-    for (auto& t : pool) t.join();
+    pool.join();
     if (fatal) std::rethrow_exception(fatal);
     if (opts.progress) opts.progress(n, n);
 }

@@ -8,7 +8,7 @@
 #include <random>
 #include <utility>
 
-#include "vit/mix64.hpp"
+#include "util/mix64.hpp"
 
 namespace vit::data_detail {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "fuzz_target.hpp"
-#include "vit/data.hpp"
+#include "vit/data/dataset.hpp"
 
 VIT_FUZZ_TARGET(cifar) {
     using namespace vit;

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "vit/error.hpp"
+#include "vit/util/error.hpp"
 
 namespace vit::fuzz {
 

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "../../src/checkpoint/hf.hpp"
+#include "io/checkpoint/hf.hpp"
 #include "fuzz_target.hpp"
-#include "vit/checkpoint.hpp"
-#include "vit/model.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/model/model.hpp"
 
 namespace {
 

@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "fuzz_target.hpp"
-#include "vit/preprocess.hpp"
+#include "vit/image/preprocess.hpp"
+#include "image/cv_image.hpp"
 
 namespace {
 

@@ -2,10 +2,10 @@
 // JSON header, every tensor's dtype, shape and offsets), its metadata read through the header-only
 // reader, and a file that carries our own checkpoint metadata is loaded as a native checkpoint
 // (configuration, labels and preprocessing JSON in the metadata, tensors checked against the layout).
-#include "../../src/checkpoint/formats.hpp"
+#include "io/checkpoint/formats.hpp"
 #include "fuzz_target.hpp"
-#include "vit/checkpoint.hpp"
-#include "vit/safetensors.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/io/safetensors.hpp"
 
 VIT_FUZZ_TARGET(safetensors) {
     using namespace vit;

@@ -4,9 +4,10 @@
 // round trip through our JSON form. (Matching it back to a timm architecture, as the timm export does,
 // is left out: it rebuilds every registration, some 200 ms per input under the sanitizers, and reads no
 // bytes of the file.)
-#include "../../src/checkpoint/formats.hpp"
+#include "io/checkpoint/formats.hpp"
 #include "fuzz_target.hpp"
-#include "vit/checkpoint.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/io/checkpoint.hpp"
 
 VIT_FUZZ_TARGET(timm_config) {
     using namespace vit;

@@ -57,7 +57,7 @@ int run_bench(const std::vector<std::string>& args) {
             oc.dtype = dtype;
             trainer = std::make_unique<vit::Trainer>(model, batch, oc);
         } else {
-            runner = std::make_unique<vit::Runner>(model, batch, vit::RunOptions{false, 0, dtype});
+            runner = std::make_unique<vit::Runner>(model, batch, vit::RunOptions{}.with_dtype(dtype));
         }
         std::vector<float> x(size_t(batch) * c.in_chans * c.img_h * c.img_w);
         std::mt19937 rng(0);

@@ -7,7 +7,7 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "vit/error.hpp"
+#include "vit/util/error.hpp"
 
 namespace vit_cli {
 

@@ -176,13 +176,13 @@ int run_classify(const std::vector<std::string>& args) {
         double waited = 0;  // seconds the model waited for decoded images (this process)
         if (!paths.empty()) {
             const int runner_batch = static_cast<int>(std::min<size_t>(batch, paths.size()));
-            vit::Runner runner(model, runner_batch, vit::RunOptions{false, threads, dtype});
+            vit::Runner runner(model, runner_batch, vit::RunOptions{}.with_threads(threads).with_dtype(dtype));
             ImageBatches loader(paths, model.preprocess(), runner_batch, workers, limits);
             std::vector<float> probs(static_cast<size_t>(runner_batch) * classes);
             std::vector<size_t> ok;
             Progress progress("classify", paths.size());
             for (int b = 0; b < loader.num_batches(); ++b) {
-                float* x = loader.wait_decoded(b, ok, failed);
+                float* x = wait_decoded(loader, b, paths, ok, failed);
                 const int n = static_cast<int>(ok.size());
                 if (n > 0) {
                     const float* logits = runner.forward(x, n);

@@ -2,6 +2,7 @@
 
 #include "processes.hpp"
 #include "progress.hpp"
+#include "vit/io/checkpoint.hpp"
 
 #include <algorithm>
 #include <iostream>

@@ -23,6 +23,7 @@
 #include "explain_render.hpp"
 #include "image_batches.hpp"
 #include "progress.hpp"
+#include "image/cv_image.hpp"
 
 namespace fs = std::filesystem;
 
@@ -170,7 +171,7 @@ int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed,
     // class-free ones (rollout, last-block attention) take the logits of their attention capture.
     const bool by_class = vit::needs_class(s.spec.method);
     std::unique_ptr<vit::Runner> runner;
-    if (by_class) runner = std::make_unique<vit::Runner>(model, B, vit::RunOptions{false, 0, s.dtype});
+    if (by_class) runner = std::make_unique<vit::Runner>(model, B, vit::RunOptions{}.with_dtype(s.dtype));
     vit::SaliencyMaps saliency(model, B, {s.spec}, s.baseline, s.dtype);
     ImageBatches loader(paths, model.preprocess(), B, workers, s.image_limits);
     const size_t floats = loader.image_floats();
@@ -183,7 +184,7 @@ int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed,
     Progress progress("explain", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
         progress.update(size_t(b) * size_t(B));  // the images of the batches before this one
-        float* x = loader.wait_decoded(b, ok, failed);
+        float* x = wait_decoded(loader, b, paths, ok, failed);
         const int n = static_cast<int>(ok.size());
         if (n == 0) {
             loader.release(b);
@@ -203,16 +204,8 @@ int explain_images(const vit::Model& model, const ImagesRun& run, size_t failed,
         if (!by_class) predict(saliency.capture().logits.ptr());
 
         // With --per-layer, the cumulative maps after blocks 1..depth, from the same capture.
-        std::vector<vit::Tensor> layer_maps;
-        for (int l = 0; s.per_layer && l < c.depth; ++l) {
-            vit::RolloutOptions o = s.spec.rollout;
-            o.last_block = l;
-            const vit::AttentionCapture& cap = saliency.capture();
-            layer_maps.push_back(s.spec.method == vit::SaliencyMethod::Rollout ? vit::attention_rollout(cap.attn, prefix, o)
-                                 : s.spec.method == vit::SaliencyMethod::GradRollout
-                                     ? vit::gradient_rollout(cap.attn, cap.grad, prefix, o)
-                                     : vit::chefer_relevance(cap.attn, cap.grad, prefix, o));
-        }
+        const std::vector<vit::Tensor> layer_maps =
+            s.per_layer ? vit::per_block_maps(saliency.capture(), s.spec, prefix) : std::vector<vit::Tensor>();
 
         const auto render_start = std::chrono::steady_clock::now();
         std::vector<Job> jobs(static_cast<size_t>(n));
@@ -355,9 +348,7 @@ int run_explain(const std::vector<std::string>& args) {
         else throw UsageError("--overlay-on must be auto, original or input, got '" + on + "'");
         if (s.per_layer && s.overlay_on == OverlayOn::Original)
             throw UsageError("--per-layer draws its maps over the model's input: use --overlay-on input");
-        const vit::SaliencyMethod m = s.spec.method;
-        if (s.per_layer && m != vit::SaliencyMethod::Rollout && m != vit::SaliencyMethod::GradRollout &&
-            m != vit::SaliencyMethod::Chefer2021)
+        if (s.per_layer && !vit::builds_per_block(s.spec.method))
             throw UsageError("--per-layer applies to rollout, grad-rollout and chefer2021 (maps built block by block)");
         s.save_mask = vm["save-mask"].as<bool>();
         s.html = vm["html"].as<bool>();

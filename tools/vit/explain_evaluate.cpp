@@ -8,6 +8,7 @@
 
 #include "image_batches.hpp"
 #include "progress.hpp"
+#include "vit/image/preprocess.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,7 +29,7 @@ std::vector<float> read_folder(const std::string& dir, const vit::PreprocessConf
     std::vector<size_t> ok;
     Progress progress("explain --evaluate (decoding)", paths.size());
     for (int b = 0; b < loader.num_batches(); ++b) {
-        const float* x = loader.wait_decoded(b, ok, failed);
+        const float* x = wait_decoded(loader, b, paths, ok, failed);
         out.insert(out.end(), x, x + ok.size() * floats);
         loader.release(b);
         progress.update(size_t(b) * size_t(batch) + size_t(loader.batch_count(b)));

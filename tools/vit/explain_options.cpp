@@ -1,7 +1,6 @@
 #include "explain_options.hpp"
 
 #include <cmath>
-#include <iterator>
 #include <stdexcept>
 
 #include "model_spec.hpp"
@@ -46,42 +45,19 @@ int parse_class_flag(const std::string& flag, const std::string& text, int class
 }
 
 namespace {
-
-struct MethodName {
-    const char* name;
-    vit::SaliencyMethod method;
-};
-constexpr MethodName kMethods[] = {{"rollout", vit::SaliencyMethod::Rollout},
-                                   {"grad-rollout", vit::SaliencyMethod::GradRollout},
-                                   {"chefer2021", vit::SaliencyMethod::Chefer2021},
-                                   {"chefer2021-lrp", vit::SaliencyMethod::Chefer2021Lrp},
-                                   {"attnlrp", vit::SaliencyMethod::AttnLrp},
-                                   {"last-attention", vit::SaliencyMethod::LastAttention},
-                                   {"occlusion", vit::SaliencyMethod::Occlusion},
-                                   {"grad-rollout-x-occlusion", vit::SaliencyMethod::GradRolloutOcclusion},
-                                   {"rise", vit::SaliencyMethod::Rise}};
-
-// The names of vit::all_scored_maps(), in its order.
-constexpr const char* kScoredMapNames[] = {"random",         "centre",         "rollout",
-                                           "rollout-max",    "grad-rollout",   "chefer2021",
-                                           "chefer2021-lrp", "attnlrp",        "last-attention",
-                                           "occlusion",      "grad-rollout-x-occlusion", "rise"};
-
-std::string joined_names() {
-    std::string names;
-    for (const char* n : kScoredMapNames) names += std::string(names.empty() ? "" : ", ") + n;
-    return names;
+std::string joined(const std::vector<std::string>& names) {
+    std::string all;
+    for (const std::string& n : names) all += std::string(all.empty() ? "" : ", ") + n;
+    return all;
 }
-
 }  // namespace
 
 vit::SaliencyMethod parse_method_flag(const std::string& flag, const std::string& text) {
-    std::string names;
-    for (const MethodName& m : kMethods) {
-        if (text == m.name) return m.method;
-        names += std::string(names.empty() ? "" : ", ") + m.name;
+    try {
+        return vit::parse_saliency_method(text);
+    } catch (const vit::ConfigError&) {
+        throw UsageError(flag + " must be one of " + joined(vit::saliency_method_names()) + "; got '" + text + "'");
     }
-    throw UsageError(flag + " must be one of " + names + "; got '" + text + "'");
 }
 
 vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& text) {
@@ -91,18 +67,15 @@ vit::Baseline parse_baseline_flag(const std::string& flag, const std::string& te
 }
 
 std::vector<vit::ScoredMap> parse_methods_flag(const std::string& flag, const std::string& text, int rise_samples) {
-    const std::vector<vit::ScoredMap> all = vit::all_scored_maps();
-    if (all.size() != std::size(kScoredMapNames))
-        throw std::logic_error("explain_options: the scored map names are out of step with vit::all_scored_maps()");
     if (text == "default") return vit::default_scored_maps();
-    std::vector<vit::ScoredMap> maps = text == "all" ? all : std::vector<vit::ScoredMap>();
+    std::vector<vit::ScoredMap> maps = text == "all" ? vit::all_scored_maps() : std::vector<vit::ScoredMap>();
     for (const std::string& name : text == "all" ? std::vector<std::string>() : split_list(text)) {
-        size_t k = 0;
-        while (k < all.size() && name != kScoredMapNames[k]) ++k;
-        if (k == all.size())
+        try {
+            maps.push_back(vit::parse_scored_map(name));
+        } catch (const vit::ConfigError&) {
             throw UsageError(flag + ": unknown map '" + name + "' (expected all, default or a list of " +
-                             joined_names() + ")");
-        maps.push_back(all[k]);
+                             joined(vit::scored_map_keys()) + ")");
+        }
     }
     if (maps.empty()) throw UsageError(flag + " names no map");
     for (vit::ScoredMap& m : maps) m.saliency.rise.samples = rise_samples;

@@ -1,4 +1,5 @@
 #include "explain_render.hpp"
+#include "vit/image/preprocess.hpp"
 
 #include <algorithm>
 #include <cmath>

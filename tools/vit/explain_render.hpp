@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 #include "image_file.hpp"
+#include "vit/image/preprocess.hpp"
 
 namespace vit_cli {
 

@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "explain_options.hpp"
+#include "model/shape_check.hpp"
 
 namespace vit_cli {
 namespace {

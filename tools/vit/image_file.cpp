@@ -2,8 +2,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "vit/atomic_file.hpp"
-#include "vit/error.hpp"
+#include "vit/util/atomic_file.hpp"
+#include "vit/util/error.hpp"
 
 namespace vit_cli {
 

@@ -12,6 +12,7 @@
 
 #include "common.hpp"
 #include "model_spec.hpp"
+#include "vit/io/checkpoint.hpp"
 
 namespace vit_cli {
 namespace {

@@ -8,9 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vit/checkpoint.hpp"
-#include "vit/error.hpp"
-#include "vit/imagenet_labels.hpp"
+#include "vit/model/checkpoint.hpp"
+#include "vit/util/error.hpp"
+#include "vit/model/imagenet_labels.hpp"
+#include "vit/io/checkpoint.hpp"
 
 namespace vit_cli {
 namespace {

@@ -11,7 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vit/config.hpp"
+#include "vit/model/config.hpp"
+#include "vit/image/preprocess.hpp"
 
 namespace vit_cli {
 

@@ -4,7 +4,7 @@
 
 #include "common.hpp"
 #ifdef VIT_WITH_MPI
-#include "mpi_communicator.hpp"
+#include "distributed/mpi/mpi_communicator.hpp"
 #endif
 
 namespace vit_cli {

@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "vit/distributed.hpp"
+#include "vit/distributed/communicator.hpp"
 
 namespace vit_cli {
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -21,6 +22,7 @@
 #include "progress.hpp"
 #include "recipe.hpp"
 #include "training_curves.hpp"
+#include "vit/image/preprocess.hpp"
 
 namespace vit_cli {
 namespace {
@@ -142,9 +144,11 @@ int run_train(const std::vector<std::string>& args) {
         vit::RandomErasing& erasing = fc.augment.erasing;
         erasing.prob = vm["reprob"].as<float>();
         const std::string remode = vm["remode"].as<std::string>();
-        if (remode != "pixel" && remode != "rand" && remode != "const")
+        try {
+            erasing.mode = vit::parse_erase_mode(remode);
+        } catch (const vit::ConfigError&) {
             throw UsageError("--remode must be pixel, rand or const, got '" + remode + "'");
-        erasing.mode = remode == "pixel" ? vit::EraseMode::Pixel : remode == "rand" ? vit::EraseMode::Rand : vit::EraseMode::Const;
+        }
         check_flags("--reprob", [&] { erasing.validate(); });
         vit::MixupConfig& mix = fc.augment.mixup;
         mix.mixup_alpha = vm["mixup"].as<float>();
@@ -153,13 +157,10 @@ int run_train(const std::vector<std::string>& args) {
         mix.switch_prob = vm["mixup-switch-prob"].as<float>();
         check_flags("--mixup, --cutmix, --mixup-prob or --mixup-switch-prob", [&] { mix.validate(); });
         fc.aug_repeats = vm["aug-repeats"].as<int>();
-        if (fc.aug_repeats < 1 || fc.aug_repeats > 64) throw UsageError("--aug-repeats must be in [1, 64]");
         fc.model_ema_decay = vm["model-ema"].as<float>();
-        if (!(fc.model_ema_decay >= 0 && fc.model_ema_decay < 1)) throw UsageError("--model-ema must be in [0, 1)");
         fc.seed = vm["seed"].as<uint64_t>();
         fc.workers = vm["workers"].as<int>();
         fc.eval_every = vm["eval-every"].as<int>();
-        if (fc.eval_every < 1) throw UsageError("--eval-every must be at least 1");
         fc.run_dir = vm["output"].as<std::string>();
         fc.resume = vm["resume"].as<bool>();
         if (!recipe.source.empty()) {
@@ -168,14 +169,20 @@ int run_train(const std::vector<std::string>& args) {
             fc.recipe_settings = recipe.flags_json;
             info("recipe " + recipe.source);
         }
-        if (fc.epochs <= 0) throw UsageError("--epochs must be positive");
-        if (fc.batch <= 0) throw UsageError("--batch must be positive");
+        // The library's checks, reported under the flag that set each field.
+        try {
+            fc.validate();
+        } catch (const vit::FieldError& e) {
+            static const std::map<std::string, std::string> flag{
+                {"epochs", "--epochs"},           {"batch", "--batch"},           {"lr", "--lr"},
+                {"optim.label_smoothing", "--label-smoothing"}, {"model_ema_decay", "--model-ema"},
+                {"workers", "--workers"},         {"eval_every", "--eval-every"}, {"aug_repeats", "--aug-repeats"}};
+            const auto f = flag.find(e.field);
+            throw UsageError((f == flag.end() ? e.field : f->second) + " " + e.requirement);
+        }
         if (fc.batch < processes().size())
             throw UsageError("--batch " + std::to_string(fc.batch) + " cannot be split across " +
                              std::to_string(processes().size()) + " processes (each needs at least one image)");
-        if (!(fc.lr > 0)) throw UsageError("--lr must be positive");
-        if (fc.optim.label_smoothing < 0 || fc.optim.label_smoothing >= 1) throw UsageError("--label-smoothing must be in [0, 1)");
-        if (fc.workers < 1) throw UsageError("--workers must be at least 1");
         // The data options from flags are checked before the slow model load; the size follows the model.
         vit::LoadOptions lo;
         lo.val_split = vm["val-split"].as<double>();
@@ -253,8 +260,11 @@ int run_train(const std::vector<std::string>& args) {
         fc.augment.padding = padding;
         fc.augment.hflip = !vm["no-flip"].as<bool>();
         const std::string fill = vm["pad-fill"].as<std::string>();
-        if (fill != "mean" && fill != "black") throw UsageError("--pad-fill must be mean or black, got '" + fill + "'");
-        fc.augment.pad_with_mean = fill == "mean";
+        try {
+            fc.augment.pad_fill = vit::parse_pad_fill(fill);
+        } catch (const vit::ConfigError&) {
+            throw UsageError("--pad-fill must be mean or black, got '" + fill + "'");
+        }
 
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);

@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 #include "processes.hpp"
+#include "model/shape_check.hpp"
 
 namespace vit_cli {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "chart.hpp"
 #include "model_spec.hpp"
-#include "vit/error.hpp"
+#include "vit/util/error.hpp"
 
 namespace vit_cli {
 
