@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ONNX export checks on their own: installs ONNX Runtime (npm) if needed, builds the tests and runs
-# the ONNX ones (tests/test_onnx_export.cpp), printing the measured differences. Every exported model
-# (models/cifar-t, the fixtures in tests/data and ../shared/fixtures, synthetic ones for the options
+# the ONNX ones (tests/io/test_onnx_export.cpp), printing the measured differences. Every exported model
+# (models/cifar-t, the fixtures in tests/fixtures and ../shared/fixtures, synthetic ones for the options
 # that no fixture has) runs in ONNX Runtime against our logits (1e-4) and attention (1e-5), and passes
 # the Python onnx package's check_model(full_check=True). Where a plain ctest run skips those checks
 # for a missing ONNX Runtime or python3-onnx, this script fails.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs ONNX Runtime for the ONNX export tests: npm's onnxruntime-node (its package carries the CPU
-# library) into .cache/onnxruntime-node/node_modules, where tests/test_onnx_export.cpp looks for it.
+# library) into .cache/onnxruntime-node/node_modules, where tests/io/test_onnx_export.cpp looks for it.
 # --ignore-scripts: the package's install script would download more from outside the registry; the
 # CPU library in the package is all the tests need. Quick (seconds) when it is already there.
 set -euo pipefail

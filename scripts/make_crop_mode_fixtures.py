@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate tests/data/preprocess/crop_modes.safetensors: timm's eval transform for its crop modes.
+"""Generate tests/fixtures/preprocess/crop_modes.safetensors: timm's eval transform for its crop modes.
 
 Run from the repository root with Debian's torch/torchvision/PIL (python3-torch, python3-torchvision,
 python3-pil; use /usr/bin/python3 if another python3 comes first in PATH) and a timm source tree on
@@ -12,7 +12,7 @@ Made with timm 1.0.29.dev0 (commit aa4b5850), PyTorch 1.13, torchvision 0.14, Pi
 Each tensor is timm.data.create_transform(input_size, crop_pct, crop_mode, interpolation='bicubic',
 mean/std = ImageNet's) applied to the image opened with PIL and converted to RGB, as timm's datasets
 do; shape [3, H, W], normalised. The keys are "{crop_mode}.{crop_pct}.{H}x{W}.{image}", where image
-is a file of tests/data/preprocess, or "squirrel_cls.jpg.transposed" for that photograph transposed
+is a file of tests/fixtures/preprocess, or "squirrel_cls.jpg.transposed" for that photograph transposed
 (PIL's Image.Transpose.TRANSPOSE, OpenCV's cv::transpose) so that a portrait image is covered too.
 Sizes are small on purpose (64x64, and 48x64 for a non-square model input) to keep the file small.
 
@@ -31,7 +31,7 @@ from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import save_f32  # noqa: E402
 
-DATA = 'tests/data/preprocess'
+DATA = 'tests/fixtures/preprocess'
 OUT = os.path.join(DATA, 'crop_modes.safetensors')
 
 SQUARE_IMAGES = ['fruits.jpg', 'building_gray.png', 'squirrel_cls.jpg.transposed']

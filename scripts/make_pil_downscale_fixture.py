@@ -1,4 +1,4 @@
-# tests/data/preprocess/pil_downscale_rgb.bin: Pillow's BICUBIC and BILINEAR resize of a 640x480 RGB
+# tests/fixtures/preprocess/pil_downscale_rgb.bin: Pillow's BICUBIC and BILINEAR resize of a 640x480 RGB
 # image given by a formula (the test rebuilds it) down to 61x47 and 200x150, raw RGB bytes one after
 # the other: a large downscale factor on three interleaved channels, which the small cases in
 # test_preprocess.cpp do not reach. Made with Debian's python3-pil (Pillow 9.4).

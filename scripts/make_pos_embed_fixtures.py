@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate tests/data/pos_embed_resample.safetensors: timm's position-embedding resampling.
+"""Generate tests/fixtures/pos_embed_resample.safetensors: timm's position-embedding resampling.
 
 Run from the repository root with Debian's torch (python3-torch; use /usr/bin/python3 if another
 python3 comes first in PATH) and a timm source tree on PYTHONPATH:
@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import save_f32  # noqa: E402
 
-OUT = 'tests/data/pos_embed_resample.safetensors'
+OUT = 'tests/fixtures/pos_embed_resample.safetensors'
 
 # name -> (timm model name, create_model arguments, new sizes). The C++ test builds the same
 # ViTConfig from the facts written next to each variant.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints PIL's results for the augmentation operations that tests/test_augment_ops.cpp checks, as C++
+"""Prints PIL's results for the augmentation operations that tests/image/test_augment_ops.cpp checks, as C++
 initialisers. Needs Pillow (Debian's python3-pil); run with /usr/bin/python3.
 
 The images are the ones the test builds: RGB, 5 wide and 4 high, pixel (x, y, c) = (37 x + 61 y + 89 c

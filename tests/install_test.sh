@@ -71,6 +71,10 @@ for h in $(cd "$prefix/include" && find vit -name '*.hpp'); do
         [ -e "$prefix/include/$inc" ] || fail "installed $h includes $inc, which is not installed"
     done
 done
+# vit.hpp is the whole API: it includes every other installed header.
+for h in $(cd "$prefix/include" && find vit -name '*.hpp' ! -name vit.hpp); do
+    grep -q "#include \"$h\"" "$prefix/include/vit/vit.hpp" || fail "vit.hpp does not include $h"
+done
 cp -r "$src/tests/install_consumer" consumer
 cmake -S consumer -B consumer/build -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
     >"$tmp/consumer.log" 2>&1 || fail "configuring the consumer project: $(cat "$tmp/consumer.log")"

@@ -2,7 +2,7 @@
 # (tests/CMakeLists.txt appends this file to TEST_INCLUDE_FILES). A case gets one kind:
 #   cli     runs the `vit` program (or mpirun) on real files;
 #   parity  compares with ground truth made by timm, Hugging Face, PyTorch or PIL (../shared/fixtures,
-#           tests/data);
+#           tests/fixtures);
 #   unit    everything else: one function, layer or file format on its own;
 # and, where a run takes 3 s or more on a 2-core machine, `slow`: a slow program or parity test keeps
 # its kind beside it, a slow unit test is `slow` only, so that `ctest -L unit` (the check while

@@ -53,6 +53,7 @@
 #include "vit/image/preprocess.hpp"
 
 #include "vit/data/dataset.hpp"
+#include "vit/data/image_batches.hpp"
 #include "vit/data/augment/auto_augment.hpp"
 #include "vit/data/augment/mixup.hpp"
 #include "vit/data/augment/random_erasing.hpp"

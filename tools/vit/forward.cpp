@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "common.hpp"
-#include "explain_options.hpp"
+#include "explain/explain_options.hpp"
 #include "model/shape_check.hpp"
 
 namespace vit_cli {

@@ -25,7 +25,7 @@
 namespace vit {
 
 // Dtype::Int8 quantises the blocks' Linear layers (qkv, proj, fc1, fc2) as `vit ... --dtype int8` runs
-// them (layers/int8_linear.hpp), in standard operators that ONNX Runtime runs on every CPU:
+// them (src/model/layers/int8_linear.hpp), in standard operators that ONNX Runtime runs on every CPU:
 //   lo, hi = ReduceMin, ReduceMax of x over its last axis          one grid per token, as ours
 //   s = (hi - lo) / 255;  q = Cast<uint8>(Floor(Min((x - lo) / s, 255) + 0.5))
 //   acc = MatMulInteger(q, Wq)                                     Wq int8 (in, out), per output channel

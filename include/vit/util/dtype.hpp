@@ -13,7 +13,7 @@
 //         finer): weights signed 8-bit, symmetric, one scale per output channel, quantised once when
 //         the Runner is built; activations unsigned 8-bit with one scale and offset per token (row of
 //         the (B*T, C) input), quantised at run time; products accumulated in int32 and rescaled to
-//         f32 (layers/int8_linear.hpp). The attention products (Q Kᵀ, A V) run in bf16 where the CPU
+//         f32 (src/model/layers/int8_linear.hpp). The attention products (Q Kᵀ, A V) run in bf16 where the CPU
 //         has bf16 products and in f32 elsewhere (cpu_support.hpp); LayerNorm, softmax, GELU and the
 //         residual stream stay in f32, as do the embedding, pooling and the classifier.
 //

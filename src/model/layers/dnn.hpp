@@ -1,7 +1,7 @@
 // Shared oneDNN plumbing for the layers: one CPU engine and stream for the process, and the few
 // descriptor helpers every layer needs.
 //
-// The layer contract, which every layer in vit::layers follows (and tests/test_layers.cpp checks for
+// The layer contract, which every layer in vit::layers follows (and tests/model/test_layers.cpp checks for
 // each one against finite differences, on its own):
 //   - Construction plans everything for fixed shapes (rows, widths, batch): oneDNN primitives, memory
 //     descriptors and scratch. No primitive is created and nothing is allocated in forward or backward.

@@ -66,7 +66,7 @@ Int8Linear::Int8Linear(int64_t rows, int64_t in, int64_t out, Epilogue ep, Activ
       rows_(rows), in_(in), out_(out), ep_(ep), act_(act), y_type_(ep == Epilogue::None ? y_type : dt::f32),
       threads_(omp_get_max_threads()),
       levels_(int8_weight_levels()) {
-    if (ep == Epilogue::Activate) row_.resize(static_cast<size_t>(threads_ * out));
+    if (ep == Epilogue::Activate) row_.resize(size_t(threads_) * aligned_stride<float>(size_t(out)));
 }
 
 int int8_weight_levels() { return cpu_support().int8.mode == DtypeMode::Native ? 127 : 63; }
@@ -132,7 +132,7 @@ void Int8Linear::forward(const QuantizedRows& x, const Int8Weights& w, std::int3
     const int64_t n = out_;
 #pragma omp parallel for num_threads(std::min(threads_, omp_get_max_threads()))
     for (int64_t r = 0; r < rows_; ++r) {
-        float* row = row_.data() + int64_t(omp_get_thread_num()) * n;
+        float* row = row_.data() + size_t(omp_get_thread_num()) * aligned_stride<float>(size_t(n));
         cpu::vectorized<epilogue_row>(acc + r * n, n, x.scale[size_t(r)], x.low[size_t(r)], w, act_, row,
                                       y.q.data() + r * n, y.scale.data() + r, y.low.data() + r);
     }

@@ -26,6 +26,7 @@
 
 #include "model/layers/matmul.hpp"
 #include "model/layers/quantize.hpp"
+#include "util/aligned.hpp"
 
 namespace vit::layers {
 
@@ -75,7 +76,7 @@ private:
     // Threads the row scratch is sized for (OpenMP's count when planned); the loops use at most these.
     int threads_ = 1;
     int levels_ = 127;
-    std::vector<float> row_;  // Activate: one f32 row per thread
+    AlignedVector<float> row_;  // Activate: one f32 row per thread, each on a 64-byte boundary
 };
 
 }  // namespace vit::layers

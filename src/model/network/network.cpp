@@ -94,7 +94,6 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
     ctx16_.resize(count(a.ctx16));
     h16_.resize(count(a.hidden16));
     params16_.resize(count(a.params16));
-    acc_.resize(count(a.products));
     const bool training = modes_.training;
     const Mode mode = modes_.precision.mode;
     if (mode == Mode::MixedBf16) {
@@ -105,6 +104,7 @@ Network::Network(const ViTConfig& cfg, int batch, const NetworkOptions& opts)
         xq_ = layers::QuantizedRows(M_, D_);
         hq_ = layers::QuantizedRows(M_, Hm_);
     }
+    acc_.resize(count(a.products));
 
     // A convolution whose stride equals its kernel sees every pixel once: it is the matmul of the
     // (B*P, C*p*p) patch matrix with the (D, C*p*p) flattened kernel, forward and backward.

@@ -325,3 +325,16 @@ TEST(BatchLoader, RepeatedAugmentationTakesEachImageThriceInARowDifferentlyAugme
     bad.repeats = 0;
     EXPECT_THROW(vit::BatchLoader(data, 6, aug, mean, sd, bad), vit::ConfigError);
 }
+
+// The augmentation enums the program's flags name are parsed by the library (timm's --remode values).
+TEST(AugmentNames, EraseModesAndPadFillsParseBackAndUnknownOnesAreRefused) {
+    for (vit::EraseMode m : {vit::EraseMode::Const, vit::EraseMode::Rand, vit::EraseMode::Pixel})
+        EXPECT_EQ(vit::parse_erase_mode(vit::to_string(m)), m);
+    for (vit::PadFill f : {vit::PadFill::Black, vit::PadFill::Mean}) EXPECT_EQ(vit::parse_pad_fill(vit::to_string(f)), f);
+    EXPECT_THROW(vit::parse_erase_mode("zero"), vit::ConfigError);
+    EXPECT_THROW(vit::parse_pad_fill("white"), vit::ConfigError);
+    EXPECT_EQ(vit::parse_interpolation("nearest"), vit::Interpolation::Nearest);
+    vit::PreprocessConfig pre;
+    pre.interpolation = vit::Interpolation::Nearest;  // PIL's antialiased resize has no nearest filter
+    EXPECT_THROW(pre.validate(), vit::ConfigError);
+}

@@ -727,3 +727,25 @@ TEST(Logits, OneHotRowsMarksEachImagesClassAndRefusesOneOutOfRange) {
 }
 
 }  // namespace
+
+// The methods' and the scored maps' names live in the library, once: each parses back to what it names,
+// and an unknown name is a ConfigError that lists them.
+TEST(Saliency, EveryMethodNameParsesBackToItsMethodAndUnknownNamesAreRefused) {
+    const std::vector<std::string> names = vit::saliency_method_names();
+    ASSERT_EQ(names.size(), 9u);
+    for (const std::string& n : names) EXPECT_EQ(vit::to_string(vit::parse_saliency_method(n)), n);
+    try {
+        vit::parse_saliency_method("gradcam");
+        ADD_FAILURE() << "an unknown method was accepted";
+    } catch (const vit::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("grad-rollout-x-occlusion"), std::string::npos) << e.what();
+    }
+    const std::vector<std::string> keys = vit::scored_map_keys();
+    const std::vector<vit::ScoredMap> all = vit::all_scored_maps();
+    ASSERT_EQ(keys.size(), all.size());
+    for (size_t i = 0; i < keys.size(); ++i)
+        EXPECT_EQ(vit::scored_map_name(vit::parse_scored_map(keys[i]), 0), vit::scored_map_name(all[i], 0)) << keys[i];
+    EXPECT_THROW(vit::parse_scored_map("centre-prior"), vit::ConfigError);
+    EXPECT_TRUE(vit::builds_per_block(vit::SaliencyMethod::Chefer2021));
+    EXPECT_FALSE(vit::builds_per_block(vit::SaliencyMethod::AttnLrp));
+}

@@ -1,5 +1,5 @@
 // Inference in bf16 (vit/dtype.hpp) against f32: the layers on their own, whole models (the timm
-// fixtures in tests/data) and the --dtype flag.
+// fixtures in tests/fixtures) and the --dtype flag.
 //
 // Tolerances. bf16 keeps 8 significant bits: one rounding is at most 2^-9 relative (0.2%). A product
 // over K terms accumulated in f32 has an error that grows like √K roundings of its terms, and a model
@@ -86,7 +86,7 @@ TEST(Bf16Linear, PackedWeightsGiveTheF32ProductWithinBf16Rounding) {
 
 // Fixture models, f32 against bf16 on the inputs timm's reference was made from.
 struct Fixture {
-    const char* dir;  // under tests/data
+    const char* dir;  // under tests/fixtures
 };
 void PrintTo(const Fixture& f, std::ostream* os) { *os << f.dir; }
 

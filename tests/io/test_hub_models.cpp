@@ -1,7 +1,7 @@
 // timm models as published on the Hugging Face Hub (config.json names the architecture) against the
 // outputs of timm's own code: logits, every block's attention, and for class-token classifiers the
 // attention rollout and gradient rollout over the patches (../shared/fixtures/timm-hub; the small
-// "-mini" folders are copied into tests/data/timm-hub).
+// "-mini" folders are copied into tests/fixtures/timm-hub).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,7 +19,7 @@ namespace {
 
 struct HubFixture {
     const char* name;  // the folder, also the test's name
-    bool in_repo;      // copied into tests/data/timm-hub (else read from ../shared)
+    bool in_repo;      // copied into tests/fixtures/timm-hub (else read from ../shared)
 };
 
 // ctest shows the folder, not the bytes of the struct.

@@ -1,4 +1,4 @@
-// Preprocessing against the PIL/timm/Hugging Face references in tests/data/preprocess, plus the
+// Preprocessing against the PIL/timm/Hugging Face references in tests/fixtures/preprocess, plus the
 // decoding rules (depths, alpha, gray/colour conversion) and error handling.
 #include <gtest/gtest.h>
 
@@ -114,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(
         return name;
     });
 
-// timm's crop modes against timm itself (tests/data/preprocess/crop_modes.safetensors, made by
+// timm's crop modes against timm itself (tests/fixtures/preprocess/crop_modes.safetensors, made by
 // scripts/make_crop_mode_fixtures.py): bicubic, ImageNet mean/std, small model inputs.
 struct CropModeCase {
     vit::ResizeMode mode;

@@ -187,7 +187,7 @@ TEST(Checkpoint, ResampleIdentityAndTorchReference) {
 }
 
 // timm's own set_input_size on small models of each prefix layout
-// (tests/data/pos_embed_resample.safetensors, made by scripts/make_pos_embed_fixtures.py).
+// (tests/fixtures/pos_embed_resample.safetensors, made by scripts/make_pos_embed_fixtures.py).
 TEST(Checkpoint, SetImageSizeResamplesPosEmbedAsTimmDoesForEveryPrefixLayout) {
     const SafeTensors ref = read_safetensors(std::string(VIT_TEST_DATA) + "/pos_embed_resample.safetensors");
     struct Variant {

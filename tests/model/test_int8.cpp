@@ -143,10 +143,10 @@ TEST(Int8Linear, GivesTheProductOfItsQuantisedOperandsInEveryEpilogue) {
 }
 
 // Fixture models, f32 against int8 on the inputs timm's reference was made from: the small ones in
-// tests/data, and the full-size tiny models in ../shared when it is there.
+// tests/fixtures, and the full-size tiny models in ../shared when it is there.
 struct Fixture {
     const char* dir;
-    bool shared;  // under ../shared/fixtures, else tests/data
+    bool shared;  // under ../shared/fixtures, else tests/fixtures
 };
 void PrintTo(const Fixture& f, std::ostream* os) { *os << f.dir; }
 

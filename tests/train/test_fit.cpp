@@ -263,3 +263,34 @@ TEST(Fit, EvaluateCountsConfusion) {
     for (size_t k = 0; k < 3; ++k) diag += r.confusion[k * 3 + k];
     EXPECT_EQ(diag, r.correct);
 }
+
+// FitConfig::validate, which fit() runs first and the program reports under its flags: the first field
+// out of range comes back by name, with its requirement apart, so that a caller can name it its own way.
+TEST(FitConfig, ValidateNamesTheFirstFieldOutOfRangeWithItsRequirement) {
+    EXPECT_NO_THROW(vit::FitConfig{}.validate());
+    struct Case {
+        void (*set)(vit::FitConfig&);
+        const char* field;
+        const char* requirement;
+    };
+    const Case cases[] = {
+        {[](vit::FitConfig& c) { c.epochs = 0; }, "epochs", "must be positive"},
+        {[](vit::FitConfig& c) { c.lr = -1e-3f; }, "lr", "must be positive"},
+        {[](vit::FitConfig& c) { c.optim.label_smoothing = 1.0f; }, "optim.label_smoothing", "must be in [0, 1)"},
+        {[](vit::FitConfig& c) { c.model_ema_decay = 1.0f; }, "model_ema_decay", "must be in [0, 1)"},
+        {[](vit::FitConfig& c) { c.workers = 0; }, "workers", "must be at least 1"},
+        {[](vit::FitConfig& c) { c.aug_repeats = 65; }, "aug_repeats", "must be in [1, 64]"},
+    };
+    for (const Case& k : cases) {
+        vit::FitConfig c;
+        k.set(c);
+        try {
+            c.validate();
+            ADD_FAILURE() << k.field << " out of range was accepted";
+        } catch (const vit::FieldError& e) {
+            EXPECT_EQ(e.field, k.field);
+            EXPECT_EQ(e.requirement, k.requirement);
+            EXPECT_NE(std::string(e.what()).find(std::string("FitConfig::") + k.field), std::string::npos) << e.what();
+        }
+    }
+}

@@ -1,6 +1,6 @@
 // Progress lines (tools/vit/progress.hpp): what they say, how often they are printed, and that the
 // program's stdout holds only results while they go to stderr.
-#include "../tools/vit/progress.hpp"
+#include "progress.hpp"
 
 #include <filesystem>
 #include <sstream>

@@ -3,7 +3,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "../tools/vit/chart.hpp"
+#include "chart.hpp"
 #include "vit/util/error.hpp"
 
 namespace {
