@@ -14,9 +14,9 @@ namespace vit {
 
 namespace {
 
-using dims = dnnl::memory::dims;
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
+using onednn::dims;
+using onednn::dt;
+using onednn::tag;
 
 // oneDNN's instruction sets are nested bit masks (dnnl_cpu_isa_t): each one's bits contain those of
 // the sets below it, and the extensions add bits of their own.

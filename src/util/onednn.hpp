@@ -5,6 +5,10 @@
 
 namespace vit::onednn {
 
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
 dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 

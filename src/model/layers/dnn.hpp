@@ -24,9 +24,9 @@
 
 namespace vit::layers {
 
-using dims = dnnl::memory::dims;
-using dt = dnnl::memory::data_type;
-using tag = dnnl::memory::format_tag;
+using onednn::dims;
+using onednn::dt;
+using onednn::tag;
 
 // bfloat16 storage: the upper 16 bits of an IEEE f32 (8 exponent bits as f32, 8 significant bits).
 using Bf16 = std::uint16_t;
