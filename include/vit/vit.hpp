@@ -55,8 +55,10 @@
 #include "vit/data/dataset.hpp"
 #include "vit/data/image_batches.hpp"
 #include "vit/data/augment/auto_augment.hpp"
+#include "vit/data/augment/color_jitter.hpp"
 #include "vit/data/augment/mixup.hpp"
 #include "vit/data/augment/random_erasing.hpp"
+#include "vit/data/augment/resized_crop.hpp"
 
 #include "vit/model/checkpoint.hpp"
 #include "vit/model/config.hpp"

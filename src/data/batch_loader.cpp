@@ -1,11 +1,13 @@
-// Per-channel statistics and the batch loader: worker threads that gather, augment (random crop with
-// zero padding, horizontal flip, RandAugment / TrivialAugment), normalise, erase (random erasing) and
-// mix (mixup / cutmix) batches ahead of the training step.
+// Per-channel statistics and the batch loader: worker threads that gather (from memory, or decoding a
+// streamed dataset's files), augment (random resized crop, random crop with zero padding, horizontal
+// flip, RandAugment / TrivialAugment, colour jitter), normalise, erase (random erasing) and mix (mixup /
+// cutmix) batches ahead of the training step.
 //
 // Determinism: batch b of epoch e is a pure function of (data, seed, e, b). The epoch's permutation
 // comes from a generator seeded by hash(seed, e); the augmentation of batch b from one seeded by
 // hash(seed, e, b), which draws per image, in batch order, the crop offsets (top, then left, as
-// torchvision's RandomCrop.get_params) and then the flip coin. Auto-augmentation, random erasing and mixup draw from
+// torchvision's RandomCrop.get_params) and then the flip coin. The resized crop, auto-augmentation, colour
+// jitter, random erasing and mixup draw from
 // generators of their own, seeded from the same hash with a stream tag (and the image's position for
 // erasing), so switching them on leaves the crops and flips as they were. Which worker builds a batch, and
 // when, therefore changes nothing, and resuming at (e, b) reproduces the uninterrupted run. A process of a
@@ -23,20 +25,65 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
+
+#include "data/image_reader.hpp"
 #include "data/random.hpp"
-#include "vit/data/dataset.hpp"
-#include "util/worker_threads.hpp"
-#include "vit/util/error.hpp"
+#include "image/cv_image.hpp"
 #include "image/pixels.hpp"
+#include "util/worker_threads.hpp"
+#include "vit/data/dataset.hpp"
+#include "vit/util/error.hpp"
 
 namespace vit {
+
+namespace {
+
+// The images channel_stats reads of a streamed dataset: a seeded sample of this many (all when fewer),
+// decoded and fitted, which estimates the mean and std to about 1% at a few seconds' decoding.
+constexpr size_t kStreamedStatsSample = 1000;
+
+// A dataset in memory made of a seeded sample of a streamed one's images (unreadable files left out).
+Dataset decoded_sample(const Dataset& d) {
+    std::vector<uint32_t> order(d.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::mt19937_64 rng(splitmix64(0x7374617473ull));  // "stats"
+    data_detail::shuffle(order.data(), order.size(), rng);
+    order.resize(std::min(order.size(), kStreamedStatsSample));
+    Dataset out;
+    out.channels = d.channels;
+    out.height = d.height;
+    out.width = d.width;
+    const size_t bytes = size_t(d.height) * d.width * d.channels;
+    for (uint32_t i : order) {
+        try {
+            const cv::Mat m = data_detail::fit_image(load_image(d.files[i], d.channels, d.image_limits), d.height,
+                                                     d.width, d.eval_transform);
+            out.pixels.resize(out.pixels.size() + bytes);
+            data_detail::copy_into(m, out.pixels.data() + out.pixels.size() - bytes);
+            out.labels.push_back(d.labels[i]);
+        } catch (const Error&) {
+        } catch (const cv::Exception&) {
+        }
+    }
+    return out;
+}
+
+}  // namespace
 
 void channel_stats(const Dataset& d, std::vector<float>& mean, std::vector<float>& std) {
     const int c = d.channels;
     if (d.size() == 0 || c <= 0) throw ConfigError("channel_stats: the dataset is empty");
+    if (d.streamed()) {
+        const Dataset sample = decoded_sample(d);
+        if (sample.size() == 0) throw ConfigError("channel_stats: none of the sampled images could be decoded");
+        channel_stats(sample, mean, std);
+        return;
+    }
     // Integer sums are exact (a 60000-image CIFAR set sums to ~1.5e10, its squares to ~4e12, far
     // inside 64 bits), so the only rounding is in the final division.
     std::vector<uint64_t> sum(c, 0), sum_sq(c, 0);
@@ -65,6 +112,12 @@ namespace {
 constexpr uint64_t kEraseStream = 0x6572617365ull;  // "erase"
 constexpr uint64_t kMixStream = 0x6d69787570ull;    // "mixup"
 constexpr uint64_t kAutoAugmentStream = 0x6175746f6175ull;  // "autoau"
+constexpr uint64_t kResizedCropStream = 0x727263ull;       // "rrc"
+constexpr uint64_t kJitterStream = 0x6a6974746572ull;      // "jitter"
+
+// A streamed image that cannot be read takes the image this many batches on at the same position, at
+// most this many times (a deleted folder then ends the run instead of skipping through the epoch).
+constexpr int kMaxReplacements = 8;
 
 uint64_t stream_seed(uint64_t batch_seed, uint64_t stream, uint64_t i) {
     return splitmix64(batch_seed ^ splitmix64(stream ^ splitmix64(i)));
@@ -105,6 +158,9 @@ struct BatchLoader::Impl {
     bool started = false;
     double waited = 0.0;
     double busy = 0.0;  // seconds the workers spent in build(), summed over threads
+    std::mutex skip_mu;  // the skipped files' count and the files already reported
+    size_t skipped = 0;
+    std::set<size_t> warned, failed_in_epoch;
     WorkerThreads threads;
 
     Impl(const Dataset& d, int b, Augment a, const LoaderOptions& o) : data(d), batch(b), aug(a), opts(o) {
@@ -163,23 +219,79 @@ struct BatchLoader::Impl {
                 top = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
                 left = static_cast<int>(data_detail::below(rng, uint64_t(2 * pad + 1)));
             }
-            pl.flip = aug.hflip && (rng() >> 63) != 0;
+            // u >= 1 - p, so that p = 1/2 is the top bit of the draw (the coin this loader always used).
+            pl.flip = aug.hflip > 0 && data_detail::uniform01(rng) >= 1.0 - double(aug.hflip);
             pl.dy = top - pad;
             pl.dx = left - pad;
         }
         return out;
     }
 
-    // Image i of the batch (dataset image idx) cropped, flipped, auto-augmented, normalised and erased
-    // into dst; crop and scratch are the auto-augmentation's 8-bit buffers.
-    void make_image(size_t idx, size_t i, const Placement& pl, uint64_t seed, float* dst, std::vector<uint8_t>& crop,
-                    std::vector<uint8_t>& scratch) const {
+    // What the augmentation of slot i starts from: the dataset's image (H, W, C) as it is in memory, or
+    // decoded from its file and fitted to (H, W); the random resized crop in place of either when it
+    // is on. `buf` holds the image when it is not the dataset's own memory. Throws IoError, ImageError
+    // or cv::Exception when a streamed file cannot be read.
+    const uint8_t* source(size_t idx, size_t i, uint64_t seed, std::vector<uint8_t>& buf) const {
+        const int C = data.channels, H = data.height, W = data.width;
+        if (!data.streamed() && !aug.resized_crop.enabled) return data.image(idx);
+        buf.resize(size_t(H) * W * C);
+        cv::Mat image;
+        if (data.streamed())
+            image = load_image(data.files[idx], C, data.image_limits);
+        else
+            image = cv::Mat(H, W, CV_8UC(C), const_cast<uint8_t*>(data.image(idx)));
+        if (aug.resized_crop.enabled) {
+            const CropBox box = sample_resized_crop(aug.resized_crop, image.rows, image.cols,
+                                                    stream_seed(seed, kResizedCropStream, i));
+            data_detail::resized_crop_into(image, box, H, W, buf.data());
+        } else {
+            data_detail::copy_into(data_detail::fit_image(image, H, W, data.eval_transform), buf.data());
+        }
+        return buf.data();
+    }
+
+    // The image of slot i of a batch that starts at `begin` in the epoch's order, read into buf: the
+    // slot's own, or where its file cannot be read the one `batch` positions on (then 2 batch, ...),
+    // which a process building any slice finds alike. Returns its pixels and sets idx to the image used.
+    const uint8_t* read_slot(const EpochPlan& p, size_t begin, size_t i, uint64_t seed, std::vector<uint8_t>& buf,
+                             size_t& idx) {
+        const size_t n = p.order.size();
+        for (int k = 0;; ++k) {
+            idx = p.order[(begin + i + size_t(k) * size_t(batch)) % n];
+            std::string problem;
+            try {
+                return source(idx, i, seed, buf);
+            } catch (const IoError& e) {
+                problem = e.what();
+            } catch (const ImageError& e) {
+                problem = e.what();
+            } catch (const cv::Exception& e) {
+                problem = e.what();
+            }
+            note_skipped(idx, problem);
+            if (k == kMaxReplacements)
+                throw IoError("cannot read the training images any more: '" + data.files[idx] + "' and the " +
+                              std::to_string(kMaxReplacements) + " tried before it in its place failed (last: " +
+                              problem + ")");
+        }
+    }
+
+    void note_skipped(size_t idx, const std::string& problem) {
+        std::lock_guard<std::mutex> lk(skip_mu);
+        if (failed_in_epoch.insert(idx).second) ++skipped;
+        if (warned.insert(idx).second && opts.warn)
+            opts.warn("skipped '" + data.files[idx] + "' (" + problem + "); its place in the batch goes to a later image");
+    }
+
+    // Image i of the batch, from src (H, W, C), cropped, flipped, auto-augmented or jittered, normalised
+    // and erased into dst; crop and scratch are the 8-bit augmentations' buffers.
+    void make_image(const uint8_t* src, size_t i, const Placement& pl, uint64_t seed, float* dst,
+                    std::vector<uint8_t>& crop, std::vector<uint8_t>& scratch) const {
         const int C = data.channels, H = data.height, W = data.width;
         const size_t plane = size_t(H) * W, img = plane * C;
-        if (aug.auto_augment.enabled()) {
+        if (aug.auto_augment.enabled() || aug.color_jitter.enabled()) {
             // The 8-bit crop (output (y, x) reads source (y + dy, flipped x + dx), as below), the
-            // policy's operations on it, then the normalisation of every pixel.
-            const uint8_t* src = data.image(idx);
+            // policy's operations and the jitter on it, then the normalisation of every pixel.
             crop.resize(img);
             for (int y = 0; y < H; ++y)
                 for (int x = 0; x < W; ++x) {
@@ -191,12 +303,15 @@ struct BatchLoader::Impl {
                 }
             // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
             const std::vector<uint8_t>& fill = aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
-            for (const AugmentCall& call : draw_auto_augment(aug.auto_augment, stream_seed(seed, kAutoAugmentStream, i), H, W))
-                apply_augment(call, crop.data(), H, W, C, fill.data(), scratch);
+            if (aug.auto_augment.enabled())
+                for (const AugmentCall& call : draw_auto_augment(aug.auto_augment, stream_seed(seed, kAutoAugmentStream, i), H, W))
+                    apply_augment(call, crop.data(), H, W, C, fill.data(), scratch);
+            if (aug.color_jitter.enabled())
+                color_jitter(aug.color_jitter, stream_seed(seed, kJitterStream, i), crop.data(), H, W, C);
             for (int c = 0; c < C; ++c)
                 for (size_t k = 0; k < plane; ++k) dst[c * plane + k] = lut[size_t(c)][crop[k * C + c]];
         } else {
-            normalise_crop(data.image(idx), dst, pl.dy, pl.dx, pl.flip);
+            normalise_crop(src, dst, pl.dy, pl.dx, pl.flip);
         }
         if (aug.erasing.prob > 0.0f) random_erase(aug.erasing, stream_seed(seed, kEraseStream, i), dst, C, H, W);
     }
@@ -205,7 +320,7 @@ struct BatchLoader::Impl {
     // pairs image i with image n-1-i, which another process may hold: the slice's mirrors are built
     // here too (their augmentation is as much a function of (seed, epoch, b, i) as the slice's own), so
     // that every process mixes exactly the rows one process would give the whole batch.
-    void build(const EpochPlan& p, size_t b, Batch& out) const {
+    void build(const EpochPlan& p, size_t b, Batch& out) {
         const int C = data.channels, H = data.height, W = data.width;
         const size_t begin = b * size_t(batch);
         const int n = static_cast<int>(std::min(size_t(batch), data.size() - begin));
@@ -216,12 +331,13 @@ struct BatchLoader::Impl {
         out.y.resize(size_t(s.count));
         const uint64_t seed = data_detail::batch_seed(opts.seed, static_cast<uint64_t>(p.epoch), b);
         const std::vector<Placement> placements = place(seed, size_t(n));
-        std::vector<uint8_t> crop, scratch;
-        const auto image_of = [&](int i) { return p.order[begin + size_t(i)]; };
+        std::vector<uint8_t> buf, crop, scratch;
+        size_t idx = 0;
         for (int j = 0; j < s.count; ++j) {
             const int i = s.first + j;
-            out.y[size_t(j)] = data.labels[image_of(i)];
-            make_image(image_of(i), size_t(i), placements[size_t(i)], seed, out.x.data() + size_t(j) * img, crop, scratch);
+            const uint8_t* src = read_slot(p, begin, size_t(i), seed, buf, idx);
+            out.y[size_t(j)] = data.labels[idx];
+            make_image(src, size_t(i), placements[size_t(i)], seed, out.x.data() + size_t(j) * img, crop, scratch);
         }
         out.targets.clear();
         if (!aug.mixup.enabled()) return;
@@ -230,13 +346,16 @@ struct BatchLoader::Impl {
         std::vector<float> partners(d.lam == 1.0 ? 0 : size_t(s.count) * img);
         for (int j = 0; j < s.count; ++j) {
             const int mirror = n - 1 - (s.first + j);
-            partner_labels[size_t(j)] = data.labels[image_of(mirror)];
-            if (partners.empty()) continue;
-            float* dst = partners.data() + size_t(j) * img;
-            if (mirror >= s.first && mirror < s.first + s.count)
-                std::copy_n(out.x.data() + size_t(mirror - s.first) * img, img, dst);
-            else
-                make_image(image_of(mirror), size_t(mirror), placements[size_t(mirror)], seed, dst, crop, scratch);
+            if (mirror >= s.first && mirror < s.first + s.count) {
+                partner_labels[size_t(j)] = out.y[size_t(mirror - s.first)];
+                if (!partners.empty())
+                    std::copy_n(out.x.data() + size_t(mirror - s.first) * img, img, partners.data() + size_t(j) * img);
+                continue;
+            }
+            const uint8_t* src = read_slot(p, begin, size_t(mirror), seed, buf, idx);
+            partner_labels[size_t(j)] = data.labels[idx];
+            if (!partners.empty())
+                make_image(src, size_t(mirror), placements[size_t(mirror)], seed, partners.data() + size_t(j) * img, crop, scratch);
         }
         mix_slice(d, out.x.data(), partners.data(), s, C, H, W);
         const int K = static_cast<int>(data.classes.size());
@@ -287,6 +406,10 @@ struct BatchLoader::Impl {
             const size_t r = size_t(opts.repeats);
             for (size_t i = n; r > 1 && i-- > 0;) p->order[i] = p->order[i / r];
         }
+        {
+            std::lock_guard<std::mutex> skip_lock(skip_mu);
+            failed_in_epoch.clear();
+        }
         std::lock_guard<std::mutex> lk(mu);
         p->generation = ++generation;
         plan = std::move(p);
@@ -312,6 +435,17 @@ BatchLoader::BatchLoader(const Dataset& data, int batch, Augment aug, std::vecto
     if (aug.random_crop && aug.padding < 0)
         throw ConfigError("crop padding must be >= 0, got " + std::to_string(aug.padding));
     if (aug.erasing.prob > 0.0f) aug.erasing.validate();
+    if (aug.resized_crop.enabled) aug.resized_crop.validate();
+    aug.color_jitter.validate();
+    if (!(aug.hflip >= 0.0f && aug.hflip <= 1.0f))
+        throw FieldError("Augment", "hflip", "must be a probability in [0, 1]", std::to_string(aug.hflip));
+    if (aug.resized_crop.enabled && !data.files.empty() && !data.streamed())
+        throw ConfigError("BatchLoader: the random resized crop works on the original images, and this image folder "
+                          "was decoded into memory at " + std::to_string(data.width) + "x" + std::to_string(data.height) +
+                          "; load it with Cache::None");
+    if (data.streamed() && data.files.size() != data.size())
+        throw ConfigError("BatchLoader: a streamed dataset needs one file per label, got " +
+                          std::to_string(data.files.size()) + " files for " + std::to_string(data.size()) + " labels");
     aug.mixup.validate();
     if (aug.mixup.enabled() && data.classes.empty()) throw ConfigError("BatchLoader: mixup needs the dataset's classes");
     if (opts.ranks < 1 || opts.rank < 0 || opts.rank >= opts.ranks)
@@ -384,6 +518,11 @@ bool BatchLoader::next(Batch& out) {
 double BatchLoader::wait_seconds() const {
     std::lock_guard<std::mutex> lk(impl_->mu);
     return impl_->waited;
+}
+
+size_t BatchLoader::skipped_images() const {
+    std::lock_guard<std::mutex> lk(impl_->skip_mu);
+    return impl_->skipped;
 }
 
 double BatchLoader::busy_seconds() const {

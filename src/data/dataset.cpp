@@ -21,6 +21,21 @@ PadFill parse_pad_fill(const std::string& s) {
     if (s == "black") return PadFill::Black;
     throw ConfigError("unknown pad fill '" + s + "' (expected mean or black)");
 }
+const char* to_string(Cache c) {
+    switch (c) {
+        case Cache::Auto: return "auto";
+        case Cache::None: return "none";
+        case Cache::Decoded: break;
+    }
+    return "decoded";
+}
+
+Cache parse_cache(const std::string& s) {
+    for (Cache c : {Cache::Auto, Cache::None, Cache::Decoded})
+        if (s == to_string(c)) return c;
+    throw ConfigError("unknown cache mode '" + s + "' (expected auto, none or decoded)");
+}
+
 namespace {
 
 // A format and the folder that holds its files (the release's own sub-folder for CIFAR archives
@@ -57,6 +72,17 @@ void LoadOptions::validate() const {
     if (!(val_split >= 0.0 && val_split < 1.0))
         throw ConfigError("val_split must be in [0, 1), got " + std::to_string(val_split));
     if (threads < 0) throw ConfigError("threads must be >= 0, got " + std::to_string(threads));
+    if (!(cache_share > 0.0 && cache_share <= 1.0))
+        throw ConfigError("cache_share must be in (0, 1], got " + std::to_string(cache_share));
+    if (eval_transform) {
+        eval_transform->validate();
+        if ((channels && channels != eval_transform->channels) || (height && height != eval_transform->height) ||
+            (width && width != eval_transform->width))
+            throw ConfigError("the evaluation transform makes " + std::to_string(eval_transform->channels) + "x" +
+                              std::to_string(eval_transform->height) + "x" + std::to_string(eval_transform->width) +
+                              " images, the options ask for " + std::to_string(channels) + "x" +
+                              std::to_string(height) + "x" + std::to_string(width));
+    }
     image_limits.validate();
 }
 

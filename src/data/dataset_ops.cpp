@@ -2,6 +2,8 @@
 // validation split.
 #include "data/dataset_ops.hpp"
 
+#include "data/image_reader.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -90,18 +92,6 @@ Dataset empty_like(int channels, int height, int width, std::vector<std::string>
 // Area averaging when shrinking (each output pixel is the mean of the input pixels it covers, so no
 // aliasing); bilinear when enlarging or mixed, where area averaging degenerates to nearest-neighbour
 // blocks.
-cv::Mat resize_to(const cv::Mat& m, int height, int width) {
-    const bool shrinking = height <= m.rows && width <= m.cols;
-    cv::Mat out;
-    cv::resize(m, out, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
-    return out;
-}
-
-void copy_into(const cv::Mat& m, uint8_t* dst) {
-    const size_t row = size_t(m.cols) * m.channels();
-    for (int y = 0; y < m.rows; ++y) std::memcpy(dst + y * row, m.ptr<uint8_t>(y), row);
-}
-
 void conform(Dataset& d, int channels, int height, int width) {
     const int c = channels ? channels : d.channels;
     const int h = height ? height : d.height;
@@ -125,18 +115,23 @@ void conform(Dataset& d, int channels, int height, int width) {
 }
 
 void compact(Dataset& d, const std::vector<size_t>& keep) {
-    const size_t sz = image_bytes(d);
+    // A streamed dataset has no pixels to move, only its files.
+    const size_t sz = d.pixels.empty() ? 0 : image_bytes(d);
+    const bool files = !d.files.empty();
     for (size_t k = 0; k < keep.size(); ++k) {
         // keep[k] >= k, so moving forward never overwrites an image still to be moved.
         if (keep[k] != k) {
-            std::memmove(d.pixels.data() + k * sz, d.pixels.data() + keep[k] * sz, sz);
+            if (sz) std::memmove(d.pixels.data() + k * sz, d.pixels.data() + keep[k] * sz, sz);
             d.labels[k] = d.labels[keep[k]];
+            if (files) d.files[k] = std::move(d.files[keep[k]]);
         }
     }
     d.pixels.resize(keep.size() * sz);
     d.labels.resize(keep.size());
+    if (files) d.files.resize(keep.size());
     d.pixels.shrink_to_fit();
     d.labels.shrink_to_fit();
+    d.files.shrink_to_fit();
 }
 
 // A seeded permutation of the training images; its last `fraction` becomes the test set. Both
@@ -160,12 +155,15 @@ void split_validation(DataSplit& s, double fraction, uint64_t seed) {
     std::sort(train_idx.begin(), train_idx.end());
 
     Dataset test = empty_like(train.channels, train.height, train.width, train.classes);
-    const size_t sz = image_bytes(train);
+    test.eval_transform = train.eval_transform;
+    test.image_limits = train.image_limits;
+    const size_t sz = train.pixels.empty() ? 0 : image_bytes(train);
     test.pixels.resize(n_test * sz);
     test.labels.resize(n_test);
     for (size_t k = 0; k < n_test; ++k) {
-        std::memcpy(test.pixels.data() + k * sz, train.image(test_idx[k]), sz);
+        if (sz) std::memcpy(test.pixels.data() + k * sz, train.image(test_idx[k]), sz);
         test.labels[k] = train.labels[test_idx[k]];
+        if (!train.files.empty()) test.files.push_back(train.files[test_idx[k]]);
     }
     compact(train, train_idx);
     s.test = std::move(test);

@@ -29,12 +29,6 @@ std::vector<std::string> index_names(int n);
 // A dataset of the given shape and classes with no images yet.
 Dataset empty_like(int channels, int height, int width, std::vector<std::string> classes);
 
-// Area averaging when shrinking, bilinear otherwise (see the definition).
-cv::Mat resize_to(const cv::Mat& m, int height, int width);
-
-// Copies an 8-bit image row by row into dst, (H, W, C) contiguous.
-void copy_into(const cv::Mat& m, uint8_t* dst);
-
 // Brings every image of d to `channels`, `height` and `width` (0 keeps the dataset's own).
 void conform(Dataset& d, int channels, int height, int width);
 

@@ -1,6 +1,8 @@
-// The image-folder reader: the class folders of the train (and test) split are listed, every image
-// is decoded on a pool of worker threads into its own slot of the dataset, and the images that fail
-// to decode are dropped afterwards, so that the result does not depend on the threads' timing.
+// The image-folder reader: the class folders of the train (and test) split are listed. A cached folder
+// then has every image decoded on a pool of worker threads into its own slot of the dataset, and the
+// images that fail to decode are dropped afterwards, so that the result does not depend on the threads'
+// timing. A streamed folder stops after the listing: the batch loader decodes each file when a batch
+// needs it (data/image_reader.hpp fits both alike).
 #include "data/image_folder.hpp"
 
 #include <algorithm>
@@ -19,7 +21,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "data/dataset_ops.hpp"
+#include "data/image_reader.hpp"
 #include "util/worker_threads.hpp"
+#include "vit/util/memory.hpp"
 #include "vit/util/error.hpp"
 #include "vit/image/extensions.hpp"
 #include "vit/image/header.hpp"
@@ -156,6 +160,7 @@ void add_class_images(const fs::path& split_dir, const std::vector<std::string>&
 // alpha) is 1, anything else 3.
 ImageShape target_shape(const std::vector<ImageJob>& jobs, size_t n_train, const LoadOptions& opts) {
     ImageShape shape{opts.channels, opts.height, opts.width};
+    if (opts.eval_transform) shape = {opts.eval_transform->channels, opts.eval_transform->height, opts.eval_transform->width};
     if (shape.channels && shape.height && shape.width) return shape;
     for (size_t i = 0; i < n_train; ++i) {
         try {
@@ -239,7 +244,9 @@ Decoded decode_all(const std::vector<ImageJob>& jobs, size_t n_train, const Imag
         uint8_t* dst = i < n_train ? s.train.pixels.data() + i * sz : s.test.pixels.data() + (i - n_train) * sz;
         try {
             cv::Mat m = load_image(job.path, shape.channels, opts.image_limits);
-            if (m.rows != shape.height || m.cols != shape.width) {
+            if (opts.eval_transform) {
+                m = fit_image(m, shape.height, shape.width, opts.eval_transform);
+            } else if (m.rows != shape.height || m.cols != shape.width) {
                 std::string message = "resized '" + job.path + "' from " + std::to_string(m.cols) + "x" +
                                       std::to_string(m.rows) + " to " + std::to_string(shape.width) + "x" +
                                       std::to_string(shape.height);
@@ -269,24 +276,31 @@ void report(const LoadOptions& opts, std::vector<Issue>& issues, const std::stri
     if (issues.size() > kMaxIndividualWarnings) opts.warn(total_line);
 }
 
-// Labels every slot, then squeezes out the slots of images that failed to decode.
-void label_and_compact(const std::vector<ImageJob>& jobs, size_t n_train, const std::vector<uint8_t>& ok,
+// Squeezes out the slots of images that failed to decode.
+void drop_failed(const std::vector<ImageJob>& jobs, size_t n_train, const std::vector<uint8_t>& ok,
                        DataSplit& s) {
     const size_t n = jobs.size();
     std::vector<size_t> keep_train, keep_test;
-    s.train.labels.resize(n_train);
-    s.test.labels.resize(n - n_train);
     for (size_t i = 0; i < n; ++i) {
         if (i < n_train) {
-            s.train.labels[i] = jobs[i].label;
             if (ok[i]) keep_train.push_back(i);
         } else {
-            s.test.labels[i - n_train] = jobs[i].label;
             if (ok[i]) keep_test.push_back(i - n_train);
         }
     }
     if (keep_train.size() != n_train) compact(s.train, keep_train);
     if (keep_test.size() != n - n_train) compact(s.test, keep_test);
+}
+
+// Cache::Auto's choice: the decoded images of both splits within opts.cache_share of the memory
+// available now.
+bool keep_in_memory(size_t images, const ImageShape& shape, const LoadOptions& opts) {
+    switch (opts.cache) {
+        case Cache::Decoded: return true;
+        case Cache::None: return false;
+        case Cache::Auto: break;
+    }
+    return double(images) * double(shape.bytes()) <= opts.cache_share * double(available_memory_bytes());
 }
 
 }  // namespace
@@ -302,6 +316,19 @@ DataSplit load_image_folder(const fs::path& root, const LoadOptions& opts) {
     DataSplit s;
     s.train = empty_like(shape.channels, shape.height, shape.width, layout.classes);
     s.test = empty_like(shape.channels, shape.height, shape.width, layout.classes);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        Dataset& d = i < n_train ? s.train : s.test;
+        d.files.push_back(jobs[i].path);
+        d.labels.push_back(jobs[i].label);
+    }
+    for (Dataset* d : {&s.train, &s.test}) {
+        d->eval_transform = opts.eval_transform;
+        d->image_limits = opts.image_limits;
+    }
+    if (!keep_in_memory(jobs.size(), shape, opts)) {
+        split_or_warn(s, layout.has_test(), opts, "image folder '" + root.string() + "'");
+        return s;
+    }
     Decoded decoded = decode_all(jobs, n_train, shape, s, opts);
     report(opts, decoded.corrupt,
            std::to_string(decoded.corrupt.size()) + " images in total could not be decoded and were skipped");
@@ -309,7 +336,7 @@ DataSplit load_image_folder(const fs::path& root, const LoadOptions& opts) {
            std::to_string(decoded.resized.size()) + " images in total had a size other than " +
                std::to_string(shape.width) + "x" + std::to_string(shape.height) + " and were resized");
 
-    label_and_compact(jobs, n_train, decoded.ok, s);
+    drop_failed(jobs, n_train, decoded.ok, s);
     if (s.train.size() == 0)
         throw ConfigError("no training image in '" + layout.train_dir.string() + "' could be decoded");
     split_or_warn(s, layout.has_test(), opts, "image folder '" + root.string() + "'");

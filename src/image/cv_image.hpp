@@ -17,6 +17,10 @@ cv::Mat load_image(const std::string& path, int channels, const ImageLimits& lim
 cv::Mat decode_image(const std::vector<unsigned char>& bytes, int channels, const std::string& name_for_errors,
                      const ImageLimits& limits = {});
 
+// An 8-bit image with cfg.channels channels resized and cropped to (cfg.height, cfg.width) as
+// cfg.resize_mode says: preprocess() before its normalisation.
+cv::Mat resize_to_input(const cv::Mat& image, const PreprocessConfig& cfg);
+
 // out must hold cfg.channels * cfg.height * cfg.width floats.
 void preprocess(const cv::Mat& image, const PreprocessConfig& cfg, float* out);
 

@@ -281,13 +281,6 @@ ResizePlan resize_plan(int h, int w, const PreprocessConfig& cfg) {
     return plan;
 }
 
-// Resize and crop an 8-bit image to the model's (height, width) following cfg.resize_mode.
-cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
-    const ResizePlan plan = resize_plan(img.rows, img.cols, cfg);
-    const cv::Mat resized = resize_like_pil(img, plan.size.width, plan.size.height, cfg.interpolation);
-    return plan.crop ? center_crop_or_pad(resized, cfg.height, cfg.width, plan.fill) : resized;
-}
-
 // The window's offset along one side of `resized` pixels for a crop of `crop`: center_crop_or_pad's
 // padding (half, rounded down, before) and then its centre crop.
 int window_offset(int resized, int crop) {
@@ -300,6 +293,12 @@ int window_offset(int resized, int crop) {
 // ---------------------------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------------------------
+
+cv::Mat resize_to_input(const cv::Mat& img, const PreprocessConfig& cfg) {
+    const ResizePlan plan = resize_plan(img.rows, img.cols, cfg);
+    const cv::Mat resized = resize_like_pil(img, plan.size.width, plan.size.height, cfg.interpolation);
+    return plan.crop ? center_crop_or_pad(resized, cfg.height, cfg.width, plan.fill) : resized;
+}
 
 InputPlacement input_placement(int h, int w, const PreprocessConfig& cfg) {
     cfg.validate();

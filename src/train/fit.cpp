@@ -120,7 +120,7 @@ void append_metrics(const fs::path& path, const EpochMetrics& m, bool with_ema, 
     const bool fresh = !fs::exists(path);
     std::ofstream out(path, std::ios::app);
     if (fresh)
-        out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s"
+        out << "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s,skipped_images"
             << (with_ema ? ",ema_test_loss,ema_test_acc" : "") << (recipe.empty() ? "" : ",recipe") << '\n';
     // An epoch without evaluation (FitConfig::eval_every) leaves its test cells empty.
     const auto test_cell = [&m](double v) {
@@ -129,7 +129,8 @@ void append_metrics(const fs::path& path, const EpochMetrics& m, bool with_ema, 
         return cell.str();
     };
     out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << test_cell(m.test_loss) << ','
-        << test_cell(m.test_acc) << ',' << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s;
+        << test_cell(m.test_acc) << ',' << m.lr << ',' << m.seconds << ',' << m.images_per_s << ',' << m.data_wait_s
+        << ',' << m.skipped_images;
     if (with_ema) out << ',' << test_cell(m.ema_test_loss) << ',' << test_cell(m.ema_test_acc);
     if (!recipe.empty()) out << ',' << recipe;
     out << '\n';
@@ -199,6 +200,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     lo.repeats = cfg.aug_repeats;
     lo.rank = comm.rank();
     lo.ranks = comm.size();
+    lo.warn = cb.on_warning;
     // Mixup's targets carry the label smoothing (timm's Mixup(label_smoothing=...)).
     Augment aug = cfg.augment;
     aug.mixup.label_smoothing = cfg.optim.label_smoothing;
@@ -235,6 +237,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     for (; p.epoch < cfg.epochs; ++p.epoch, p.next_batch = 0, p.loss_sum = 0, p.correct = 0, p.seen = 0) {
         const auto t0 = clock::now();
         const double wait0 = loader.wait_seconds(), busy0 = loader.busy_seconds();
+        const size_t skipped0 = loader.skipped_images();
         double sync_wait = 0, reduce = 0;
         const size_t first = p.next_batch;
         loader.start_epoch(p.epoch, first);
@@ -267,6 +270,9 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
                 return FitOutcome::Stopped;
             }
         }
+        // Every process skips the unreadable files of its own slices.
+        double skipped = double(loader.skipped_images() - skipped0);
+        comm.allreduce_sum(&skipped, 1);
         // The processes other than rank 0 neither evaluate nor write: they wait for it in the epoch's
         // stop vote below, which rank 0 casts after its evaluation and checkpoint.
         if (!lead) {
@@ -279,6 +285,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         m.images_per_s = double((steps - first) * size_t(cfg.batch)) / std::max(m.seconds, 1e-9);
         m.data_wait_s = loader.wait_seconds() - wait0;
         m.data_busy_s = loader.busy_seconds() - busy0;
+        m.skipped_images = static_cast<size_t>(skipped);
         m.sync_wait_s = sync_wait;
         m.allreduce_s = reduce;
         m.train_loss = p.seen ? p.loss_sum / double(p.seen) : 0;

@@ -123,16 +123,16 @@ TEST_F(CliTrain, AMetricsFileThatCannotBeDrawnOnlyWarnsAndTheTrainingFinishes) {
 
     // The curves' columns are there, but a row is not what the header says: a cell that is not a
     // number, or a row (the appended one) with fewer cells than a header with an extra column.
-    const std::string header = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s";
+    const std::string header = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_s,data_wait_s,skipped_images";
     struct Case {
         std::string name, file, message;
     };
     for (const Case& c :
-         {Case{"not-a-number", header + "\n1,2.3,0.1,2.2,n/a,0.001,1,100,0\n",
+         {Case{"not-a-number", header + "\n1,2.3,0.1,2.2,n/a,0.001,1,100,0,0\n",
                "metrics.csv: line 2, column test_acc: 'n/a' is not a number"},
-          Case{"short-row", header + ",note\n", "metrics.csv: line 2 has 9 cells, the header 10"},
+          Case{"short-row", header + ",note\n", "metrics.csv: line 2 has 10 cells, the header 11"},
           // Only the test columns may be empty (epochs that --eval-every skipped).
-          Case{"empty-train-cell", header + "\n1,,0.1,,,0.001,1,100,0\n",
+          Case{"empty-train-cell", header + "\n1,,0.1,,,0.001,1,100,0,0\n",
                "metrics.csv: line 2, column train_loss: '' is not a number"}}) {
         const fs::path dir = tmp_ / c.name;
         fs::create_directories(dir);

@@ -239,7 +239,7 @@ TEST(BatchLoader, ErasedAndMixedBatchesArePureFunctionsOfSeedEpochAndBatch) {
     vit::Augment aug;
     aug.random_crop = true;
     aug.padding = 1;
-    aug.hflip = true;
+    aug.hflip = 0.5f;
     aug.auto_augment = vit::parse_auto_augment("trivial");
     aug.erasing.prob = 0.5f;
     aug.mixup.mixup_alpha = 0.8f;
@@ -291,7 +291,7 @@ TEST(BatchLoader, RepeatedAugmentationTakesEachImageThriceInARowDifferentlyAugme
     vit::Augment aug;
     aug.random_crop = true;
     aug.padding = 2;
-    aug.hflip = true;
+    aug.hflip = 0.5f;
     const std::vector<float> mean(3, 0.5f), sd(3, 0.25f);
     vit::LoaderOptions lo;
     lo.shuffle = true;

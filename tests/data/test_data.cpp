@@ -620,7 +620,7 @@ TEST(DataLoader, DeterministicAcrossWorkersAndResume) {
     vit::Augment aug;
     aug.random_crop = true;
     aug.padding = 2;
-    aug.hflip = true;
+    aug.hflip = 0.5f;
     const std::vector<float> mean(3, 0.5f), std(3, 0.25f);
     vit::LoaderOptions serial;
     serial.shuffle = true;
@@ -668,7 +668,7 @@ TEST(DataLoader, AugmentationPadsAndFlips) {
 
     // Flips only: every output is the image or its mirror, and both occur.
     vit::Augment flip;
-    flip.hflip = true;
+    flip.hflip = 0.5f;
     vit::LoaderOptions in_order;
     in_order.seed = 9;
     vit::BatchLoader fl(d, 64, flip, mean, std, in_order);

@@ -67,7 +67,7 @@ vit::FitConfig small_fit(const fs::path& dir) {
     f.optim.weight_decay = 0.05f;
     f.augment.random_crop = true;
     f.augment.padding = 1;
-    f.augment.hflip = true;
+    f.augment.hflip = 0.5f;
     f.seed = 9;
     f.workers = 2;
     f.run_dir = dir.string();

@@ -90,7 +90,13 @@ int run_train(const std::vector<std::string>& args) {
         ("head-drop", po::value<float>()->default_value(0.0f), "dropout on the pooled features before the head (timm's drop_rate; 0: off)")
         ("no-crop", po::bool_switch(), "no random crop")
         ("padding", po::value<int>()->default_value(-1), "random-crop padding (-1: 2 below 32 pixels, else image size / 8, as the reference recipe)")
-        ("no-flip", po::bool_switch(), "no horizontal flip")
+        ("no-flip", po::bool_switch(), "no horizontal flip (--hflip 0)")
+        ("hflip", po::value<float>(), "horizontal flip probability (timm's --hflip; default 0.5)")
+        ("scale", po::value<std::string>(), "MIN,MAX: train on photos as timm does: a random resized crop of the original image with this area fraction (timm's --scale, e.g. 0.08,1) in place of the pad-and-crop, images read from disk every epoch, evaluation with the model's own resize and centre crop")
+        ("ratio", po::value<std::string>()->default_value("0.75,1.3333333"), "with --scale: the crop's aspect-ratio range (timm's --ratio)")
+        ("train-interpolation", po::value<std::string>()->default_value("random"), "with --scale: the crop's resize filter: random (bilinear or bicubic per image, timm's default), bilinear or bicubic")
+        ("color-jitter", po::value<float>()->default_value(0.0f), "brightness, contrast and saturation jitter (timm's --color-jitter, e.g. 0.4; 0: off); timm leaves it off when --aa is on")
+        ("cache", po::value<std::string>()->default_value("auto"), "image folders: decoded (decode every image once and keep it in memory), none (read and decode from disk every epoch, memory independent of the folder's size) or auto (decoded when the images take at most a quarter of the available memory, and not with --scale, which needs the original images)")
         ("pad-fill", po::value<std::string>()->default_value("mean"), "what the crop padding shows: mean (the dataset mean, as the reference recipe) or black")
         ("aa", po::value<std::string>()->default_value("none"), "automatic augmentation on the 8-bit crop: rand-m9-mstd0.5-inc1 (timm's RandAugment string: m magnitude, n layers, p probability, mstd magnitude noise, mmax, inc), trivial (TrivialAugmentWide) or none")
         ("reprob", po::value<float>()->default_value(0.0f), "random erasing probability per image (timm's --reprob; 0: off)")
@@ -156,6 +162,37 @@ int run_train(const std::vector<std::string>& args) {
         mix.prob = vm["mixup-prob"].as<float>();
         mix.switch_prob = vm["mixup-switch-prob"].as<float>();
         check_flags("--mixup, --cutmix, --mixup-prob or --mixup-switch-prob", [&] { mix.validate(); });
+        if (vm.count("hflip") && vm["no-flip"].as<bool>()) throw UsageError("give --hflip or --no-flip, not both");
+        fc.augment.hflip = vm["no-flip"].as<bool>() ? 0.0f : vm.count("hflip") ? vm["hflip"].as<float>() : 0.5f;
+        if (!(fc.augment.hflip >= 0.0f && fc.augment.hflip <= 1.0f))
+            throw UsageError("--hflip must be a probability in [0, 1], got " + std::to_string(fc.augment.hflip));
+        const float jitter = vm["color-jitter"].as<float>();
+        fc.augment.color_jitter = {jitter, jitter, jitter};
+        check_flags("--color-jitter", [&] { fc.augment.color_jitter.validate(); });
+        vit::ResizedCrop& rrc = fc.augment.resized_crop;
+        const bool photos = vm.count("scale") > 0;
+        if (photos) {
+            rrc.enabled = true;
+            const std::vector<float> scale = float_list(vm["scale"].as<std::string>(), "--scale", 2);
+            const std::vector<float> ratio = float_list(vm["ratio"].as<std::string>(), "--ratio", 2);
+            rrc.scale = {scale[0], scale[1]};
+            rrc.ratio = {ratio[0], ratio[1]};
+            check_flags("--train-interpolation", [&] {
+                rrc.interpolation = vit::parse_train_interpolation(vm["train-interpolation"].as<std::string>());
+            });
+            try {
+                rrc.validate();
+            } catch (const vit::FieldError& e) {
+                throw UsageError("--" + e.field + " " + e.requirement + ", got '" + vm[e.field].as<std::string>() + "'");
+            }
+        }
+        vit::Cache cache = vit::Cache::Auto;
+        check_flags("--cache", [&] { cache = vit::parse_cache(vm["cache"].as<std::string>()); });
+        if (photos && cache == vit::Cache::Decoded)
+            throw UsageError("--cache decoded keeps every image at the model's size, and --scale crops the original "
+                             "images: use --cache none (or auto)");
+        // The random resized crop reads the original image from its file.
+        if (photos) cache = vit::Cache::None;
         fc.aug_repeats = vm["aug-repeats"].as<int>();
         fc.model_ema_decay = vm["model-ema"].as<float>();
         fc.seed = vm["seed"].as<uint64_t>();
@@ -210,6 +247,15 @@ int run_train(const std::vector<std::string>& args) {
         lo.channels = cfg.in_chans;
         lo.height = cfg.img_h;
         lo.width = cfg.img_w;
+        lo.cache = cache;
+        if (photos) {
+            // Evaluation as the model's own preprocessing: resize, then centre crop with crop_pct.
+            vit::PreprocessConfig eval = spec.preprocess;
+            eval.channels = cfg.in_chans;
+            eval.height = cfg.img_h;
+            eval.width = cfg.img_w;
+            lo.eval_transform = eval;
+        }
         const std::string data_path = vm["data"].as<std::string>();
         info("loading " + data_path);
         const auto t_load = std::chrono::steady_clock::now();
@@ -217,21 +263,26 @@ int run_train(const std::vector<std::string>& args) {
         lo.progress = [&](size_t done, size_t total) { decoding.track(done, total); };
         const vit::DataSplit data = vit::load_dataset(data_path, lo);
         decoding.finish();
-        info("loaded " + std::to_string(data.train.size()) + " training and " + std::to_string(data.test.size()) +
-             " test images, " + std::to_string(data.train.classes.size()) + " classes, in " +
-             format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()));
+        info((data.train.streamed() ? "listed " : "loaded ") + std::to_string(data.train.size()) + " training and " +
+             std::to_string(data.test.size()) + " test images, " + std::to_string(data.train.classes.size()) +
+             " classes, in " +
+             format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count()) +
+             (data.train.streamed() ? "; they are read from disk every epoch (--cache none)"
+              : data.train.files.empty() ? "" : "; decoded into memory (--cache decoded)"));
 
         const int classes = static_cast<int>(data.train.classes.size());
         vit::PreprocessConfig pre = spec.preprocess;
         if (vm.count("mean")) pre.mean = float_list(vm["mean"].as<std::string>(), "--mean", cfg.in_chans);
         if (vm.count("std")) pre.std = float_list(vm["std"].as<std::string>(), "--std", cfg.in_chans);
-        if (!vm.count("mean") || !vm.count("std")) {
+        // Photos are normalised as the model's preprocessing says (timm resolves mean and std from the
+        // model); other data with its own statistics, as the reference recipe.
+        if (!photos && (!vm.count("mean") || !vm.count("std"))) {
             std::vector<float> mean, sd;
             vit::channel_stats(data.train, mean, sd);
             if (!vm.count("mean")) pre.mean = mean;
             if (!vm.count("std")) pre.std = sd;
         }
-        pre.crop_pct = 1.0;  // the training images are used at the model's size, uncropped
+        if (!photos) pre.crop_pct = 1.0;  // the training images are used at the model's size, uncropped
 
         std::unique_ptr<vit::Model> model;
         if (from_ckpt) {
@@ -254,11 +305,11 @@ int run_train(const std::vector<std::string>& args) {
             model = std::make_unique<vit::Model>(c, pre, data.train.classes, fc.seed, init_scheme);
         }
 
-        // The reference recipe pads CIFAR's 32 pixels by 4 and Fashion-MNIST's 28 by 2.
+        // The reference recipe pads CIFAR's 32 pixels by 4 and Fashion-MNIST's 28 by 2; photos get the
+        // random resized crop instead.
         const int padding = vm["padding"].as<int>() >= 0 ? vm["padding"].as<int>() : cfg.img_h < 32 ? 2 : cfg.img_h / 8;
-        fc.augment.random_crop = !vm["no-crop"].as<bool>() && padding > 0;
+        fc.augment.random_crop = !vm["no-crop"].as<bool>() && padding > 0 && !photos;
         fc.augment.padding = padding;
-        fc.augment.hflip = !vm["no-flip"].as<bool>();
         const std::string fill = vm["pad-fill"].as<std::string>();
         try {
             fc.augment.pad_fill = vit::parse_pad_fill(fill);
@@ -314,6 +365,7 @@ int run_train(const std::vector<std::string>& args) {
             }
         };
         cb.stop_requested = [] { return g_stop.load(); };
+        cb.on_warning = [](const std::string& m) { warn(m); };
         info(std::string(fc.resume ? "resuming" : "training") + " " + std::to_string(model->params().size()) +
              " parameters for " + std::to_string(fc.epochs) + " epochs, batch " + std::to_string(fc.batch) +
              (comm.size() > 1 ? " split across " + std::to_string(comm.size()) + " processes" : "") + " -> " + fc.run_dir);

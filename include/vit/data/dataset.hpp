@@ -1,9 +1,11 @@
-// Training data: datasets held in memory as 8-bit images, and a loader whose worker threads
-// augment, normalise and batch ahead of the training step.
+// Training data: datasets of 8-bit images, held in memory or streamed from their files, and a loader
+// whose worker threads read, augment, normalise and batch ahead of the training step.
 //
 // Formats (detected from the path):
 //   image folder   ROOT/{train,test}/<class>/*.{jpg,png,...}  (or ROOT/<class>/* with a validation split);
-//                  classes are the sorted sub-folder names; decoding runs on worker threads.
+//                  classes are the sorted sub-folder names. Decoded once into memory (Cache::Decoded),
+//                  or streamed: listed only, each image decoded when a batch needs it (Cache::None),
+//                  so that memory does not grow with the folder. Cache::Auto caches what fits.
 //   CIFAR-10       data_batch_{1..5}.bin + test_batch.bin   (records: 1 label byte + 3072 pixel bytes)
 //   CIFAR-100      train.bin + test.bin                      (records: coarse, fine label + 3072 bytes)
 //   MNIST / Fashion-MNIST  {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
@@ -18,22 +20,44 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "vit/data/augment/auto_augment.hpp"
-#include "vit/image/header.hpp"
+#include "vit/data/augment/color_jitter.hpp"
 #include "vit/data/augment/mixup.hpp"
 #include "vit/data/augment/random_erasing.hpp"
+#include "vit/data/augment/resized_crop.hpp"
+#include "vit/image/header.hpp"
+#include "vit/image/preprocess.hpp"
 
 namespace vit {
 
 struct Dataset {
     int channels = 0, height = 0, width = 0;
     std::vector<std::string> classes;
-    std::vector<uint8_t> pixels;  // (N, H, W, C), RGB order for colour
+    std::vector<uint8_t> pixels;  // (N, H, W, C), RGB order for colour; empty when streamed
     std::vector<int> labels;      // (N)
+    // Image folders: the file of each image (N). A streamed dataset decodes image i from files[i]
+    // when a batch needs it and brings it to (height, width) as eval_transform says.
+    std::vector<std::string> files;
+    // How a decoded file becomes a (height, width) image: unset, the whole image resized to that size
+    // (area averaging when shrinking, bilinear when enlarging); set, the model's evaluation transform
+    // (resize, then centre crop with crop_pct; image/preprocess.hpp), whose size is the dataset's.
+    std::optional<PreprocessConfig> eval_transform;
+    ImageLimits image_limits;  // checked on every file a streamed dataset decodes
 
     size_t size() const { return labels.size(); }
+    bool streamed() const { return pixels.empty() && !labels.empty(); }
+    // The pixels of image i; only for datasets in memory.
     const uint8_t* image(size_t i) const { return pixels.data() + i * size_t(height) * width * channels; }
 };
+
+// Whether an image folder is decoded once into memory or read from disk every epoch. Auto decodes
+// into memory when both splits at the dataset's size take at most LoadOptions::cache_share of the
+// memory available (util/memory.hpp), and streams otherwise. The binary formats are always in memory.
+enum class Cache { Auto, None, Decoded };
+const char* to_string(Cache c);             // "auto" | "none" | "decoded"
+Cache parse_cache(const std::string& s);   // those names; ConfigError otherwise
 
 struct DataSplit {
     Dataset train, test;
@@ -47,6 +71,9 @@ struct LoadOptions {
     uint64_t seed = 0;          // for the validation split
     int threads = 0;            // decoding workers; 0 = hardware concurrency
     ImageLimits image_limits;   // image folders: images above it are skipped, like those that fail to decode
+    Cache cache = Cache::Decoded;  // image folders only
+    double cache_share = 0.25;     // Cache::Auto: the share of available memory the cache may take
+    std::optional<PreprocessConfig> eval_transform;  // image folders: see Dataset::eval_transform
     std::function<void(const std::string&)> warn;                       // skipped / resized images
     std::function<void(size_t done, size_t total)> progress;            // decoding progress
 
@@ -73,13 +100,17 @@ const char* to_string(PadFill f);               // "black" | "mean"
 PadFill parse_pad_fill(const std::string& s);  // those names; ConfigError otherwise
 
 struct Augment {
+    // timm's photo crop, on the original image (a streamed image folder's file, a binary dataset's own
+    // image); it replaces the dataset's fit and comes before everything below.
+    ResizedCrop resized_crop;
     bool random_crop = false;  // pad by `padding` (zeros) then crop back at a random offset
     int padding = 4;
-    bool hflip = false;        // mirror with probability 1/2
+    float hflip = 0.0f;        // mirror with this probability
     PadFill pad_fill = PadFill::Black;
     // Per image on the 8-bit crop, before normalising; the crop's padding is then the dataset mean
     // rounded to 8 bits (timm's img_mean) where pad_fill asks for the mean.
     AutoAugment auto_augment;
+    ColorJitter color_jitter;  // after the auto-augmentation (timm uses one or the other)
     RandomErasing erasing;  // per image, after normalising (prob 0: off)
     MixupConfig mixup;      // per batch, last (off unless an alpha is > 0)
 };
@@ -111,6 +142,11 @@ struct LoaderOptions {
     // Data-parallel training: this process builds only its slice, batch_slice(batch, rank, ranks), of
     // every batch (which needs drop_last). The epoch's order is the same on every process (one seed).
     int rank = 0, ranks = 1;
+    // Streamed datasets: an image whose file cannot be read or decoded is replaced, in its batch, by the
+    // next image in the epoch's order at the same position of a later batch that can be (a function of
+    // the epoch's order, not of timing), and reported here once per file (from a worker thread, one
+    // call at a time).
+    std::function<void(const std::string&)> warn;
 };
 
 class BatchLoader {
@@ -128,6 +164,9 @@ public:
     bool next(Batch& out);
     // Seconds next() has spent waiting for a batch that was not ready yet, since construction.
     double wait_seconds() const;
+    // Images skipped because their file could not be read or decoded, since construction: each file
+    // once per epoch in which it failed (LoaderOptions::warn names it only the first time).
+    size_t skipped_images() const;
     // Seconds the worker threads have spent building batches (augmenting, normalising, mixing), summed
     // over the threads, since construction: the augmentation's cost.
     double busy_seconds() const;

@@ -70,6 +70,9 @@ struct EpochMetrics {
     // and the allreduce of the gradients.
     double sync_wait_s = 0, allreduce_s = 0;
     double ema_test_loss = 0, ema_test_acc = 0;  // with an EMA
+    // Training images of a streamed dataset replaced because their file could not be read (all
+    // processes together).
+    size_t skipped_images = 0;
     bool evaluated = false;  // the test figures above were measured this epoch (FitConfig::eval_every)
 };
 
@@ -78,6 +81,8 @@ struct FitCallbacks {
     std::function<void(const EpochMetrics&)> on_epoch;
     std::function<void(const std::string& path)> on_checkpoint;
     std::function<bool()> stop_requested;  // polled after every step (SIGINT / SIGTERM)
+    // A training image skipped (LoaderOptions::warn): called from the loader's threads, one at a time.
+    std::function<void(const std::string&)> on_warning;
 };
 
 enum class FitOutcome { Completed, Stopped };
