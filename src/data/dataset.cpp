@@ -91,6 +91,8 @@ DatasetFormat detect_dataset_format(const std::string& path) { return locate(pat
 DataSplit load_dataset(const std::string& path, const LoadOptions& opts) {
     opts.validate();
     const Located found = locate(path);
+    if (!opts.classes.empty() && found.format != DatasetFormat::ImageFolder)
+        throw ConfigError("a class subset selects class folders, and '" + path + "' holds CIFAR or IDX files");
     switch (found.format) {
         case DatasetFormat::Cifar10: return data_detail::load_cifar10(found.dir, opts);
         case DatasetFormat::Cifar100: return data_detail::load_cifar100(found.dir, opts);

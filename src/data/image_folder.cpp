@@ -104,10 +104,17 @@ std::vector<std::string> list_images(const fs::path& dir) {
     return files;
 }
 
-// ConfigError listing the classes missing from, or only in, the test split.
-void require_same_classes(const FolderLayout& layout) {
-    const auto test_classes = list_class_dirs(layout.test_dir);
+// ConfigError listing the classes missing from, or only in, the test split (with a class subset, only
+// the missing ones matter).
+void require_same_classes(const FolderLayout& layout, bool subset) {
+    auto test_classes = list_class_dirs(layout.test_dir);
     const auto& classes = layout.classes;
+    if (subset) {
+        std::vector<std::string> kept;
+        std::set_intersection(test_classes.begin(), test_classes.end(), classes.begin(), classes.end(),
+                              std::back_inserter(kept));
+        test_classes = kept;
+    }
     if (test_classes == classes) return;
     std::vector<std::string> missing, extra;
     std::set_difference(classes.begin(), classes.end(), test_classes.begin(), test_classes.end(),
@@ -131,8 +138,20 @@ FolderLayout locate_splits(const fs::path& root, const LoadOptions& opts) {
     }
     layout.classes = list_class_dirs(layout.train_dir);
     if (layout.classes.empty()) throw ConfigError("no class folders in " + layout.train_dir.string());
+    if (!opts.classes.empty()) {
+        std::vector<std::string> wanted = opts.classes, missing;
+        std::sort(wanted.begin(), wanted.end());
+        if (std::adjacent_find(wanted.begin(), wanted.end()) != wanted.end())
+            throw ConfigError("the class list names a class twice: " + join(opts.classes));
+        std::set_difference(wanted.begin(), wanted.end(), layout.classes.begin(), layout.classes.end(),
+                            std::back_inserter(missing));
+        if (!missing.empty())
+            throw ConfigError("no class folder " + join(missing) + " in " + layout.train_dir.string() + " (it has " +
+                              join(layout.classes) + ")");
+        layout.classes = wanted;
+    }
     if (layout.has_test()) {
-        require_same_classes(layout);
+        require_same_classes(layout, !opts.classes.empty());
     } else {
         require_val_split(opts, layout.train_dir == root
                                     ? "image folder '" + root.string() + "' (no train/ and test/ sub-folders)"

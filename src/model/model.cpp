@@ -17,9 +17,12 @@ ParamLayout param_layout(const ViTConfig& c) {
     const int64_t D = c.embed_dim, Hd = c.mlp_hidden(), p = c.patch_size, K = c.num_classes;
     ParamLayout L;
     size_t offset = 0;
+    // The place of the tensors being added (ParamView::block, decay_layer, head).
+    int block = -1, decay_layer = 0;
+    bool head = false;
     // Appends a tensor and returns its offset; 16-float (64-byte) alignment keeps vector loads aligned.
     auto add = [&](std::string name, Shape shape, ParamRole role, int64_t fan_in = 0) {
-        ParamView v{std::move(name), std::move(shape), role, fan_in, offset, 0};
+        ParamView v{std::move(name), std::move(shape), role, fan_in, offset, 0, block, decay_layer, head};
         v.numel = static_cast<size_t>(shape_numel(v.shape));
         offset += (v.numel + 15) / 16 * 16;
         L.views.push_back(std::move(v));
@@ -47,8 +50,13 @@ ParamLayout param_layout(const ViTConfig& c) {
     if (c.distilled) s.dist = add("dist_token", {1, 1, D}, ParamRole::Token);
     if (c.reg_tokens > 0) s.reg = add("reg_token", {1, c.reg_tokens, D}, ParamRole::Token);
     s.pos = add("pos_embed", {1, c.pos_tokens(), D}, ParamRole::PosEmbed);
-    if (c.pre_norm) norm("norm_pre", s.norm_pre_w, s.norm_pre_b);
+    if (c.pre_norm) {
+        decay_layer = c.depth;  // timm's '^norm' pattern puts norm_pre with the final norm
+        norm("norm_pre", s.norm_pre_w, s.norm_pre_b);
+    }
     for (int i = 0; i < c.depth; ++i) {
+        block = i;
+        decay_layer = i + 1;
         const std::string b = "blocks." + std::to_string(i) + ".";
         BlockParams o{};
         norm(b + "norm1", o.norm1_w, o.norm1_b);
@@ -62,7 +70,10 @@ ParamLayout param_layout(const ViTConfig& c) {
         s.blocks.push_back(o);
     }
     // timm keeps exactly one of `norm` (before pooling) and `fc_norm` (after it).
+    block = c.depth;
+    decay_layer = c.fc_norm ? c.depth + 1 : c.depth;
     norm(c.fc_norm ? "fc_norm" : "norm", s.norm_w, s.norm_b);
+    decay_layer = c.depth + 1;
     if (c.global_pool == GlobalPool::Map) {
         AttnPoolParams& a = s.pool;
         a.latent = add("attn_pool.latent", {1, 1, D}, ParamRole::Latent);
@@ -74,6 +85,7 @@ ParamLayout param_layout(const ViTConfig& c) {
         linear("attn_pool.mlp.fc2", D, Hd, true, a.fc2_w, a.fc2_b);
     }
     if (K > 0) {
+        head = true;
         linear("head", K, c.num_features(), true, s.head_w, s.head_b);
         if (c.distilled) linear("head_dist", K, D, true, s.head_dist_w, s.head_dist_b);
     }

@@ -37,7 +37,8 @@ std::string progress_json(const Progress& p, const FitConfig& cfg, int64_t adam_
     json j{{"epoch", p.epoch},       {"next_batch", p.next_batch}, {"global_step", p.global_step},
            {"best_acc", p.best_acc}, {"loss_sum", p.loss_sum},     {"correct", p.correct},
            {"seen", p.seen},         {"batch", cfg.batch},         {"seed", cfg.seed},
-           {"adam_steps", adam_steps}, {"model_ema", cfg.model_ema_decay}};
+           {"adam_steps", adam_steps}, {"model_ema", cfg.model_ema_decay},
+           {"train_only_head", cfg.optim.trainable.head_only}, {"freeze_blocks", cfg.optim.trainable.frozen_blocks}};
     if (!cfg.recipe.empty()) j["recipe"] = {{"name", cfg.recipe}, {"settings", json::parse(cfg.recipe_settings)}};
     return j.dump();
 }
@@ -66,6 +67,13 @@ Progress parse_progress(const std::string& text, const FitConfig& cfg, const std
         if (ema != cfg.model_ema_decay)
             throw ConfigError(path + ": the run was started with model EMA decay " + std::to_string(ema) +
                               "; resume it with the same value (got " + std::to_string(cfg.model_ema_decay) + ")");
+        // The optimizer holds moments for the trainable parameters only: the same ones must train on.
+        const bool head_only = j.value("train_only_head", false);
+        const int frozen = j.value("freeze_blocks", 0);
+        if (head_only != cfg.optim.trainable.head_only || frozen != cfg.optim.trainable.frozen_blocks)
+            throw ConfigError(path + ": the run was started training " +
+                              (head_only ? std::string("the head only") : frozen ? "all but the first " + std::to_string(frozen) + " blocks" : "every parameter") +
+                              "; resume it training the same parameters");
     } catch (const json::exception& e) {
         throw FormatError(path + ": training state is incomplete (" + e.what() + ")");
     }
@@ -80,10 +88,13 @@ void save_state(const fs::path& path, const Model& model, AdamW& adam, const Mod
                 const FitConfig& cfg) {
     Checkpoint ck = model.to_checkpoint();
     for (const auto& v : model.params().views()) {
-        auto slice = [&](const float* buf) { return Tensor(v.shape, std::vector<float>(buf + v.offset, buf + v.offset + v.numel)); };
-        ck.optimizer.emplace("optimizer.exp_avg." + v.name, slice(adam.m().data()));
-        ck.optimizer.emplace("optimizer.exp_avg_sq." + v.name, slice(adam.v().data()));
-        if (ema) ck.optimizer.emplace(kEmaPrefix + v.name, slice(ema->model().params().data()));
+        auto copy = [&](const float* at) { return Tensor(v.shape, std::vector<float>(at, at + v.numel)); };
+        // Frozen parameters have no moments.
+        if (const float* m = adam.exp_avg(v)) {
+            ck.optimizer.emplace("optimizer.exp_avg." + v.name, copy(m));
+            ck.optimizer.emplace("optimizer.exp_avg_sq." + v.name, copy(adam.exp_avg_sq(v)));
+        }
+        if (ema) ck.optimizer.emplace(kEmaPrefix + v.name, copy(ema->model().params().data() + v.offset));
     }
     ck.train_state = progress_json(p, cfg, adam.steps());
     save_checkpoint(path.string(), ck);
@@ -99,17 +110,21 @@ Progress load_state(const fs::path& path, Model& model, AdamW& adam, ModelEma* e
     int64_t adam_steps = 0;
     const Progress p = parse_progress(ck.train_state, cfg, path.string(), adam_steps);
     model.params().load(ck.weights, path.string());
-    std::vector<std::pair<std::string, float*>> states{{"optimizer.exp_avg.", adam.m().data()},
-                                                       {"optimizer.exp_avg_sq.", adam.v().data()}};
-    if (ema) states.emplace_back(kEmaPrefix, ema->model().params().data());
-    for (const auto& v : model.params().views())
-        for (const auto& [prefix, buf] : states) {
+    for (const auto& v : model.params().views()) {
+        std::vector<std::pair<std::string, float*>> states;
+        if (float* m = adam.exp_avg(v)) {
+            states.emplace_back("optimizer.exp_avg.", m);
+            states.emplace_back("optimizer.exp_avg_sq.", adam.exp_avg_sq(v));
+        }
+        if (ema) states.emplace_back(kEmaPrefix, ema->model().params().data() + v.offset);
+        for (const auto& [prefix, at] : states) {
             const auto it = ck.optimizer.find(prefix + v.name);
             if (it == ck.optimizer.end() || it->second.shape != v.shape)
                 throw ShapeError(path.string() + ": training state '" + prefix + v.name +
                                  "' is missing or has the wrong shape (expected " + shape_str(v.shape) + ")");
-            std::copy(it->second.data.begin(), it->second.data.end(), buf + v.offset);
+            std::copy(it->second.data.begin(), it->second.data.end(), at);
         }
+    }
     adam.set_steps(adam_steps);
     return p;
 }

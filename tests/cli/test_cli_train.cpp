@@ -456,3 +456,61 @@ TEST_F(Cli, HubModelWithoutLabelNamesPrintsImageNetNames) {
         EXPECT_NE(rows[i].find(", "), std::string::npos) << rows[i];
     }
 }
+
+TEST_F(CliTrain, PhotosTrainWithTheRandomResizedCropReadFromDiskEveryEpoch) {
+    const fs::path run = tmp_ / "run";
+    const Result r = this->run(train_args(run, 2) + " --scale 0.5,1 --ratio 0.8,1.25 --train-interpolation bicubic "
+                                                    "--color-jitter 0.4 --hflip 0.5");
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.err.find("read from disk every epoch"), std::string::npos) << r.err;
+    std::ifstream metrics(run / "metrics.csv");
+    std::string header, row;
+    std::getline(metrics, header);
+    std::getline(metrics, row);
+    EXPECT_NE(header.find(",skipped_images"), std::string::npos) << header;
+    EXPECT_EQ(row.substr(row.rfind(',') + 1), "0") << row;
+    EXPECT_EQ(count_lines(run / "metrics.csv"), 3);
+}
+
+TEST_F(CliTrain, AnUnreadableImageIsSkippedWithAWarningAndCountedInMetrics) {
+    // A file that lists as an image but does not decode: the streamed run meets it in every epoch.
+    const fs::path bad = data_ / "train" / "top" / "zz_truncated.png";
+    std::ofstream(bad, std::ios::binary) << "\x89PNG\r\n\x1a\n not really";
+    const fs::path run = tmp_ / "run";
+    const Result r = this->run(train_args(run, 2) + " --cache none");
+    EXPECT_CLEAN_EXIT(r, 0);
+    EXPECT_NE(r.err.find("skipped '" + bad.string() + "'"), std::string::npos) << r.err;
+    std::ifstream metrics(run / "metrics.csv");
+    std::string line;
+    std::getline(metrics, line);
+    int rows = 0, skipped = 0;
+    while (std::getline(metrics, line)) {
+        ++rows;
+        skipped += std::stoi(line.substr(line.rfind(',') + 1));
+    }
+    EXPECT_EQ(rows, 2);
+    // 49 images in batches of 8 (drop_last): 48 a epoch, so the bad one is in the epoch at most once.
+    EXPECT_GE(skipped, 1) << r.err;
+    EXPECT_LE(skipped, 2) << r.err;
+}
+
+TEST_F(CliTrain, PhotoAndCacheFlagsOutOfRangeAreRefusedBeforeLoading) {
+    const fs::path run = tmp_ / "run";
+    struct Case {
+        std::string flags, message;
+    };
+    for (const Case& c : {Case{"--scale 0.5,0.2", "--scale must be two area fractions"},
+                          Case{"--scale 0.1", "--scale expects two comma-separated numbers MIN,MAX"},
+                          Case{"--scale 0.08,1 --ratio 0,1", "--ratio must be two aspect ratios"},
+                          Case{"--scale 0.08,1 --cache decoded", "--cache decoded keeps every image"},
+                          Case{"--cache memory", "unknown cache mode 'memory'"},
+                          Case{"--scale 0.08,1 --train-interpolation nearest", "unknown training interpolation"},
+                          Case{"--hflip 2", "--hflip must be a probability"},
+                          Case{"--hflip 0.5 --no-flip", "give --hflip or --no-flip"},
+                          Case{"--color-jitter 3", "--color-jitter"}}) {
+        const Result r = this->run(train_args(run, 1) + " " + c.flags);
+        EXPECT_EQ(r.code, 2) << c.flags << "\n" << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+        EXPECT_FALSE(fs::exists(run / "last.safetensors")) << c.flags;
+    }
+}

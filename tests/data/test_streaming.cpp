@@ -237,3 +237,27 @@ TEST(DataStreaming, SymlinkLoopsInAFolderAreNeitherClassesNorImages) {
     EXPECT_EQ(s.train.classes, (std::vector<std::string>{"a", "b", "c"}));
     EXPECT_EQ(s.train.size(), 6u);
 }
+
+TEST(DataStreaming, AClassSubsetKeepsItsFoldersLabelledInSortedOrder) {
+    TempDir tmp("vit_stream");
+    write_photos(tmp.path, 3);
+    vit::LoadOptions o = folder_options(vit::Cache::None);
+    o.classes = {"c", "a"};
+    const vit::DataSplit s = vit::load_dataset(tmp.str(), o);
+    EXPECT_EQ(s.train.classes, (std::vector<std::string>{"a", "c"}));
+    EXPECT_EQ(s.train.labels, (std::vector<int>{0, 0, 0, 1, 1, 1}));
+    EXPECT_EQ(s.test.size(), 4u);
+    for (const std::string& f : s.train.files) EXPECT_EQ(f.find("/b/"), std::string::npos) << f;
+    o.classes = {"a", "d"};
+    const std::string unknown = vit_test::error_of<vit::ConfigError>([&] { vit::load_dataset(tmp.str(), o); });
+    EXPECT_NE(unknown.find("no class folder d"), std::string::npos) << unknown;
+    EXPECT_NE(unknown.find("a, b, c"), std::string::npos) << unknown;
+    o.classes = {"a", "a"};
+    EXPECT_THROW(vit::load_dataset(tmp.str(), o), vit::ConfigError);
+    // A test split lacking a chosen class is refused; one lacking an unchosen class is fine.
+    fs::remove_all(tmp.path / "test" / "b");
+    o.classes = {"a", "c"};
+    EXPECT_EQ(vit::load_dataset(tmp.str(), o).test.size(), 4u);
+    o.classes = {"b"};
+    EXPECT_THROW(vit::load_dataset(tmp.str(), o), vit::ConfigError);
+}

@@ -8,6 +8,7 @@
 #include "chart.hpp"
 #include "common.hpp"
 #include "image_file.hpp"
+#include "model_spec.hpp"
 #include "progress.hpp"
 
 namespace vit_cli {
@@ -45,6 +46,8 @@ int run_eval(const std::vector<std::string>& args) {
         ("val-split", po::value<double>()->default_value(0.0), "as in vit train, for folders without a test split")
         ("seed", po::value<uint64_t>()->default_value(0), "seed of the validation split")
         ("batch,b", po::value<int>()->default_value(256), "batch size")
+        ("classes", po::value<std::string>(), "image folders: only these class folders (comma-separated), as vit train --classes")
+        ("cache", po::value<std::string>()->default_value("auto"), "image folders: decoded (all images decoded into memory first), none (each decoded when its batch comes) or auto (decoded when they take at most a quarter of the available memory)")
         ("csv", po::value<std::string>(), "also write per-class figures and the confusion matrix to this CSV file")
         ("plot", po::value<std::string>(), "also draw the confusion matrix as a labelled heat map into this PNG file");
     // clang-format on
@@ -65,6 +68,8 @@ int run_eval(const std::vector<std::string>& args) {
         lo.warn = [](const std::string& m) { warn(m); };
         lo.image_limits = image_limits(vm);
         check_flags("--val-split", [&] { lo.validate(); });
+        check_flags("--cache", [&] { lo.cache = vit::parse_cache(vm["cache"].as<std::string>()); });
+        if (vm.count("classes")) lo.classes = split_list(vm["classes"].as<std::string>());
 
         const vit::Checkpoint ck = load_model_checkpoint(vm["model"].as<std::string>(), "");
         const vit::Model model(ck);
@@ -73,6 +78,12 @@ int run_eval(const std::vector<std::string>& args) {
         lo.channels = model.config().in_chans;
         lo.height = model.config().img_h;
         lo.width = model.config().img_w;
+        // Image files are brought to the model's size by its own preprocessing, as `vit classify` does.
+        vit::PreprocessConfig eval = model.preprocess();
+        eval.channels = lo.channels;
+        eval.height = lo.height;
+        eval.width = lo.width;
+        lo.eval_transform = eval;
         Progress decoding("eval (decoding)", 0);
         lo.progress = [&](size_t done, size_t total) { decoding.track(done, total); };
         const vit::DataSplit data = vit::load_dataset(vm["data"].as<std::string>(), lo);

@@ -46,6 +46,21 @@ extern "C" void on_signal(int) {
     std::signal(SIGTERM, SIG_DFL);
 }
 
+// A flag's MIN,MAX value.
+std::pair<double, double> number_pair(const po::variables_map& vm, const std::string& flag) {
+    const std::string text = vm[flag].as<std::string>();
+    const std::vector<std::string> parts = split_list(text);
+    try {
+        size_t used_min = 0, used_max = 0;
+        if (parts.size() == 2) {
+            const std::pair<double, double> v{std::stod(parts[0], &used_min), std::stod(parts[1], &used_max)};
+            if (used_min == parts[0].size() && used_max == parts[1].size()) return v;
+        }
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--" + flag + " expects two comma-separated numbers MIN,MAX, got '" + text + "'");
+}
+
 std::vector<float> float_list(const std::string& text, const std::string& flag, int n) {
     std::vector<float> v;
     for (const std::string& s : split_list(text)) {
@@ -78,6 +93,12 @@ int run_train(const std::vector<std::string>& args) {
         ("epochs", po::value<int>()->default_value(30), "epochs")
         ("batch,b", po::value<int>()->default_value(128), "batch size")
         ("lr", po::value<float>()->default_value(1e-3f), "peak learning rate")
+        ("lr-base", po::value<float>(), "peak learning rate per --lr-base-size images instead of --lr, scaled with the batch as timm does: lr = lr_base * (batch / size), or its square root with --lr-base-scale sqrt")
+        ("lr-base-size", po::value<int>()->default_value(256), "the batch size --lr-base is given for (timm's --lr-base-size)")
+        ("lr-base-scale", po::value<std::string>()->default_value("sqrt"), "how --lr-base scales with the batch: sqrt (timm's choice for AdamW) or linear")
+        ("layer-decay", po::value<float>()->default_value(1.0f), "layer-wise learning-rate decay (timm's --layer-decay, e.g. 0.65 or 0.75): block i of L learns at lr * D^(L+1-i), the embedding at lr * D^(L+2); 1: off")
+        ("train-only", po::value<std::string>(), "head: train the classifier head alone (a linear probe); the rest gets no gradient and no optimizer state")
+        ("freeze-blocks", po::value<int>()->default_value(0), "freeze the embedding and the first K blocks: no gradient and no optimizer state for them")
         ("min-lr", po::value<float>()->default_value(0.0f), "learning rate at the end of the cosine")
         ("warmup", po::value<int>()->default_value(-1), "warmup epochs (-1: max(1, epochs/10))")
         ("weight-decay", po::value<float>()->default_value(0.05f), "AdamW weight decay")
@@ -96,6 +117,7 @@ int run_train(const std::vector<std::string>& args) {
         ("ratio", po::value<std::string>()->default_value("0.75,1.3333333"), "with --scale: the crop's aspect-ratio range (timm's --ratio)")
         ("train-interpolation", po::value<std::string>()->default_value("random"), "with --scale: the crop's resize filter: random (bilinear or bicubic per image, timm's default), bilinear or bicubic")
         ("color-jitter", po::value<float>()->default_value(0.0f), "brightness, contrast and saturation jitter (timm's --color-jitter, e.g. 0.4; 0: off); timm leaves it off when --aa is on")
+        ("classes", po::value<std::string>(), "image folders: train on these class folders only (comma-separated names, in both splits), labelled in sorted order")
         ("cache", po::value<std::string>()->default_value("auto"), "image folders: decoded (decode every image once and keep it in memory), none (read and decode from disk every epoch, memory independent of the folder's size) or auto (decoded when the images take at most a quarter of the available memory, and not with --scale, which needs the original images)")
         ("pad-fill", po::value<std::string>()->default_value("mean"), "what the crop padding shows: mean (the dataset mean, as the reference recipe) or black")
         ("aa", po::value<std::string>()->default_value("none"), "automatic augmentation on the 8-bit crop: rand-m9-mstd0.5-inc1 (timm's RandAugment string: m magnitude, n layers, p probability, mstd magnitude noise, mmax, inc), trivial (TrivialAugmentWide) or none")
@@ -134,6 +156,31 @@ int run_train(const std::vector<std::string>& args) {
         fc.epochs = vm["epochs"].as<int>();
         fc.batch = vm["batch"].as<int>();
         fc.lr = vm["lr"].as<float>();
+        if (vm.count("lr-base")) {
+            if (!vm["lr"].defaulted()) throw UsageError("give --lr or --lr-base, not both");
+            const float base = vm["lr-base"].as<float>();
+            const int size = vm["lr-base-size"].as<int>();
+            const std::string scale = vm["lr-base-scale"].as<std::string>();
+            if (!(base > 0)) throw UsageError("--lr-base must be positive, got " + std::to_string(base));
+            if (size <= 0) throw UsageError("--lr-base-size must be positive, got " + std::to_string(size));
+            if (scale != "sqrt" && scale != "linear")
+                throw UsageError("--lr-base-scale must be sqrt or linear, got '" + scale + "'");
+            // timm's train.py: batch_ratio = global batch / lr_base_size, square-rooted for adaptive optimizers.
+            const double ratio = double(vm["batch"].as<int>()) / size;
+            fc.lr = static_cast<float>(base * (scale == "sqrt" ? std::sqrt(ratio) : ratio));
+        }
+        fc.optim.layer_decay = vm["layer-decay"].as<float>();
+        if (!(fc.optim.layer_decay > 0.0f && fc.optim.layer_decay <= 1.0f))
+            throw UsageError("--layer-decay must be in (0, 1], got " + std::to_string(fc.optim.layer_decay));
+        if (vm.count("train-only")) {
+            if (vm["train-only"].as<std::string>() != "head")
+                throw UsageError("--train-only takes 'head', got '" + vm["train-only"].as<std::string>() + "'");
+            if (vm["freeze-blocks"].as<int>() != 0) throw UsageError("give --train-only head or --freeze-blocks, not both");
+            fc.optim.trainable.head_only = true;
+        }
+        fc.optim.trainable.frozen_blocks = vm["freeze-blocks"].as<int>();
+        if (fc.optim.trainable.frozen_blocks < 0)
+            throw UsageError("--freeze-blocks must be >= 0, got " + std::to_string(fc.optim.trainable.frozen_blocks));
         fc.min_lr = vm["min-lr"].as<float>();
         fc.warmup_epochs = vm["warmup"].as<int>();
         fc.optim.weight_decay = vm["weight-decay"].as<float>();
@@ -173,10 +220,8 @@ int run_train(const std::vector<std::string>& args) {
         const bool photos = vm.count("scale") > 0;
         if (photos) {
             rrc.enabled = true;
-            const std::vector<float> scale = float_list(vm["scale"].as<std::string>(), "--scale", 2);
-            const std::vector<float> ratio = float_list(vm["ratio"].as<std::string>(), "--ratio", 2);
-            rrc.scale = {scale[0], scale[1]};
-            rrc.ratio = {ratio[0], ratio[1]};
+            rrc.scale = number_pair(vm, "scale");
+            rrc.ratio = number_pair(vm, "ratio");
             check_flags("--train-interpolation", [&] {
                 rrc.interpolation = vit::parse_train_interpolation(vm["train-interpolation"].as<std::string>());
             });
@@ -226,6 +271,7 @@ int run_train(const std::vector<std::string>& args) {
         lo.seed = fc.seed;
         lo.warn = [](const std::string& m) { warn(m); };
         lo.image_limits = image_limits(vm);
+        if (vm.count("classes")) lo.classes = split_list(vm["classes"].as<std::string>());
         check_flags("--val-split", [&] { lo.validate(); });
         vit::Init init_scheme;
         check_flags("--init", [&] { init_scheme = vit::parse_init(vm["init"].as<std::string>()); });
@@ -243,6 +289,9 @@ int run_train(const std::vector<std::string>& args) {
             spec = load_model_spec(vm["model-config"].as<std::string>());
         }
         const vit::ViTConfig& cfg = spec.config;
+        if (fc.optim.trainable.frozen_blocks > cfg.depth)
+            throw UsageError("--freeze-blocks " + std::to_string(fc.optim.trainable.frozen_blocks) + " is more than the model's " +
+                             std::to_string(cfg.depth) + " blocks");
 
         lo.channels = cfg.in_chans;
         lo.height = cfg.img_h;

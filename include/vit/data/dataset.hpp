@@ -74,6 +74,9 @@ struct LoadOptions {
     Cache cache = Cache::Decoded;  // image folders only
     double cache_share = 0.25;     // Cache::Auto: the share of available memory the cache may take
     std::optional<PreprocessConfig> eval_transform;  // image folders: see Dataset::eval_transform
+    // Image folders: only these class folders (in both splits), labelled in sorted order as a folder
+    // holding just them would be; empty: every class folder.
+    std::vector<std::string> classes;
     std::function<void(const std::string&)> warn;                       // skipped / resized images
     std::function<void(size_t done, size_t total)> progress;            // decoding progress
 

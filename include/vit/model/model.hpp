@@ -38,6 +38,15 @@ struct ParamView {
     int64_t fan_in = 0;  // the input width of the layer a Weight or Bias belongs to
     size_t offset = 0;
     size_t numel = 0;
+    // Where it sits in the network: -1 the embedding (patch embedding, prefix tokens, position
+    // embedding, norm_pre), i block i, depth after the blocks (final norm, attention pool, head).
+    int block = -1;
+    // timm's layer id for layer-wise lr decay, as param_groups_layer_decay derives it from its ViT
+    // group_matcher: 0 the embedding, i + 1 block i, the final `norm` (and norm_pre, which the pattern
+    // '^norm' also takes) with the last block at depth, and depth + 1 for what no pattern names
+    // (fc_norm, the attention pool, the heads).
+    int decay_layer = 0;
+    bool head = false;  // the classifier (head, head_dist)
 };
 
 // Offsets of the parameters in the flat buffer, by what they are. kNoParam where the configuration

@@ -14,6 +14,7 @@
 #include "vit/distributed/communicator.hpp"
 #include "vit/model/model.hpp"
 #include "vit/model/regularization.hpp"
+#include "vit/model/trainable.hpp"
 
 namespace vit {
 
@@ -28,6 +29,11 @@ struct OptimConfig {
     // The number format of the blocks' matrix products: BF16 is mixed precision (NetworkOptions::dtype);
     // the parameters, gradients and this optimizer's state stay f32 either way.
     Dtype dtype = Dtype::F32;
+    // timm's layer-wise lr decay (param_groups_layer_decay): a parameter of layer id l (ParamView::
+    // decay_layer) of a model whose largest id is L learns at lr * layer_decay^(L - l), its weight decay
+    // scaled alike (AdamW decays by lr * weight_decay). In (0, 1]; 1: off.
+    float layer_decay = 1.0f;
+    Trainable trainable;  // what learns: all, the head alone, or all but the first blocks
 };
 
 // Linear warmup from 0 (step 0) to base_lr over warmup_steps, then cosine decay to min_lr at total_steps,
@@ -54,20 +60,44 @@ float clip_grad_norm(Parameters& grads, float max_norm);
 
 // AdamW with PyTorch's semantics: p -= lr * wd * p (decoupled), then the bias-corrected Adam update
 // p -= (lr / (1 - β1^t)) * m / (sqrt(v) / sqrt(1 - β2^t) + eps).
+// One parameter tensor as the optimizer treats it (timm's param group of it).
+struct ParamGroup {
+    bool trainable = true;
+    float lr_scale = 1.0f;      // layer-wise decay
+    float weight_decay = 0.0f;  // the group's decay rate (0: exempt)
+};
+
+// AdamW (PyTorch's, decoupled weight decay) over the trainable parameters only: frozen ones have no
+// moments and are never touched.
 class AdamW {
 public:
+    // Throws FieldError for layer_decay outside (0, 1] or a Trainable that does not fit the model.
     AdamW(const Parameters& params, const OptimConfig& cfg);
     void step(Parameters& params, const Parameters& grads, float lr);
 
     int64_t steps() const { return t_; }
-    // State for checkpoints: step count and the two moment buffers (parameter layout).
+    ParamGroup group(const ParamView& v) const;
+    // State for checkpoints: the step count and the two moment buffers, which hold the trainable
+    // parameters one after the other; exp_avg(v) / exp_avg_sq(v) point at parameter v's (null if frozen).
     std::vector<float>& m() { return m_; }
     std::vector<float>& v() { return v_; }
+    float* exp_avg(const ParamView& p);
+    float* exp_avg_sq(const ParamView& p);
     void set_steps(int64_t t) { t_ = t; }
 
 private:
+    // A run of at most kChunk consecutive elements of one trainable tensor: where it lies in the
+    // parameters and in the moments, and its group's factors. Chunks let the update spread over the
+    // threads evenly whatever the tensors' sizes.
+    struct Chunk {
+        size_t param = 0, state = 0, n = 0;
+        float lr_scale = 1.0f, decay = 0.0f;  // decay: 1 when weight decay applies
+    };
     OptimConfig cfg_;
-    std::vector<float> m_, v_, decay_;  // decay_: per-element weight-decay factor (0 or 1)
+    std::vector<Chunk> chunks_;
+    std::vector<size_t> state_of_;  // per view (in views() order): offset in m_/v_, or kNoParam when frozen
+    std::vector<ParamView> views_;
+    std::vector<float> m_, v_;
     int64_t t_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include "vit/model/config.hpp"
 #include "vit/model/regularization.hpp"
+#include "vit/model/trainable.hpp"
 #include "vit/util/dtype.hpp"
 
 namespace vit {
@@ -44,6 +45,7 @@ struct NetworkModes {
     bool per_branch = false;  // training with LayerScale: every branch output kept for dgamma
     Regularization reg{};     // all zero unless training
     Precision precision{};
+    Trainable trainable{};    // training: where backward stops
 };
 
 // Element counts, 0 where the modes need no such buffer. Shapes in the comments use B images, P

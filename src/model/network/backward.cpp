@@ -73,12 +73,14 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
         head_.backward(pooled_ln_.data(), at(p, off_.head_w), dlogits, dpooled_ln_.data(), at(grads, off_.head_w),
                        at(grads, off_.head_b));
     }
+    if (modes_.trainable.head_only) return;  // a linear probe: nothing below the head learns
     head_dropout(dpooled_ln_.data());
     float* dx = dx_.data();  // gradient of the residual stream, walking back through the blocks
     pool_backward(p, grads, dx, rule);
 
     const int64_t MD = M_ * D_;
-    for (int i = c_.depth - 1; i >= 0; --i) {
+    const int lowest = modes_.trainable.frozen_blocks;  // blocks below it and the embedding are frozen
+    for (int i = c_.depth - 1; i >= lowest; --i) {
         const BlockParams& o = off_.blocks[size_t(i)];
         const float *x_in = stream(2 * i), *x_mid = stream(2 * i + 1);
         const float* scale_attn = drop_scale_.empty() ? nullptr : drop_scale_.data() + (2 * i) * B_;
@@ -128,6 +130,7 @@ void Network::backward(const Parameters& p, const float* dlogits, Parameters& gr
                       dctx_.data(), dtmp_.data(), at(grads, o.norm1_w), at(grads, o.norm1_b));
         add_into(dx, dtmp_.data(), MD);  // now d x_in
     }
+    if (lowest > 0) return;
     if (c_.pre_norm) {  // x_in of block 0 = norm_pre(emb)
         norm_backward(rule, ln_tokens_, emb_.data(), emb_mean_.data(), emb_var_.data(), at(p, off_.norm_pre_w), dx,
                       dtmp_.data(), at(grads, off_.norm_pre_w), at(grads, off_.norm_pre_b));

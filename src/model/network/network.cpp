@@ -21,6 +21,8 @@ NetworkModes network_modes(const ViTConfig& cfg, const NetworkOptions& opts) {
     if (opts.training) {
         opts.reg.validate();
         m.reg = opts.reg;
+        opts.trainable.validate(cfg.depth);
+        m.trainable = opts.trainable;
     }
     m.branched = m.reg.drop_path > 0 || m.reg.dropout > 0 || cfg.layer_scale();
     m.per_branch = opts.training && cfg.layer_scale();

@@ -44,6 +44,9 @@ struct NetworkOptions {
     // drawn per image from its place in the global batch, so the processes together draw exactly the
     // masks of one process computing the whole batch.
     BatchSlice slice{};
+    // Training only: the parameters that get gradients. backward() stops after the head (head_only) or
+    // below block frozen_blocks, leaving the frozen parameters' gradients as they were.
+    Trainable trainable{};
 };
 
 // A const view of what a training network's forward saved (and its backward left), for the relevance
