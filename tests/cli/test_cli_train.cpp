@@ -514,3 +514,52 @@ TEST_F(CliTrain, PhotoAndCacheFlagsOutOfRangeAreRefusedBeforeLoading) {
         EXPECT_FALSE(fs::exists(run / "last.safetensors")) << c.flags;
     }
 }
+
+TEST_F(CliTrain, FineTuningALinearProbeLeavesEverythingButTheHeadAsItWas) {
+    const fs::path base = tmp_ / "base";
+    EXPECT_CLEAN_EXIT(this->run(train_args(base, 1)), 0);
+    const fs::path probe = tmp_ / "probe";
+    const std::string init = " --init-from " + quote((base / "last.safetensors").string());
+    const std::string args = "train --data " + quote(data_.string()) + init + " --epochs 1 --batch 8 --output " +
+                             quote(probe.string());
+    const Result r = this->run(args + " --train-only head --lr-base 0.004 --layer-decay 0.75");
+    EXPECT_CLEAN_EXIT(r, 0);
+    const vit::Checkpoint before = vit::load_checkpoint((base / "last.safetensors").string());
+    const vit::Checkpoint after = vit::load_checkpoint((probe / "last.safetensors").string());
+    int moved = 0;
+    for (const auto& [name, t] : after.weights) {
+        const bool same = t.data == before.weights.at(name).data;
+        if (name.rfind("head.", 0) == 0) moved += !same;
+        else EXPECT_TRUE(same) << name << " changed in a linear probe";
+    }
+    EXPECT_EQ(moved, 2);
+    // No optimizer moments for the frozen tensors, and a resume must freeze the same ones.
+    EXPECT_TRUE(after.optimizer.count("optimizer.exp_avg.head.weight"));
+    EXPECT_FALSE(after.optimizer.count("optimizer.exp_avg.blocks.0.mlp.fc1.weight"));
+    const Result again = this->run(args + " --resume");
+    EXPECT_NE(again.code, 0);
+    EXPECT_NE(again.err.find("the head only"), std::string::npos) << again.err;
+
+    const fs::path frozen = tmp_ / "frozen";
+    EXPECT_CLEAN_EXIT(this->run("train --data " + quote(data_.string()) + init + " --epochs 1 --batch 8 --output " +
+                                quote(frozen.string()) + " --freeze-blocks 1"),
+                      0);
+    const vit::Checkpoint f = vit::load_checkpoint((frozen / "last.safetensors").string());
+    EXPECT_EQ(f.weights.at("blocks.0.attn.qkv.weight").data, before.weights.at("blocks.0.attn.qkv.weight").data);
+    EXPECT_EQ(f.weights.at("pos_embed").data, before.weights.at("pos_embed").data);
+    EXPECT_NE(f.weights.at("blocks.1.attn.qkv.weight").data, before.weights.at("blocks.1.attn.qkv.weight").data);
+
+    struct Case {
+        std::string flags, message;
+    };
+    for (const Case& c : {Case{"--freeze-blocks 3", "--freeze-blocks 3 is more than the model's 2 blocks"},
+                          Case{"--train-only body", "--train-only takes 'head'"},
+                          Case{"--train-only head --freeze-blocks 1", "not both"},
+                          Case{"--layer-decay 0", "--layer-decay must be in (0, 1]"},
+                          Case{"--lr 0.1 --lr-base 0.1", "give --lr or --lr-base, not both"},
+                          Case{"--lr-base 0.1 --lr-base-scale cube", "--lr-base-scale must be sqrt or linear"}}) {
+        const Result bad = this->run(args + "-bad " + c.flags);
+        EXPECT_EQ(bad.code, 2) << c.flags << "\n" << bad.err;
+        EXPECT_NE(bad.err.find(c.message), std::string::npos) << c.flags << "\n" << bad.err;
+    }
+}
