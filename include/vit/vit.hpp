@@ -65,6 +65,7 @@
 #include "vit/model/imagenet_labels.hpp"
 #include "vit/model/model.hpp"
 #include "vit/model/regularization.hpp"
+#include "vit/model/trainable.hpp"
 
 #include "vit/io/architectures.hpp"
 #include "vit/io/checkpoint.hpp"
