@@ -170,6 +170,7 @@ void FitConfig::validate() const {
     check(model_ema_decay >= 0 && model_ema_decay < 1, "model_ema_decay", "must be in [0, 1)", model_ema_decay);
     check(workers >= 1, "workers", "must be at least 1", workers);
     check(eval_every >= 1, "eval_every", "must be at least 1", eval_every);
+    check(eval_batch >= 0, "eval_batch", "must be positive, or 0 for the training batch", eval_batch);
     check(aug_repeats >= 1 && aug_repeats <= 64, "aug_repeats", "must be in [1, 64]", aug_repeats);
 }
 
@@ -221,6 +222,7 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
     aug.mixup.label_smoothing = cfg.optim.label_smoothing;
     BatchLoader loader(data.train, cfg.batch, aug, pre.mean, pre.std, lo);
     const size_t steps = loader.batches_per_epoch();
+    const int eval_batch = cfg.eval_batch > 0 ? cfg.eval_batch : cfg.batch;
     const int warm = cfg.warmup_epochs >= 0 ? cfg.warmup_epochs : std::max(1, cfg.epochs / 10);
     const Schedule sched{int64_t(warm) * int64_t(steps), int64_t(cfg.epochs) * int64_t(steps), cfg.lr, cfg.min_lr};
 
@@ -308,11 +310,11 @@ FitOutcome fit(Model& model, const DataSplit& data, const FitConfig& cfg, const 
         m.lr = lr;
         m.evaluated = data.test.size() > 0 && (m.epoch % cfg.eval_every == 0 || m.epoch == cfg.epochs);
         if (m.evaluated) {
-            const EvalResult e = evaluate(model, data.test, cfg.eval_batch);
+            const EvalResult e = evaluate(model, data.test, eval_batch);
             m.test_acc = e.accuracy();
             m.test_loss = e.loss;
             if (ema) {
-                const EvalResult ee = evaluate(ema->model(), data.test, cfg.eval_batch);
+                const EvalResult ee = evaluate(ema->model(), data.test, eval_batch);
                 m.ema_test_acc = ee.accuracy();
                 m.ema_test_loss = ee.loss;
             }

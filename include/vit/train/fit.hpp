@@ -36,7 +36,9 @@ struct FitConfig {
     uint64_t seed = 0;
     int aug_repeats = 1;     // timm's --aug-repeats (LoaderOptions::repeats); 1: off
     int workers = 2;         // data loader threads
-    int eval_batch = 256;
+    // The evaluation's batch; 0: the training batch (timm's validation batch default), which keeps the
+    // memory of evaluating 224-pixel photos near that of training on them.
+    int eval_batch = 0;
     // Evaluate on the test split after every eval_every-th epoch and after the last (1: every epoch).
     // Evaluation does not touch the training state, so this changes what is measured, not the run;
     // it saves the time of the skipped evaluations (a fifth of a bf16 cifar-t epoch with an EMA).
