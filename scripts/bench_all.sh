@@ -353,8 +353,9 @@ text = open(out).read() if __import__("os").path.exists(out) else "# Benchmarks\
 begin, end = text.find(begin_marker), text.find(end_marker)
 if begin >= 0 and end >= 0:
     text = text[:begin] + section + text[end + len(end_marker + "\n"):]
-else:  # first run: after the title and its paragraph
-    first = text.find("\n## ")
+else:  # first run on this CPU kind: before the other kinds' sections, else after the title and its paragraph
+    other = text.find("<!-- bench_all:begin ")
+    first = other - 1 if other > 0 else text.find("\n## ")
     text = text + "\n" + section if first < 0 else text[:first + 1] + section + "\n" + text[first + 1:]
 open(out, "w").write(text)
 print(f"bench_all: wrote {out} and {raw}", file=sys.stderr)
