@@ -20,6 +20,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "epoch_batches.hpp"
 #include "image_bombs.hpp"
 #include "temp_dir.hpp"
 #include "vit/data/dataset.hpp"
@@ -562,13 +563,7 @@ vit::Dataset random_dataset(size_t n, int h, int w, int c = 3) {
     return d;
 }
 
-std::vector<vit::Batch> epoch_batches(vit::BatchLoader& l, int epoch, size_t first = 0) {
-    l.start_epoch(epoch, first);
-    std::vector<vit::Batch> out;
-    vit::Batch b;
-    while (l.next(b)) out.push_back(b);
-    return out;
-}
+using vit_test::epoch_batches;
 
 bool same(const vit::Batch& a, const vit::Batch& b) { return a.n == b.n && a.x == b.x && a.y == b.y; }
 

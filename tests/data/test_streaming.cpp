@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "epoch_batches.hpp"
 #include "expect_error.hpp"
 #include "temp_dir.hpp"
 #include "vit/data/dataset.hpp"
@@ -67,13 +68,7 @@ vit::Augment crop_flip_jitter() {
     return aug;
 }
 
-std::vector<vit::Batch> epoch(vit::BatchLoader& l, int e, size_t first = 0) {
-    l.start_epoch(e, first);
-    std::vector<vit::Batch> out;
-    vit::Batch b;
-    while (l.next(b)) out.push_back(b);
-    return out;
-}
+using vit_test::epoch_batches;
 
 const std::vector<float> kMean(3, 0.5f), kStd(3, 0.25f);
 
@@ -94,7 +89,7 @@ TEST(DataStreaming, AStreamedFolderHoldsNoPixelsAndGivesTheBatchesOfTheDecodedOn
 
     vit::BatchLoader from_memory(cached.train, 4, crop_flip_jitter(), kMean, kStd, shuffled(3));
     vit::BatchLoader from_disk(streamed.train, 4, crop_flip_jitter(), kMean, kStd, shuffled(3));
-    const auto a = epoch(from_memory, 2), b = epoch(from_disk, 2);
+    const auto a = epoch_batches(from_memory, 2), b = epoch_batches(from_disk, 2);
     ASSERT_EQ(a.size(), 5u);
     ASSERT_EQ(b.size(), a.size());
     for (size_t k = 0; k < a.size(); ++k) {
@@ -104,7 +99,7 @@ TEST(DataStreaming, AStreamedFolderHoldsNoPixelsAndGivesTheBatchesOfTheDecodedOn
     EXPECT_EQ(from_disk.skipped_images(), 0u);
 
     // Resuming in the middle of the epoch gives the rest of the same batches.
-    const auto rest = epoch(from_disk, 2, 3);
+    const auto rest = epoch_batches(from_disk, 2, 3);
     ASSERT_EQ(rest.size(), 2u);
     EXPECT_EQ(rest[0].x, a[3].x);
     EXPECT_EQ(rest[1].y, a[4].y);
@@ -124,14 +119,14 @@ TEST(DataStreaming, EachProcessBuildsItsSliceOfTheBatchFromItsOwnFiles) {
     write_photos(tmp.path, 6);
     const vit::DataSplit s = vit::load_dataset(tmp.str(), folder_options(vit::Cache::None));
     vit::BatchLoader whole(s.train, 6, crop_flip_jitter(), kMean, kStd, shuffled(9));
-    const auto all = epoch(whole, 1);
+    const auto all = epoch_batches(whole, 1);
     std::vector<std::vector<vit::Batch>> parts;
     for (int r = 0; r < 2; ++r) {
         vit::LoaderOptions o = shuffled(9);
         o.rank = r;
         o.ranks = 2;
         vit::BatchLoader part(s.train, 6, crop_flip_jitter(), kMean, kStd, o);
-        parts.push_back(epoch(part, 1));
+        parts.push_back(epoch_batches(part, 1));
     }
     ASSERT_EQ(parts[0].size(), all.size());
     const size_t img = 3 * 8 * 10;
@@ -156,12 +151,12 @@ TEST(DataStreaming, AFileThatBecomesUnreadableIsSkippedWithAWarningAndTheBatchSt
         warnings.push_back(w);
     };
     vit::BatchLoader loader(s.train, 5, vit::Augment{}, kMean, kStd, o);
-    const auto before = epoch(loader, 0);
+    const auto before = epoch_batches(loader, 0);
     // Between epochs, one file is truncated (as a copy that died half-way) and another removed.
     const std::string truncated = s.train.files[4], removed = s.train.files[9];
     fs::resize_file(truncated, 30);
     fs::remove(removed);
-    const auto after = epoch(loader, 1);
+    const auto after = epoch_batches(loader, 1);
     ASSERT_EQ(after.size(), before.size());
     for (const vit::Batch& b : after) EXPECT_EQ(b.n, 5);
     EXPECT_EQ(loader.skipped_images(), 2u);
@@ -171,7 +166,7 @@ TEST(DataStreaming, AFileThatBecomesUnreadableIsSkippedWithAWarningAndTheBatchSt
                             (warnings[1].find(truncated) != std::string::npos && warnings[0].find(removed) != std::string::npos);
     EXPECT_TRUE(names_both) << warnings[0] << "\n" << warnings[1];
     // The same files fail again in the next epoch: counted again, not reported again.
-    epoch(loader, 2);
+    epoch_batches(loader, 2);
     EXPECT_EQ(loader.skipped_images(), 4u);
     EXPECT_EQ(warnings.size(), 2u);
 }
@@ -220,7 +215,7 @@ TEST(DataStreaming, AStreamedValidationSplitMovesFilesAndTheRandomResizedCropNee
     vit::Augment rrc;
     rrc.resized_crop.enabled = true;
     vit::BatchLoader streamed(s.train, 4, rrc, kMean, kStd, shuffled(2));
-    EXPECT_EQ(epoch(streamed, 0).size(), 3u);
+    EXPECT_EQ(epoch_batches(streamed, 0).size(), 3u);
     o.cache = vit::Cache::Decoded;
     const vit::DataSplit cached = vit::load_dataset((tmp.path / "train").string(), o);
     const std::string msg = vit_test::error_of<vit::ConfigError>(
