@@ -293,14 +293,28 @@ struct BatchLoader::Impl {
             // The 8-bit crop (output (y, x) reads source (y + dy, flipped x + dx), as below), the
             // policy's operations and the jitter on it, then the normalisation of every pixel.
             crop.resize(img);
-            for (int y = 0; y < H; ++y)
-                for (int x = 0; x < W; ++x) {
-                    const int sy = y + pl.dy, sx = (pl.flip ? W - 1 - x : x) + pl.dx;
-                    const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
-                    for (int c = 0; c < C; ++c)
-                        crop[(size_t(y) * W + x) * C + c] =
-                            inside ? src[(size_t(sy) * W + sx) * C + c] : aug.pad_fill == PadFill::Mean ? mean_u8[size_t(c)] : 0;
+            if (pl.dy == 0 && pl.dx == 0) {
+                // No padding crop (the photo path): rows copied as they are, or mirrored pixel by pixel.
+                const size_t row = size_t(W) * C;
+                for (int y = 0; y < H; ++y) {
+                    const uint8_t* s_row = src + size_t(y) * row;
+                    uint8_t* d_row = crop.data() + size_t(y) * row;
+                    if (!pl.flip) {
+                        std::copy_n(s_row, row, d_row);
+                        continue;
+                    }
+                    for (int x = 0; x < W; ++x) std::copy_n(s_row + size_t(W - 1 - x) * C, C, d_row + size_t(x) * C);
                 }
+            } else {
+                for (int y = 0; y < H; ++y)
+                    for (int x = 0; x < W; ++x) {
+                        const int sy = y + pl.dy, sx = (pl.flip ? W - 1 - x : x) + pl.dx;
+                        const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
+                        for (int c = 0; c < C; ++c)
+                            crop[(size_t(y) * W + x) * C + c] = inside ? src[(size_t(sy) * W + sx) * C + c]
+                                                                : aug.pad_fill == PadFill::Mean ? mean_u8[size_t(c)] : 0;
+                    }
+            }
             // timm's RandAugment fills with the dataset mean, torchvision's TrivialAugmentWide with black.
             const std::vector<uint8_t>& fill = aug.auto_augment.kind == AutoAugmentKind::TrivialWide ? black_u8 : mean_u8;
             if (aug.auto_augment.enabled())

@@ -256,3 +256,26 @@ TEST(DataStreaming, AClassSubsetKeepsItsFoldersLabelledInSortedOrder) {
     o.classes = {"b"};
     EXPECT_THROW(vit::load_dataset(tmp.str(), o), vit::ConfigError);
 }
+
+TEST(DataStreaming, TheEightBitPathCropsAndFlipsAsTheDirectOne) {
+    // RandAugment with no layers takes the 8-bit path (crop, flip, then normalise) and changes nothing,
+    // so it must give the direct path's batches: with the padding crop and without it (the photo path,
+    // where rows are copied or mirrored whole).
+    TempDir tmp("vit_stream");
+    write_photos(tmp.path, 4);
+    const vit::DataSplit s = vit::load_dataset(tmp.str(), folder_options(vit::Cache::Decoded));
+    for (const bool pad_crop : {false, true}) {
+        vit::Augment direct;
+        direct.random_crop = pad_crop;
+        direct.padding = 2;
+        direct.hflip = 0.5f;
+        vit::Augment eight_bit = direct;
+        eight_bit.auto_augment = vit::parse_auto_augment("rand-n0");
+        ASSERT_TRUE(eight_bit.auto_augment.enabled());
+        vit::BatchLoader a(s.train, 4, direct, kMean, kStd, shuffled(6));
+        vit::BatchLoader b(s.train, 4, eight_bit, kMean, kStd, shuffled(6));
+        const auto x = epoch_batches(a, 0), y = epoch_batches(b, 0);
+        ASSERT_EQ(x.size(), y.size());
+        for (size_t k = 0; k < x.size(); ++k) EXPECT_EQ(x[k].x, y[k].x) << "pad crop " << pad_crop << ", batch " << k;
+    }
+}
