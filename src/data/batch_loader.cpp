@@ -58,13 +58,11 @@ Dataset decoded_sample(const Dataset& d) {
     out.channels = d.channels;
     out.height = d.height;
     out.width = d.width;
-    const size_t bytes = size_t(d.height) * d.width * d.channels;
+    std::vector<uint8_t> one(size_t(d.height) * d.width * d.channels);
     for (uint32_t i : order) {
         try {
-            const cv::Mat m = data_detail::fit_image(load_image(d.files[i], d.channels, d.image_limits), d.height,
-                                                     d.width, d.eval_transform);
-            out.pixels.resize(out.pixels.size() + bytes);
-            data_detail::copy_into(m, out.pixels.data() + out.pixels.size() - bytes);
+            data_detail::read_fitted(d, i, one.data());
+            out.pixels.insert(out.pixels.end(), one.begin(), one.end());
             out.labels.push_back(d.labels[i]);
         } catch (const Error&) {
         } catch (const cv::Exception&) {
@@ -235,18 +233,15 @@ struct BatchLoader::Impl {
         const int C = data.channels, H = data.height, W = data.width;
         if (!data.streamed() && !aug.resized_crop.enabled) return data.image(idx);
         buf.resize(size_t(H) * W * C);
-        cv::Mat image;
-        if (data.streamed())
-            image = load_image(data.files[idx], C, data.image_limits);
-        else
-            image = cv::Mat(H, W, CV_8UC(C), const_cast<uint8_t*>(data.image(idx)));
-        if (aug.resized_crop.enabled) {
-            const CropBox box = sample_resized_crop(aug.resized_crop, image.rows, image.cols,
-                                                    stream_seed(seed, kResizedCropStream, i));
-            data_detail::resized_crop_into(image, box, H, W, buf.data());
-        } else {
-            data_detail::copy_into(data_detail::fit_image(image, H, W, data.eval_transform), buf.data());
+        if (!aug.resized_crop.enabled) {
+            data_detail::read_fitted(data, idx, buf.data());
+            return buf.data();
         }
+        const cv::Mat image = data.streamed() ? load_image(data.files[idx], C, data.image_limits)
+                                              : cv::Mat(H, W, CV_8UC(C), const_cast<uint8_t*>(data.image(idx)));
+        const CropBox box = sample_resized_crop(aug.resized_crop, image.rows, image.cols,
+                                                stream_seed(seed, kResizedCropStream, i));
+        data_detail::resized_crop_into(image, box, H, W, buf.data());
         return buf.data();
     }
 

@@ -21,6 +21,10 @@ cv::Mat fit_image(const cv::Mat& m, int height, int width, const std::optional<P
     return resize_to(m, height, width);
 }
 
+void read_fitted(const Dataset& d, size_t i, uint8_t* dst) {
+    copy_into(fit_image(load_image(d.files[i], d.channels, d.image_limits), d.height, d.width, d.eval_transform), dst);
+}
+
 void resized_crop_into(const cv::Mat& src, const CropBox& box, int height, int width, uint8_t* dst) {
     const cv::Mat crop = src(cv::Rect(box.left, box.top, box.width, box.height));
     copy_into(resize_like_pil(crop, width, height, box.interpolation), dst);

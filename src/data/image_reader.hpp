@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 
 #include "vit/data/augment/resized_crop.hpp"
+#include "vit/data/dataset.hpp"
 #include "vit/image/preprocess.hpp"
 
 namespace vit::data_detail {
@@ -20,6 +21,11 @@ cv::Mat resize_to(const cv::Mat& m, int height, int width);
 // An 8-bit decoded image brought to (height, width): stretched (resize_to) without an evaluation
 // transform, else resized and centre-cropped as the model's preprocessing does.
 cv::Mat fit_image(const cv::Mat& m, int height, int width, const std::optional<PreprocessConfig>& eval_transform);
+
+// Image i of a streamed dataset: d.files[i] decoded (d.image_limits checked) and fitted to (d.height,
+// d.width) as d.eval_transform says, into dst as (height, width, channels) bytes. Throws IoError or
+// ImageError when the file cannot be read or decoded.
+void read_fitted(const Dataset& d, size_t i, uint8_t* dst);
 
 // The box of `src` resized to (height, width) with PIL's filter (torchvision's F.resized_crop), into dst
 // as (height, width, channels) bytes.

@@ -80,7 +80,10 @@ AdamW::AdamW(const Parameters& params, const OptimConfig& cfg) : cfg_(cfg), view
     if (!(cfg.layer_decay > 0.0f && cfg.layer_decay <= 1.0f))
         throw FieldError("OptimConfig", "layer_decay", "must be in (0, 1]", std::to_string(cfg.layer_decay));
     int depth = 0;
-    for (const ParamView& v : views_) depth = std::max(depth, v.block);
+    for (const ParamView& v : views_) {
+        depth = std::max(depth, v.block);
+        top_layer_ = std::max(top_layer_, v.decay_layer);
+    }
     cfg.trainable.validate(depth);
     size_t state = 0;
     state_of_.assign(views_.size(), kNoParam);
@@ -99,11 +102,9 @@ AdamW::AdamW(const Parameters& params, const OptimConfig& cfg) : cfg_(cfg), view
 }
 
 ParamGroup AdamW::group(const ParamView& v) const {
-    int largest = 0;
-    for (const ParamView& w : views_) largest = std::max(largest, w.decay_layer);
     ParamGroup g;
     g.trainable = cfg_.trainable.updates(v);
-    g.lr_scale = static_cast<float>(std::pow(double(cfg_.layer_decay), double(largest - v.decay_layer)));
+    g.lr_scale = static_cast<float>(std::pow(double(cfg_.layer_decay), double(top_layer_ - v.decay_layer)));
     // timm's rule: no decay for 1-D tensors (biases, norms, LayerScale) and no_weight_decay()'s
     // position embedding and prefix tokens.
     const bool decays = v.role == ParamRole::Weight || v.role == ParamRole::Latent;

@@ -97,6 +97,7 @@ private:
     std::vector<Chunk> chunks_;
     std::vector<size_t> state_of_;  // per view (in views() order): offset in m_/v_, or kNoParam when frozen
     std::vector<ParamView> views_;
+    int top_layer_ = 0;  // the largest ParamView::decay_layer: the head's, at lr_scale 1
     std::vector<float> m_, v_;
     int64_t t_ = 0;
 };
